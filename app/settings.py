@@ -1,0 +1,43 @@
+"""One settings object for the whole service, read from the environment (prefix POOLBUY_)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POOLBUY_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    # SQLite next to the working directory is the embedded default; production sets a
+    # postgresql+psycopg:// URL. DATABASE_URL (no prefix) is honoured too, as hosts set it.
+    database_url: str = Field(
+        default=f"sqlite:///{Path('var/poolbuy.db')}",
+        validation_alias="DATABASE_URL",
+    )
+    secret_key: str = DEFAULT_SECRET
+    # Largest request body the API reads; a 50 MB problem document is refused with 413.
+    max_body_bytes: int = 20 * 1024 * 1024
+    # Ceiling on any solve's time limit, whatever the document asks for.
+    max_solve_seconds: float = 300.0
+    # Processes used for the stand-alone baselines; 0 = one per core.
+    solver_workers: int = 0
+    default_page_size: int = 50
+    max_page_size: int = 500
+    cors_origins: list[str] = []
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> "Settings":
+        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("POOLBUY_SECRET_KEY must be set to a real secret in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
