@@ -1,0 +1,112 @@
+"""Stand-alone baselines: what each agency would pay and get buying alone.
+
+The pooled solve runs in the caller's process (it reports progress and can be
+cancelled); the agencies' solves run beside it in worker processes, one per
+spare core. Whatever the workers have not started when the pooled solve ends,
+the caller takes back and runs itself, so no core waits idle.
+"""
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+
+from solver.highs import CancelToken, ProgressCallback, SolveProgress
+from solver.pipeline import SolveResult, solve_needs
+from solver.problem import Problem
+
+# Below this many usable pairs a process pool costs more to start than it saves.
+PARALLEL_FROM_PAIRS = 3000
+
+
+@dataclass(frozen=True)
+class Standalone:
+    agency: str
+    money_cost: Decimal
+    objective: Decimal
+    status_gap: float | None
+    has_solution: bool
+    stopped_by: str
+    seconds: float
+
+
+def solve_standalone(problem: Problem, agency: str) -> Standalone:
+    result = solve_needs(problem, [agency], stage="standalone")
+    objective = result.figures.objective
+    gap = None
+    if result.bound is not None:
+        gap = max(0.0, float(objective) - result.bound) / max(1.0, abs(float(objective)))
+    return Standalone(
+        agency,
+        result.figures.money_cost,
+        objective,
+        gap,
+        result.outcome.has_solution,
+        result.outcome.stopped_by,
+        result.outcome.seconds,
+    )
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not every platform has affinity
+        return os.cpu_count() or 1
+
+
+def solve_with_baselines(
+    problem: Problem,
+    agencies: list[str],
+    pooled: Callable[[], SolveResult],
+    *,
+    workers: int | None,
+    pairs: int,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[SolveResult, dict[str, Standalone]]:
+    """Run `pooled` here and every agency's stand-alone solve beside it."""
+    cores = workers if workers and workers > 0 else available_cores()
+    standalone: dict[str, Standalone] = {}
+
+    def finished(result: Standalone) -> None:
+        standalone[result.agency] = result
+        if progress is not None:
+            progress(
+                SolveProgress(
+                    "standalone",
+                    result.agency,
+                    result.seconds,
+                    float(result.objective),
+                    None,
+                    result.status_gap,
+                    done=True,
+                )
+            )
+
+    def run_here(agency: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise InterruptedError("the solve was cancelled")
+        finished(solve_standalone(problem, agency))
+
+    if cores < 2 or pairs < PARALLEL_FROM_PAIRS or len(agencies) == 0:
+        pooled_result = pooled()
+        for agency in agencies:
+            run_here(agency)
+        return pooled_result, standalone
+
+    # Spawned, not forked: the caller may be a threaded web server, and a fork
+    # would copy its locks mid-use.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=cores - 1, mp_context=context) as pool:
+        futures: dict[str, Future[Standalone]] = {
+            agency: pool.submit(solve_standalone, problem, agency) for agency in agencies
+        }
+        pooled_result = pooled()
+        for agency, future in futures.items():
+            if future.cancel():
+                run_here(agency)
+            else:
+                finished(future.result())
+    return pooled_result, standalone

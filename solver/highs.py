@@ -1,0 +1,154 @@
+"""Solving a pooling model with HiGHS: limits, progress, cancellation, status.
+
+HiGHS's own statuses are mapped once, here, to what a plan can say. Whether a
+plan is `optimal` or `feasible` is decided later from the gap of the figures
+actually reported (see `plan.py`), never taken on trust from the solver.
+"""
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+import highspy
+import pulp
+
+from solver.model import PoolingModel
+
+
+def _swallow_banner() -> None:
+    """Create the process's first Highs object with C-level stdout muted.
+
+    HiGHS prints its banner to file descriptor 1 from the first constructor,
+    whatever the options say; a CLI whose stdout is piped must not get it.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_swallow_banner()
+
+
+class PlanStatus(StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SolveProgress:
+    """One report on a solve under way, for logs, progress bars and job records."""
+
+    stage: str  # "pooled" or "standalone"
+    agency: str | None
+    seconds: float
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    done: bool = False
+
+
+ProgressCallback = Callable[[SolveProgress], None]
+
+
+class CancelToken(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class SolveOutcome:
+    has_solution: bool
+    bound: float | None
+    seconds: float
+    nodes: int
+    stopped_by: str  # "optimal", "time_limit", "cancelled", "empty", or HiGHS's status text
+    infeasible: bool = False
+
+
+_STOPPED_EARLY = {
+    highspy.HighsModelStatus.kTimeLimit: "time_limit",
+    highspy.HighsModelStatus.kInterrupt: "cancelled",
+    highspy.HighsModelStatus.kObjectiveBound: "objective_bound",
+    highspy.HighsModelStatus.kObjectiveTarget: "objective_target",
+    highspy.HighsModelStatus.kIterationLimit: "iteration_limit",
+    highspy.HighsModelStatus.kSolutionLimit: "solution_limit",
+    highspy.HighsModelStatus.kMemoryLimit: "memory_limit",
+}
+
+EARLY_STOPS = frozenset(_STOPPED_EARLY.values())
+
+_WATCHED = (
+    highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution,
+    highspy.cb.HighsCallbackType.kCallbackMipLogging,
+    highspy.cb.HighsCallbackType.kCallbackMipInterrupt,
+)
+
+
+def run_highs(
+    model: PoolingModel,
+    *,
+    time_limit: float,
+    relative_gap: float,
+    stage: str = "pooled",
+    agency: str | None = None,
+    offset: float = 0.0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> SolveOutcome:
+    """Solve in place (values land on the model's variables) and say how it ended.
+
+    `offset` is the objective of what the model leaves out (needs nothing can
+    serve), so that progress reports the plan's objective, not the model's.
+    """
+    started = time.perf_counter()
+    if not model.award and not model.unmet:
+        return SolveOutcome(True, None, 0.0, 0, "empty")
+
+    def on_event(kind: Any, _message: str, out: Any, data_in: Any, _user: Any) -> None:
+        if kind == highspy.cb.HighsCallbackType.kCallbackMipInterrupt:
+            if cancel is not None and cancel.is_set():
+                data_in.user_interrupt = True
+            return
+        if progress is None:
+            return
+        primal, dual = out.mip_primal_bound + offset, out.mip_dual_bound + offset
+        objective = primal if math.isfinite(primal) else None
+        bound = dual if math.isfinite(dual) else None
+        gap = None
+        if objective is not None and bound is not None:
+            gap = max(0.0, objective - bound) / max(1.0, abs(objective))
+        progress(SolveProgress(stage, agency, out.running_time, objective, bound, gap))
+
+    solver = pulp.HiGHS(
+        msg=False,
+        timeLimit=time_limit,
+        gapRel=relative_gap,
+        callbackTuple=(on_event, None),
+        callbacksToActivate=list(_WATCHED),
+    )
+    stats = model.lp.solve(solver)
+    highs: Any = model.lp.solverModel
+    status = highs.getModelStatus()
+    info = highs.getInfo()
+    seconds = time.perf_counter() - started
+    nodes = int(max(0, info.mip_node_count))
+    bound = stats.best_bound if model.binaries else None
+    if status == highspy.HighsModelStatus.kOptimal:
+        return SolveOutcome(True, bound, seconds, nodes, "optimal")
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return SolveOutcome(False, None, seconds, nodes, "infeasible", infeasible=True)
+    if status in _STOPPED_EARLY:
+        return SolveOutcome(stats.has_solution, bound, seconds, nodes, _STOPPED_EARLY[status])
+    return SolveOutcome(False, None, seconds, nodes, highs.modelStatusToString(status))

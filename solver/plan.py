@@ -1,0 +1,173 @@
+"""Plan out: the contract's plan document from the priced figures."""
+
+from decimal import Decimal
+from typing import Any
+
+from solver.allocation import allocate
+from solver.baseline import Standalone
+from solver.highs import EARLY_STOPS, PlanStatus
+from solver.pipeline import SolveResult
+from solver.pricing import to_cents
+from solver.problem import Problem
+from solver.unmet import explain_unmet
+
+# Float noise in HiGHS's bound must not turn an optimal plan into a merely
+# feasible one; this is far below any gap a user would set.
+_GAP_SLACK = 1e-9
+
+
+def money(value: Decimal) -> float:
+    return float(to_cents(value))
+
+
+def percent(part: Decimal, whole: Decimal) -> float:
+    return 0.0 if whole == 0 else round(float(100 * part / whole), 4)
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    return max(0.0, objective - bound) / max(1.0, abs(objective))
+
+
+def plan_status(result: SolveResult, problem: Problem) -> tuple[PlanStatus, float, float]:
+    """Status, bound and gap of the plan's own objective (recomputed from awards)."""
+    objective = float(result.figures.objective)
+    outcome = result.outcome
+    if outcome.infeasible:
+        return PlanStatus.INFEASIBLE, objective, 0.0
+    if not outcome.has_solution and outcome.stopped_by not in EARLY_STOPS:
+        return PlanStatus.ERROR, 0.0, relative_gap(objective, 0.0)
+    if result.bound is not None:
+        # A bound a hair above the recomputed objective is rounding in the solver.
+        bound = min(result.bound, objective)
+    elif outcome.stopped_by in ("optimal", "empty"):
+        # No binaries: the LP optimum is exact.
+        bound = objective
+    else:
+        # Every cost is non-negative, so 0 is always a valid bound.
+        bound = 0.0
+    gap = relative_gap(objective, bound)
+    if gap <= problem.settings.relative_gap + _GAP_SLACK:
+        return PlanStatus.OPTIMAL, bound, gap
+    return PlanStatus.FEASIBLE, bound, gap
+
+
+def agencies_with_needs(problem: Problem) -> list[str]:
+    listed = {need.agency for need in problem.needs}
+    return [agency.id for agency in problem.agencies if agency.id in listed]
+
+
+def build_plan(
+    problem: Problem,
+    result: SolveResult,
+    standalone: dict[str, Standalone],
+    seconds: float,
+    stages: dict[str, float],
+) -> dict[str, Any]:
+    figures = result.figures
+    status, bound, gap = plan_status(result, problem)
+    agencies = agencies_with_needs(problem)
+    alone_cost = {a: standalone[a].money_cost for a in agencies}
+    allocated = allocate(problem, figures, agencies, alone_cost)
+    reasons = explain_unmet(result.data, figures)
+    needs, offers, routes = problem.needs, problem.offers, problem.routes
+
+    agency_lines = []
+    for a in agencies:
+        alone = to_cents(alone_cost[a])
+        saved = alone - allocated[a]
+        agency_lines.append(
+            {
+                "agency": a,
+                "allocated_cost": float(allocated[a]),
+                "standalone_cost": float(alone),
+                "standalone_objective": float(standalone[a].objective),
+                "savings": float(saved),
+                "savings_pct": percent(saved, alone),
+                "standalone_status": _standalone_status(standalone[a], problem),
+            }
+        )
+    alone_total = sum((to_cents(c) for c in alone_cost.values()), Decimal(0))
+    pooled_total = to_cents(figures.money_cost)
+
+    return {
+        "status": status.value,
+        "objective": float(figures.objective),
+        "bound": bound,
+        "relative_gap": gap,
+        "purchase_cost": money(figures.purchase_cost),
+        "shipping_cost": money(figures.shipping_cost),
+        "money_cost": money(figures.money_cost),
+        "late_penalty": float(figures.late_penalty),
+        "late_unit_days": figures.late_unit_days,
+        "unmet_penalty": float(figures.unmet_penalty),
+        "unmet_units": sum(figures.unmet.values()),
+        "awards": [
+            {
+                "need": needs[a.need].id,
+                "offer": offers[a.offer].id,
+                "supplier": offers[a.offer].supplier,
+                "quantity": a.quantity,
+                "unit_price": float(a.unit_price),
+                "delivery_date": a.delivery_date.isoformat(),
+                "late_days": a.late_days,
+            }
+            for a in figures.awards
+        ],
+        "orders": [
+            {
+                "offer": offers[o.offer].id,
+                "supplier": offers[o.offer].supplier,
+                "item": offers[o.offer].item,
+                "quantity": o.quantity,
+                "tier_min_quantity": offers[o.offer].price_tiers[o.tier].min_quantity,
+                "unit_price": float(o.unit_price),
+                "cost": money(o.cost),
+            }
+            for o in figures.orders
+        ],
+        "shipments": [
+            {
+                "supplier": routes[s.route].supplier,
+                "location": routes[s.route].location,
+                "quantity": s.quantity,
+                "fixed_cost": routes[s.route].fixed_cost,
+                "unit_cost": routes[s.route].unit_cost,
+                "cost": money(s.cost),
+            }
+            for s in figures.shipments
+        ],
+        "unmet": [
+            {
+                "need": needs[n].id,
+                "quantity": missing,
+                "reason": reasons[n].reason,
+                "detail": reasons[n].detail,
+            }
+            for n, missing in figures.unmet.items()
+        ],
+        "agencies": agency_lines,
+        "baseline": {
+            "standalone_money_cost": float(alone_total),
+            "standalone_objective": float(
+                sum((standalone[a].objective for a in agencies), Decimal(0))
+            ),
+            "pooled_money_cost": float(pooled_total),
+            "savings": float(alone_total - pooled_total),
+            "savings_pct": percent(alone_total - pooled_total, alone_total),
+        },
+        "solver": {
+            "name": "HiGHS",
+            "seconds": round(seconds, 3),
+            "variables": result.variables,
+            "constraints": result.constraints,
+            "nodes": result.outcome.nodes,
+            "stopped_by": result.outcome.stopped_by,
+            "stages": {k: round(v, 4) for k, v in stages.items()},
+        },
+    }
+
+
+def _standalone_status(alone: Standalone, problem: Problem) -> str:
+    if alone.status_gap is None or alone.status_gap <= problem.settings.relative_gap + _GAP_SLACK:
+        return PlanStatus.OPTIMAL.value
+    return PlanStatus.FEASIBLE.value

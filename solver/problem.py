@@ -1,0 +1,172 @@
+"""The problem document of contract v1 as typed, immutable data.
+
+These models check types and ranges, field by field. Rules that span fields or
+entities (references, duplicate ids, tier order) live in `validation.py`, which
+runs them even where a model rejected something else, so that every problem in
+a document is reported at once.
+"""
+
+import math
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class Allocation(StrEnum):
+    USAGE = "usage"
+    PROPORTIONAL = "proportional"
+
+
+def _no_text_or_bool_number(value: Any) -> Any:
+    # Pydantic's lax mode would read "5000" or true as numbers; an exchange format
+    # used by outside tools should not guess.
+    if isinstance(value, bool | str):
+        raise ValueError("must be a number, not a string or boolean")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if not isinstance(value, str | date):
+        raise ValueError("must be an ISO date string such as 2026-12-01")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+WholeNumber = Annotated[int, BeforeValidator(_no_text_or_bool_number), Field(ge=0)]
+PositiveWholeNumber = Annotated[int, BeforeValidator(_no_text_or_bool_number), Field(gt=0)]
+Money = Annotated[float, BeforeValidator(_no_text_or_bool_number), Field(ge=0)]
+Rate = Annotated[float, BeforeValidator(_no_text_or_bool_number), Field(ge=0)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+class _Entity(BaseModel):
+    # Unknown fields are ignored: later minor versions of the contract may add
+    # optional fields, and a v1 service must still accept those documents.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Agency(_Entity):
+    id: Id
+    name: str = ""
+
+
+class Item(_Entity):
+    id: Id
+    name: str = ""
+    unit: str = ""
+    category: str = ""
+
+
+class Location(_Entity):
+    id: Id
+    name: str = ""
+
+
+class Supplier(_Entity):
+    id: Id
+    name: str = ""
+
+
+class Need(_Entity):
+    id: Id
+    agency: Id
+    item: Id
+    location: Id
+    quantity: PositiveWholeNumber
+    need_by: IsoDate
+    priority: Priority
+
+
+class PriceTier(_Entity):
+    min_quantity: WholeNumber
+    unit_price: Money
+
+
+class Offer(_Entity):
+    id: Id
+    supplier: Id
+    item: Id
+    price_tiers: Annotated[tuple[PriceTier, ...], Field(min_length=1)]
+    capacity: WholeNumber
+    min_order_quantity: WholeNumber = 0
+    lead_time_days: WholeNumber
+    eligible_agencies: tuple[Id, ...] | None = None
+
+    def serves(self, agency: str) -> bool:
+        return self.eligible_agencies is None or agency in self.eligible_agencies
+
+
+class Route(_Entity):
+    supplier: Id
+    location: Id
+    fixed_cost: Money
+    unit_cost: Money
+    transit_days: WholeNumber
+
+
+DEFAULT_PRIORITY_WEIGHTS: dict[Priority, float] = {
+    Priority.CRITICAL: 10.0,
+    Priority.HIGH: 3.0,
+    Priority.NORMAL: 1.0,
+}
+
+
+def _defaults_for_nulls(value: Any) -> Any:
+    # The contract: "a null setting takes its default"; dropping the key lets the
+    # field default apply.
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None}
+    return value
+
+
+class PriorityWeights(_Entity):
+    critical: Rate = DEFAULT_PRIORITY_WEIGHTS[Priority.CRITICAL]
+    high: Rate = DEFAULT_PRIORITY_WEIGHTS[Priority.HIGH]
+    normal: Rate = DEFAULT_PRIORITY_WEIGHTS[Priority.NORMAL]
+
+    def of(self, priority: Priority) -> float:
+        return float(getattr(self, priority.value))
+
+
+class Settings(_Entity):
+    order_processing_days: WholeNumber = 5
+    late_penalty_rate: Rate = 0.01
+    unmet_penalty_rate: Rate = 10.0
+    priority_weights: Annotated[PriorityWeights, BeforeValidator(_defaults_for_nulls)] = Field(
+        default_factory=PriorityWeights
+    )
+    time_limit_seconds: Annotated[float, BeforeValidator(_no_text_or_bool_number), Field(gt=0)] = (
+        60.0
+    )
+    relative_gap: Rate = 0.0001
+    allocation: Allocation = Allocation.USAGE
+
+
+class Problem(_Entity):
+    as_of: IsoDate
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    agencies: tuple[Agency, ...] = ()
+    items: tuple[Item, ...] = ()
+    locations: tuple[Location, ...] = ()
+    suppliers: tuple[Supplier, ...] = ()
+    needs: tuple[Need, ...] = ()
+    offers: tuple[Offer, ...] = ()
+    routes: tuple[Route, ...] = ()
+    settings: Annotated[Settings, BeforeValidator(_defaults_for_nulls)] = Field(
+        default_factory=Settings
+    )
+
+    def with_settings(self, **changes: Any) -> "Problem":
+        """A copy with some settings replaced (CLI and API overrides, scenarios)."""
+        merged = self.settings.model_dump() | {k: v for k, v in changes.items() if v is not None}
+        return self.model_copy(update={"settings": Settings.model_validate(merged)})

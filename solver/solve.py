@@ -1,0 +1,54 @@
+"""The whole pooling run: a validated problem in, the contract's plan out."""
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from solver.baseline import solve_with_baselines
+from solver.highs import CancelToken, ProgressCallback
+from solver.pairs import build_pooling_data
+from solver.pipeline import SolveResult, solve_needs
+from solver.plan import agencies_with_needs, build_plan
+from solver.problem import Problem
+from solver.validation import validate
+
+
+def solve(
+    document: Mapping[str, Any] | Problem,
+    *,
+    time_limit_seconds: float | None = None,
+    relative_gap: float | None = None,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Pool every agency's needs against the offers and return the plan document.
+
+    Raises `ProblemInvalid` (listing every problem) for a document that breaks
+    the contract. `time_limit_seconds` and `relative_gap` override the
+    document's settings; `workers` caps the processes used (default: every core).
+    """
+    started = time.perf_counter()
+    problem = validate(document)
+    problem = problem.with_settings(
+        time_limit_seconds=time_limit_seconds, relative_gap=relative_gap
+    )
+    validated = time.perf_counter()
+    agencies = agencies_with_needs(problem)
+    pairs = len(build_pooling_data(problem).pairs) if len(problem.needs) > 500 else 0
+
+    def pooled() -> SolveResult:
+        return solve_needs(problem, stage="pooled", progress=progress, cancel=cancel)
+
+    result, standalone = solve_with_baselines(
+        problem, agencies, pooled, workers=workers, pairs=pairs, progress=progress, cancel=cancel
+    )
+    baselines_done = time.perf_counter()
+    stages = {"validate": validated - started, **result.stages}
+    plan = build_plan(problem, result, standalone, 0.0, stages)
+    finished = time.perf_counter()
+    stages["baselines_wait"] = baselines_done - validated - sum(result.stages.values())
+    stages["plan"] = finished - baselines_done
+    plan["solver"]["seconds"] = round(finished - started, 3)
+    plan["solver"]["stages"] = {k: round(v, 4) for k, v in stages.items()}
+    return plan

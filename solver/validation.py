@@ -1,0 +1,184 @@
+"""Validation of a problem document: every problem found, each with a JSON path.
+
+Two passes over the same document: the Pydantic models check each field's type
+and range, and the cross-checks below read the raw document tolerantly (skipping
+whatever is malformed) for rules that span entities. Both run every time, so a
+document with a bad quantity and a dangling reference reports both.
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+from pydantic import ValidationError
+
+from solver.problem import Problem
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    path: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+class ProblemInvalid(ValueError):
+    """The document breaks the contract; `errors` lists every problem found."""
+
+    def __init__(self, errors: list[Issue]) -> None:
+        self.errors = errors
+        count = len(errors)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the problem document")
+
+
+def validate(document: Any) -> Problem:
+    """Return the typed problem, or raise ProblemInvalid listing every problem."""
+    if isinstance(document, Problem):
+        return document
+    if not isinstance(document, Mapping):
+        raise ProblemInvalid([Issue("$", "the problem document must be a JSON object")])
+    issues: set[Issue] = set()
+    problem: Problem | None = None
+    try:
+        problem = Problem.model_validate(document)
+    except ValidationError as exc:
+        issues.update(_from_pydantic(exc))
+    issues.update(_cross_checks(document))
+    if issues:
+        raise ProblemInvalid(sorted(issues, key=_path_order))
+    assert problem is not None
+    return problem
+
+
+def _path_order(issue: Issue) -> tuple[Any, ...]:
+    # Sort $.needs[10] after $.needs[9], as a reader expects.
+    parts: list[Any] = []
+    for token in issue.path.replace("]", "").replace("[", ".").split("."):
+        parts.append((0, int(token), "") if token.isdigit() else (1, 0, token))
+    return (*parts, issue.reason)
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    path = "$"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _from_pydantic(exc: ValidationError) -> Iterator[Issue]:
+    for error in exc.errors(include_url=False):
+        # Pydantic names the validator function in loc for Annotated types; the
+        # reader wants the document's own path only.
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        reason = error["msg"]
+        if reason.startswith("Value error, "):
+            reason = reason.removeprefix("Value error, ")
+        if error["type"] == "missing":
+            reason = "is required"
+        elif error["type"] == "enum" and "priority" in loc:
+            reason = "must be one of critical, high, normal"
+        yield Issue(_json_path(loc), reason)
+
+
+def _entries(document: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
+    value = document.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, entry) for i, entry in enumerate(value) if isinstance(entry, Mapping)]
+
+
+def _ids(document: Mapping[str, Any], key: str) -> tuple[set[str], list[Issue]]:
+    seen: dict[str, int] = {}
+    issues: list[Issue] = []
+    for i, entry in _entries(document, key):
+        ident = entry.get("id")
+        if not isinstance(ident, str):
+            continue
+        if ident in seen:
+            issues.append(
+                Issue(
+                    f"$.{key}[{i}].id", f"duplicate id '{ident}' (first at $.{key}[{seen[ident]}])"
+                )
+            )
+        else:
+            seen[ident] = i
+    return set(seen), issues
+
+
+def _cross_checks(document: Mapping[str, Any]) -> Iterator[Issue]:
+    known: dict[str, set[str]] = {}
+    for key in ("agencies", "items", "locations", "suppliers", "needs", "offers"):
+        known[key], duplicates = _ids(document, key)
+        yield from duplicates
+
+    def reference(path: str, value: Any, collection: str, noun: str) -> Iterator[Issue]:
+        if isinstance(value, str) and value and value not in known[collection]:
+            yield Issue(path, f"unknown {noun} '{value}'")
+
+    for i, need in _entries(document, "needs"):
+        yield from reference(f"$.needs[{i}].agency", need.get("agency"), "agencies", "agency")
+        yield from reference(f"$.needs[{i}].item", need.get("item"), "items", "item")
+        yield from reference(
+            f"$.needs[{i}].location", need.get("location"), "locations", "location"
+        )
+
+    for i, offer in _entries(document, "offers"):
+        base = f"$.offers[{i}]"
+        yield from reference(f"{base}.supplier", offer.get("supplier"), "suppliers", "supplier")
+        yield from reference(f"{base}.item", offer.get("item"), "items", "item")
+        eligible = offer.get("eligible_agencies")
+        if isinstance(eligible, list):
+            listed: set[Any] = set()
+            for j, agency in enumerate(eligible):
+                yield from reference(f"{base}.eligible_agencies[{j}]", agency, "agencies", "agency")
+                if isinstance(agency, str) and agency in listed:
+                    yield Issue(f"{base}.eligible_agencies[{j}]", f"agency '{agency}' listed twice")
+                listed.add(agency)
+        yield from _tier_checks(base, offer.get("price_tiers"))
+
+    first_route: dict[tuple[str, str], int] = {}
+    for i, route in _entries(document, "routes"):
+        base = f"$.routes[{i}]"
+        supplier, location = route.get("supplier"), route.get("location")
+        yield from reference(f"{base}.supplier", supplier, "suppliers", "supplier")
+        yield from reference(f"{base}.location", location, "locations", "location")
+        if isinstance(supplier, str) and isinstance(location, str):
+            if (supplier, location) in first_route:
+                yield Issue(
+                    base,
+                    f"a second route from '{supplier}' to '{location}' "
+                    f"(first at $.routes[{first_route[supplier, location]}])",
+                )
+            else:
+                first_route[supplier, location] = i
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _tier_checks(base: str, tiers: Any) -> Iterator[Issue]:
+    if not isinstance(tiers, list):
+        return
+    previous: Mapping[str, Any] | None = None
+    for j, tier in enumerate(tiers):
+        if not isinstance(tier, Mapping):
+            previous = None
+            continue
+        if previous is not None:
+            low, high = previous.get("min_quantity"), tier.get("min_quantity")
+            if _is_number(low) and _is_number(high) and high <= low:
+                yield Issue(
+                    f"{base}.price_tiers[{j}].min_quantity",
+                    f"must be greater than the previous tier's min_quantity ({low})",
+                )
+            before, price = previous.get("unit_price"), tier.get("unit_price")
+            if _is_number(before) and _is_number(price) and price > before:
+                yield Issue(
+                    f"{base}.price_tiers[{j}].unit_price",
+                    f"must not be above the previous tier's unit_price ({before}): "
+                    "tiers are volume discounts",
+                )
+        previous = tier
