@@ -1,0 +1,134 @@
+"""ASGI middleware the whole service shares: the request body limit and security headers.
+
+Both are plain ASGI (not BaseHTTPMiddleware) so they see the body as it streams in and
+never buffer a response.
+"""
+
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PayloadTooLarge, problem_response
+
+
+class _BodyTooLarge(Exception):
+    """Raised from `receive` the moment the body passes the limit."""
+
+
+class BodySizeLimit:
+    """Answer 413 problem details to any request whose body exceeds `max_body_bytes`.
+
+    A declared Content-Length over the limit is refused before the app runs. A chunked body
+    (no Content-Length, or a lying one) is counted as it streams; at the first chunk over
+    the limit the app's read fails and whatever it was about to answer is replaced by the
+    413, so at most `max_body_bytes` plus one chunk is ever held in memory.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await self._refuse(scope, receive, send)
+            return
+
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                raise _BodyTooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    exceeded = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            # After the overflow the app can only be answering its own failed read (FastAPI
+            # turns it into a 400): drop that, the 413 below replaces it.
+            if exceeded and not started:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded or started:
+                raise
+        if exceeded and not started:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLarge(self.max_body_bytes)
+        # The rest of the body is never read, so the connection cannot be reused.
+        headers = {**error.headers, "Connection": "close"}
+        response = problem_response(
+            error.status, error.title, error.detail, None, scope.get("path"), headers
+        )
+        await response(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    value = Headers(scope=scope).get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        # The server rejects a malformed Content-Length itself; counting still applies.
+        return None
+
+
+# The API only ever returns JSON, so nothing may load, frame or submit from its responses.
+STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+DEFAULT_SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", STRICT_CSP),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+
+
+class SecurityHeaders:
+    """Add security headers to every HTTP response that does not set its own.
+
+    A response may set a looser Content-Security-Policy for itself (the /docs page does);
+    everything else gets the strict one.
+    """
+
+    def __init__(
+        self, app: ASGIApp, headers: Iterable[tuple[str, str]] = DEFAULT_SECURITY_HEADERS
+    ) -> None:
+        self.app = app
+        self.headers = tuple(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
