@@ -1,0 +1,108 @@
+"""POST /api/v1/solve: a problem document in, its plan out."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.errors import PROBLEM_JSON, DomainError
+from app.settings import Settings, get_settings
+from app.solve import service
+from app.solve.example import EXAMPLE_PROBLEM
+from app.solve.schemas import PLAN_SCHEMA, problem_schema
+
+router = APIRouter(tags=["solve"])
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def require_json(request: Request) -> None:
+    """Refuse bodies not declared as JSON.
+
+    A browser may send a cross-site form or text/plain POST without asking first (CORS
+    preflight covers only JSON); refusing those keeps other sites from starting solves.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise DomainError(
+            415, "Unsupported media type", "send the problem document as application/json"
+        )
+
+
+def _problem_response(description: str, example: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"example": example}}}
+
+
+_OPENAPI_EXTRA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A problem document, contract v1 (see the schema).",
+        "content": {
+            "application/json": {
+                "schema": problem_schema(),
+                "examples": {
+                    "two-agencies": {
+                        "summary": "Two agencies pool N95 respirators; one need has no route",
+                        "value": EXAMPLE_PROBLEM,
+                    }
+                },
+            }
+        },
+    }
+}
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The plan. Its `status` says whether it is a solution: optimal, "
+        "feasible (the time limit stopped the search with the gap open), infeasible or "
+        "error.",
+        "content": {"application/json": {"schema": PLAN_SCHEMA}},
+    },
+    413: _problem_response(
+        "The body is larger than the service accepts.",
+        {"type": "about:blank", "title": "Payload too large", "status": 413,
+         "detail": "the request body exceeds 20971520 bytes", "instance": "/api/v1/solve"},
+    ),
+    422: _problem_response(
+        "Malformed JSON, or a document that breaks the contract: every problem is listed.",
+        {"type": "about:blank", "title": "Invalid input", "status": 422,
+         "detail": "2 problems found; nothing was changed", "instance": "/api/v1/solve",
+         "errors": [
+             {"path": "$.needs[0].quantity", "reason": "Input should be greater than 0"},
+             {"path": "$.offers[1].supplier", "reason": "unknown supplier 'sup-999'"},
+         ]},
+    ),
+    415: _problem_response(
+        "The body is not declared as JSON (Content-Type: application/json).",
+        {"type": "about:blank", "title": "Unsupported media type", "status": 415,
+         "detail": "send the problem document as application/json",
+         "instance": "/api/v1/solve"},
+    ),
+}
+
+
+@router.post(
+    "/solve",
+    summary="Solve a pooling problem",
+    description=(
+        "Validates the problem document, solves the pooled plan and every agency's "
+        "stand-alone baseline, and returns the plan document. The document's "
+        "`settings.time_limit_seconds` applies to each solve and is capped by the service."
+    ),
+    response_class=JSONResponse,
+    responses=_RESPONSES,
+    dependencies=[Depends(require_json)],
+    openapi_extra=_OPENAPI_EXTRA,
+)
+async def solve(request: Request, settings: SettingsDep) -> JSONResponse:
+    # The body is read raw, not declared as a model: the solver's validation reports every
+    # problem at once, which FastAPI's own body validation would cut short.
+    body = await request.body()
+    plan = await run_in_threadpool(
+        service.solve_body,
+        body,
+        max_time_limit_seconds=settings.max_solve_seconds,
+        workers=settings.solver_workers or None,
+    )
+    return JSONResponse(plan)
