@@ -86,7 +86,11 @@ def run_solve(args: argparse.Namespace) -> int:
     if problem := _unwritable(output):
         return _invalid(f"{output}: {problem}")
 
-    progress = None if args.quiet else ProgressPrinter(sys.stderr)
+    progress = None
+    if not args.quiet:
+        # The model takes a while to build on large documents; say something meanwhile.
+        print(f"Solving {source} (progress below on long runs)...", file=sys.stderr)
+        progress = ProgressPrinter(sys.stderr)
     try:
         document = service.parse_document(raw)
         plan = service.solve_document(
@@ -107,10 +111,23 @@ def run_solve(args: argparse.Namespace) -> int:
         return EXIT_NO_SOLUTION
 
     write_json_atomically(output, plan)
+    code = exit_code(plan)
     currency = document.get("currency", "") if isinstance(document, dict) else ""
-    print_summary(plan, currency=currency, max_rows=None if args.all_rows else DEFAULT_ROWS)
-    print(f"\nPlan written to {output}")
-    return exit_code(plan)
+    try:
+        print_summary(plan, currency=currency, max_rows=None if args.all_rows else DEFAULT_ROWS)
+        if code == EXIT_NO_SOLUTION:
+            print(f"\nNo solution (status {plan.get('status')}).")
+        print(f"\nPlan written to {output}")
+    except BrokenPipeError:
+        # `poolbuy solve ... | head`: the plan is written; the code must still say so.
+        _silence_stdout()
+    return code
+
+
+def _silence_stdout() -> None:
+    # Python would otherwise complain again when it flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def exit_code(plan: dict[str, Any]) -> int:
@@ -144,6 +161,8 @@ def write_json_atomically(path: Path, value: Any) -> None:
     # A reader (or an interrupted run) never sees half a plan.
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); the plan should get the usual permissions.
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(value, stream, indent=2, ensure_ascii=False)
             stream.write("\n")
@@ -151,6 +170,12 @@ def write_json_atomically(path: Path, value: Any) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 class ProgressPrinter:
@@ -298,6 +323,8 @@ def _number(value: Any) -> str:
         return "-"
     if isinstance(value, int):
         return f"{value:,}"
+    if abs(value) >= 1e15:
+        return f"{value:.3e}"
     return f"{value:,.2f}"
 
 
@@ -410,6 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     try:
         return handler(args)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # as a shell reports a command killed by SIGPIPE
     except KeyboardInterrupt:
         print("poolbuy: interrupted", file=sys.stderr)
         return 130
