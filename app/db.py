@@ -1,0 +1,325 @@
+"""Engine, sessions, the declarative base and the column types every domain shares.
+
+How a domain uses it::
+
+    from app.db import Base, SessionDep, Money, UtcDateTime, Versioned, Timestamped, utcnow
+
+    class Offer(Versioned, Timestamped, Base):      # version + created_at/updated_at
+        __tablename__ = "offer"
+        ...
+
+    @router.get("/offers/{offer_id}")
+    def read_offer(offer_id: int, session: SessionDep) -> OfferRead:
+        return offers_service.get(session, offer_id)
+
+Transactions belong to services: a service function does its work, calls
+``app.audit.record(...)`` and then ``session.commit()`` itself. Query helpers
+only ``add`` and ``flush``. Routes never commit.
+
+Concurrency, the same on both databases: a service that reads something and
+then writes on the strength of it (close a round, submit a need into it) locks
+the row it depends on with ``select(...).with_for_update()``. On PostgreSQL
+that takes a row lock; on SQLite every transaction begins with
+``BEGIN IMMEDIATE`` (see ``_configure_sqlite``), which takes the database's
+single write lock up front, so transactions there are fully serialised and
+``FOR UPDATE`` is not needed (SQLAlchemy drops it). A stale write against a
+row's ``version`` raises ``StaleDataError``; ``get_session`` turns it into 412.
+
+JSON columns are not change-tracked in place: assign a new dict/list
+(``run.progress = {**run.progress, "pct": 40}``) rather than mutating it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.errors import PreconditionFailed
+from app.settings import get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# How long a SQLite writer waits for the write lock before giving up (ms).
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --------------------------------------------------------------------------- types
+
+
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """A timezone-aware instant, always handed back in UTC.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is
+    stored as naive UTC and the zone is put back on read. Naive datetimes are
+    refused on write: guessing their zone is how audit trails go wrong.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+MONEY_SCALE = 6
+_MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+
+
+class Money(sa.types.TypeDecorator[Decimal]):
+    """A money figure as ``Decimal`` with 6 decimals, on both databases.
+
+    PostgreSQL stores ``NUMERIC(18, 6)`` exactly. SQLite has no decimal type and
+    keeps a double, so the value is read back through its shortest repr and
+    quantised: the same Decimal comes back that PostgreSQL would return, for any
+    figure up to about 15 significant digits.
+    """
+
+    impl = sa.Numeric(18, MONEY_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            # asdecimal=False: we do the float -> Decimal step ourselves, exactly once.
+            return dialect.type_descriptor(sa.Numeric(18, MONEY_SCALE, asdecimal=False))
+        return dialect.type_descriptor(sa.Numeric(18, MONEY_SCALE))
+
+    def process_bind_param(self, value: Decimal | float | int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        quantised = Decimal(str(value)).quantize(_MONEY_QUANTUM)
+        return float(quantised) if dialect.name == "sqlite" else quantised
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(repr(value) if isinstance(value, float) else str(value)).quantize(
+            _MONEY_QUANTUM
+        )
+
+
+def str_enum(enum_cls: type[StrEnum], name: str) -> sa.Enum:
+    """A portable enum column: VARCHAR(32) plus a CHECK named after the column.
+
+    Not a native PostgreSQL ENUM, so adding a value later is a plain migration
+    that swaps the CHECK on both databases. ``name`` must be unique per table
+    (it names the CHECK constraint ``ck_<table>_<name>``).
+    """
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda cls: [member.value for member in cls],
+        validate_strings=True,
+    )
+
+
+def json_column() -> sa.JSON:
+    # none_as_null: Python None is SQL NULL, never the JSON literal 'null'.
+    return sa.JSON(none_as_null=True)
+
+
+# -------------------------------------------------------------------------- mixins
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Versioned:
+    """An integer ``version`` bumped on every UPDATE; the row's ETag is built from it.
+
+    A flush whose UPDATE finds another version than the one read raises
+    ``StaleDataError`` (optimistic locking). Child rows edited through their
+    parent (price tiers, eligibility) do not bump it by themselves: call
+    ``touch(parent)`` so the parent's ETag changes too.
+    """
+
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+def touch(row: Timestamped) -> None:
+    """Mark a row changed so its ``version`` (and ETag) moves with its children."""
+    row.updated_at = utcnow()
+
+
+# ------------------------------------------------------------------ engine, session
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 driver (it skips it before SELECT and
+        # breaks SAVEPOINT); we emit it ourselves below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # IMMEDIATE takes the write lock at the start: a read-then-write
+        # transaction can never be overtaken between its read and its write,
+        # so check-then-act code is safe without retries.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    url = url or get_settings().database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"check_same_thread": False})
+        engine = sa.create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(get_settings().database_url)
+
+
+@lru_cache
+def get_session_factory() -> sessionmaker[Session]:
+    # expire_on_commit=False: a service returns the row it committed and the
+    # route serialises it without reloading every attribute.
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+def serve_session(session: Session) -> Iterator[Session]:
+    """Hand ``session`` to a request; a lost optimistic-lock race becomes 412.
+
+    Tests override ``get_session`` with ``lambda: serve_session(test_session)``.
+    """
+    try:
+        yield session
+    except StaleDataError as exc:
+        raise PreconditionFailed(
+            "the resource was changed by someone else meanwhile; read it again"
+        ) from exc
+
+
+def get_session() -> Iterator[Session]:
+    """One session per request; whatever is not committed is rolled back."""
+    with get_session_factory()() as session:
+        yield from serve_session(session)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+# ------------------------------------------------------------------------ schema
+
+
+def load_models() -> None:
+    """Import every domain's models so ``Base.metadata`` and the mappers are complete."""
+    import app.api.models
+    import app.audit.models
+    import app.auth.models
+    import app.catalogue.models
+    import app.needs.models
+    import app.rounds.models
+    import app.runs.models  # noqa: F401
+
+
+def alembic_config(url: str | None = None, connection: sa.Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.attributes["url"] = url
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+# Any fixed 64-bit number: the key of the PostgreSQL advisory lock that keeps two
+# starting instances from migrating the same database at the same time.
+_MIGRATION_LOCK_KEY = 0x706F6F6C627579
+
+
+def upgrade_database(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database at ``url`` (default: the settings') to ``revision``.
+
+    Used by ``poolbuy db upgrade`` and by the service on start, so the embedded
+    SQLite file (and its folder) exists after the first start.
+    """
+    from alembic import command
+
+    engine = make_engine(url or get_settings().database_url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:
+                connection.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK_KEY})")
+                connection.commit()
+            try:
+                command.upgrade(alembic_config(connection=connection), revision)
+            finally:
+                if postgres:
+                    connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK_KEY})")
+                    connection.commit()
+    finally:
+        engine.dispose()
