@@ -1,24 +1,23 @@
 """Stand-alone baselines: what each agency would pay and get buying alone.
 
-The pooled solve runs in the caller's process (it reports progress and can be
-cancelled); the agencies' solves run beside it in worker processes, one per
-spare core. Whatever the workers have not started when the pooled solve ends,
-the caller takes back and runs itself, so no core waits idle.
+The pooled solve runs in the caller's thread (it reports progress and can be
+cancelled); the agencies' solves run beside it in worker threads, one per spare
+core. Threads suffice because highspy releases the GIL while HiGHS runs, and
+unlike processes they need no pickling, no start-up imports and no
+`__main__` guard in the caller's script. Whatever the workers have not started
+when the pooled solve ends, the caller takes back and runs itself, so no core
+waits idle.
 """
 
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 
 from solver.highs import CancelToken, ProgressCallback, SolveProgress
 from solver.pipeline import SolveResult, solve_needs
 from solver.problem import Problem
-
-# Below this many usable pairs a process pool costs more to start than it saves.
-PARALLEL_FROM_PAIRS = 3000
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,6 @@ def solve_with_baselines(
     pooled: Callable[[], SolveResult],
     *,
     workers: int | None,
-    pairs: int,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[SolveResult, dict[str, Standalone]]:
@@ -90,16 +88,13 @@ def solve_with_baselines(
             raise InterruptedError("the solve was cancelled")
         finished(solve_standalone(problem, agency))
 
-    if cores < 2 or pairs < PARALLEL_FROM_PAIRS or len(agencies) == 0:
+    if cores < 2 or len(agencies) == 0:
         pooled_result = pooled()
         for agency in agencies:
             run_here(agency)
         return pooled_result, standalone
 
-    # Spawned, not forked: the caller may be a threaded web server, and a fork
-    # would copy its locks mid-use.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=cores - 1, mp_context=context) as pool:
+    with ThreadPoolExecutor(cores - 1, thread_name_prefix="poolbuy-standalone") as pool:
         futures: dict[str, Future[Standalone]] = {
             agency: pool.submit(solve_standalone, problem, agency) for agency in agencies
         }

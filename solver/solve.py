@@ -6,7 +6,6 @@ from typing import Any
 
 from solver.baseline import solve_with_baselines
 from solver.highs import CancelToken, ProgressCallback
-from solver.pairs import build_pooling_data
 from solver.pipeline import SolveResult, solve_needs
 from solver.plan import agencies_with_needs, build_plan
 from solver.problem import Problem
@@ -35,13 +34,12 @@ def solve(
     )
     validated = time.perf_counter()
     agencies = agencies_with_needs(problem)
-    pairs = len(build_pooling_data(problem).pairs) if len(problem.needs) > 500 else 0
 
     def pooled() -> SolveResult:
         return solve_needs(problem, stage="pooled", progress=progress, cancel=cancel)
 
     result, standalone = solve_with_baselines(
-        problem, agencies, pooled, workers=workers, pairs=pairs, progress=progress, cancel=cancel
+        problem, agencies, pooled, workers=workers, progress=progress, cancel=cancel
     )
     baselines_done = time.perf_counter()
     stages = {"validate": validated - started, **result.stages}
