@@ -83,6 +83,8 @@ def run_solve(args: argparse.Namespace) -> int:
         raw = source.read_bytes()
     except OSError as exc:
         return _invalid(f"{source}: cannot read: {exc.strerror or exc}")
+    if output.resolve() == source.resolve():
+        return _invalid(f"{output}: would overwrite the problem with its plan; choose another -o")
     if problem := _unwritable(output):
         return _invalid(f"{output}: {problem}")
 

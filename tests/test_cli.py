@@ -121,7 +121,7 @@ def test_a_file_that_is_not_a_problem_exits_1(
     assert files_in(tmp_path) == {"problem.json"}
 
 
-def test_a_missing_file_or_unwritable_output_exits_1_before_solving(
+def test_a_missing_file_or_a_bad_output_exits_1_before_solving(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = cli.main(["solve", str(tmp_path / "nope.json")])
@@ -130,9 +130,14 @@ def test_a_missing_file_or_unwritable_output_exits_1_before_solving(
     nowhere = cli.main(["solve", str(problem), "-o", str(tmp_path / "no-dir" / "plan.json")])
     nowhere_err = capsys.readouterr().err
 
+    over_itself = cli.main(["solve", str(problem), "-o", str(problem)])
+    over_itself_err = capsys.readouterr().err
+
     assert missing == 1 and "nope.json: cannot read" in missing_err
     assert nowhere == 1 and "does not exist" in nowhere_err
+    assert over_itself == 1 and "would overwrite the problem" in over_itself_err
     assert files_in(tmp_path) == {"problem.json"}
+    assert json.loads(problem.read_text()) == EXAMPLE_PROBLEM
 
 
 @pytest.mark.parametrize(
