@@ -17,14 +17,11 @@ from app.solve.routes import router as solve_router
 
 API_PREFIX = "/api/v1"
 
-# Every domain's router, mounted under /api/v1. A new domain adds its line here.
+# Every domain's router, mounted under /api/v1 in this order. A new domain (needs, rounds,
+# catalogue, runs, auth) imports `from app.<domain>.routes import router as <domain>_router`
+# above and adds one line here; its own paths are relative, e.g. "/needs/{need_id}".
 API_ROUTERS: list[APIRouter] = [
     solve_router,
-    # needs_router,
-    # rounds_router,
-    # catalogue_router,
-    # runs_router,
-    # auth_router,
 ]
 
 DESCRIPTION = """
