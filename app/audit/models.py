@@ -36,8 +36,8 @@ class AuditEntry(Base):
     entity_type: Mapped[str] = mapped_column(sa.String(64))
     entity_id: Mapped[str] = mapped_column(sa.String(64))
     # Null before a creation and after a deletion.
-    before: Mapped[Any | None] = mapped_column(json_column(), nullable=True)
-    after: Mapped[Any | None] = mapped_column(json_column(), nullable=True)
+    before: Mapped[Any] = mapped_column(json_column(), nullable=True)
+    after: Mapped[Any] = mapped_column(json_column(), nullable=True)
     prev_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
