@@ -255,9 +255,14 @@ def serve_session(session: Session) -> Iterator[Session]:
     try:
         yield session
     except StaleDataError as exc:
+        session.rollback()
         raise PreconditionFailed(
             "the resource was changed by someone else meanwhile; read it again"
         ) from exc
+    except BaseException:
+        # Leave the session usable (a test's session outlives the request).
+        session.rollback()
+        raise
 
 
 def get_session() -> Iterator[Session]:

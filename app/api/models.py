@@ -23,7 +23,7 @@ class IdempotencyKey(Base):
     # SHA-256 of method, path and the canonical JSON body: same key, other body = misuse.
     request_hash: Mapped[str] = mapped_column(sa.String(64))
     response_status: Mapped[int]
-    response_body: Mapped[Any | None] = mapped_column(json_column(), nullable=True)
+    response_body: Mapped[Any] = mapped_column(json_column(), nullable=True)
     # Location and ETag of the created resource, replayed with the body.
     response_headers: Mapped[dict[str, str] | None] = mapped_column(json_column())
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

@@ -1,0 +1,66 @@
+"""Who is calling: ``CurrentUser`` (401 unless a valid bearer token) and ``require_roles`` (403).
+
+How a domain route uses it::
+
+    from app.auth.deps import CurrentUser, require_roles
+    from app.auth.models import Role
+
+    Coordinator = Annotated[User, Depends(require_roles(Role.coordinator))]
+
+    @router.post("/rounds/{round_id}/close")
+    def close_round(round_id: int, session: SessionDep, user: Coordinator) -> RoundRead: ...
+
+    @router.get("/needs/{need_id}")
+    def read_need(need_id: int, session: SessionDep, user: CurrentUser) -> NeedRead:
+        ...   # object-level checks (own agency, drafts) belong in the service
+
+``require_roles`` checks the role only; which agency's objects the user may
+touch is the domain service's business (``user.agency_id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.models import Role, User
+from app.auth.service import authenticate
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthorized
+
+# auto_error=False: a missing or non-Bearer header reaches us, and gets our
+# RFC 9457 401 instead of FastAPI's plain 403.
+_bearer = HTTPBearer(auto_error=False, description="an API token: 'Bearer pb_...'")
+
+
+def get_current_user(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthorized("send 'Authorization: Bearer <token>'")
+    return authenticate(session, credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    """A dependency admitting users holding any one of ``roles``; others get 403."""
+    if not roles:
+        raise ValueError("require_roles needs at least one role")
+    wanted = ", ".join(sorted(roles))
+
+    def _check(user: CurrentUser) -> User:
+        if not user.has_role(*roles):
+            raise Forbidden(f"this needs one of the roles: {wanted}")
+        return user
+
+    return _check
+
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+AuditReader = Annotated[User, Depends(require_roles(Role.coordinator, Role.admin))]
