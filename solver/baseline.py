@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 
-from solver.highs import CancelToken, ProgressCallback, SolveProgress
+from solver.highs import CancelToken, PlanStatus, ProgressCallback, SolveProgress
 from solver.pipeline import SolveResult, solve_needs
 from solver.problem import Problem
 
@@ -25,24 +25,21 @@ class Standalone:
     agency: str
     money_cost: Decimal
     objective: Decimal
-    status_gap: float | None
-    has_solution: bool
+    status: PlanStatus
+    gap: float
     stopped_by: str
     seconds: float
 
 
 def solve_standalone(problem: Problem, agency: str) -> Standalone:
     result = solve_needs(problem, [agency], stage="standalone")
-    objective = result.figures.objective
-    gap = None
-    if result.bound is not None:
-        gap = max(0.0, float(objective) - result.bound) / max(1.0, abs(float(objective)))
+    status, _bound, gap = result.assess(problem.settings.relative_gap)
     return Standalone(
         agency,
         result.figures.money_cost,
-        objective,
+        result.figures.objective,
+        status,
         gap,
-        result.outcome.has_solution,
         result.outcome.stopped_by,
         result.outcome.seconds,
     )
@@ -78,7 +75,7 @@ def solve_with_baselines(
                     result.seconds,
                     float(result.objective),
                     None,
-                    result.status_gap,
+                    result.gap,
                     done=True,
                 )
             )

@@ -103,15 +103,10 @@ def run_highs(
     relative_gap: float,
     stage: str = "pooled",
     agency: str | None = None,
-    offset: float = 0.0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> SolveOutcome:
-    """Solve in place (values land on the model's variables) and say how it ended.
-
-    `offset` is the objective of what the model leaves out (needs nothing can
-    serve), so that progress reports the plan's objective, not the model's.
-    """
+    """Solve in place (values land on the model's variables) and say how it ended."""
     started = time.perf_counter()
     if not model.award and not model.unmet:
         return SolveOutcome(True, None, 0.0, 0, "empty")
@@ -123,7 +118,7 @@ def run_highs(
             return
         if progress is None:
             return
-        primal, dual = out.mip_primal_bound + offset, out.mip_dual_bound + offset
+        primal, dual = out.mip_primal_bound, out.mip_dual_bound
         objective = primal if math.isfinite(primal) else None
         bound = dual if math.isfinite(dual) else None
         gap = None

@@ -49,7 +49,15 @@ def build_model(data: PoolingData) -> PoolingModel:
     add_demand(model)
     add_tiers(model)
     add_route_fixed_costs(model)
-    model.lp.setObjective(pulp.LpAffineExpression.from_list(model.objective_terms))
+    # Needs nothing can serve stay out of the model, but their penalty stays in its
+    # objective: HiGHS then measures its gap on the plan's whole objective, as
+    # the contract defines it, and stops no later than it must.
+    unserved = sum(
+        data.unmet_unit_penalty[n] * data.problem.needs[n].quantity for n in data.unreachable
+    )
+    model.lp.setObjective(
+        pulp.LpAffineExpression.from_list(model.objective_terms, constant=unserved)
+    )
     return model
 
 

@@ -9,7 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from solver.awards import Award, read_awards
-from solver.highs import CancelToken, ProgressCallback, SolveOutcome, run_highs
+from solver.highs import (
+    EARLY_STOPS,
+    CancelToken,
+    PlanStatus,
+    ProgressCallback,
+    SolveOutcome,
+    run_highs,
+)
 from solver.model import build_model
 from solver.pairs import PoolingData, build_pooling_data
 from solver.pricing import PlanFigures, price_awards
@@ -22,13 +29,49 @@ class SolveResult:
     awards: list[Award]
     figures: PlanFigures
     outcome: SolveOutcome
-    # Proven lower bound on the plan's objective (needs outside the model
-    # included); None when the model has no binaries and the LP optimum is exact.
+    # Proven lower bound on the plan's objective; None when the model has no
+    # binaries and the LP optimum is exact.
     bound: float | None
     variables: int
     constraints: int
     # Seconds spent in each stage: indexing, building, solving, reading back.
     stages: dict[str, float] = field(default_factory=dict)
+
+    def assess(self, target_gap: float) -> tuple[PlanStatus, float, float]:
+        """Status, bound and gap of the plan's own objective (recomputed from awards).
+
+        Whether a plan is optimal is decided here from the reported figures,
+        never taken on trust from the solver's status.
+        """
+        objective = float(self.figures.objective)
+        outcome = self.outcome
+        if outcome.infeasible:
+            return PlanStatus.INFEASIBLE, objective, 0.0
+        if not outcome.has_solution and outcome.stopped_by not in EARLY_STOPS:
+            return PlanStatus.ERROR, 0.0, relative_gap(objective, 0.0)
+        if self.bound is not None:
+            # A bound a hair above the recomputed objective is rounding in the solver.
+            bound = min(self.bound, objective)
+        elif outcome.stopped_by in ("optimal", "empty"):
+            # No binaries: the LP optimum is exact.
+            bound = objective
+        else:
+            # Every cost is non-negative, so 0 is always a valid bound.
+            bound = 0.0
+        gap = relative_gap(objective, bound)
+        if gap <= target_gap + _GAP_SLACK:
+            return PlanStatus.OPTIMAL, bound, gap
+        return PlanStatus.FEASIBLE, bound, gap
+
+
+# Float noise in HiGHS's bound must not turn an optimal plan into a merely
+# feasible one; this is far below any gap a user would set.
+_GAP_SLACK = 1e-9
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """The contract's gap: (objective - bound) / max(1, |objective|)."""
+    return max(0.0, objective - bound) / max(1.0, abs(objective))
 
 
 def solve_needs(
@@ -54,14 +97,12 @@ def solve_needs(
     lap("index")
     model = build_model(data)
     lap("build")
-    offset = sum(data.unmet_unit_penalty[n] * problem.needs[n].quantity for n in data.unreachable)
     outcome = run_highs(
         model,
         time_limit=problem.settings.time_limit_seconds,
         relative_gap=problem.settings.relative_gap,
         stage=stage,
         agency=agency_list[0] if agency_list and len(agency_list) == 1 else None,
-        offset=offset,
         progress=progress,
         cancel=cancel,
     )
@@ -74,7 +115,7 @@ def solve_needs(
         awards,
         figures,
         outcome,
-        None if outcome.bound is None else outcome.bound + offset,
+        outcome.bound,
         model.lp.numVariables(),
         model.lp.numConstraints(),
         stages,

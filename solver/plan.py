@@ -5,15 +5,10 @@ from typing import Any
 
 from solver.allocation import allocate
 from solver.baseline import Standalone
-from solver.highs import EARLY_STOPS, PlanStatus
 from solver.pipeline import SolveResult
 from solver.pricing import to_cents
 from solver.problem import Problem
 from solver.unmet import explain_unmet
-
-# Float noise in HiGHS's bound must not turn an optimal plan into a merely
-# feasible one; this is far below any gap a user would set.
-_GAP_SLACK = 1e-9
 
 
 def money(value: Decimal) -> float:
@@ -22,33 +17,6 @@ def money(value: Decimal) -> float:
 
 def percent(part: Decimal, whole: Decimal) -> float:
     return 0.0 if whole == 0 else round(float(100 * part / whole), 4)
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    return max(0.0, objective - bound) / max(1.0, abs(objective))
-
-
-def plan_status(result: SolveResult, problem: Problem) -> tuple[PlanStatus, float, float]:
-    """Status, bound and gap of the plan's own objective (recomputed from awards)."""
-    objective = float(result.figures.objective)
-    outcome = result.outcome
-    if outcome.infeasible:
-        return PlanStatus.INFEASIBLE, objective, 0.0
-    if not outcome.has_solution and outcome.stopped_by not in EARLY_STOPS:
-        return PlanStatus.ERROR, 0.0, relative_gap(objective, 0.0)
-    if result.bound is not None:
-        # A bound a hair above the recomputed objective is rounding in the solver.
-        bound = min(result.bound, objective)
-    elif outcome.stopped_by in ("optimal", "empty"):
-        # No binaries: the LP optimum is exact.
-        bound = objective
-    else:
-        # Every cost is non-negative, so 0 is always a valid bound.
-        bound = 0.0
-    gap = relative_gap(objective, bound)
-    if gap <= problem.settings.relative_gap + _GAP_SLACK:
-        return PlanStatus.OPTIMAL, bound, gap
-    return PlanStatus.FEASIBLE, bound, gap
 
 
 def agencies_with_needs(problem: Problem) -> list[str]:
@@ -64,11 +32,11 @@ def build_plan(
     stages: dict[str, float],
 ) -> dict[str, Any]:
     figures = result.figures
-    status, bound, gap = plan_status(result, problem)
+    status, bound, gap = result.assess(problem.settings.relative_gap)
     agencies = agencies_with_needs(problem)
     alone_cost = {a: standalone[a].money_cost for a in agencies}
     allocated = allocate(problem, figures, agencies, alone_cost)
-    reasons = explain_unmet(result.data, figures)
+    reasons = explain_unmet(result.data, figures, searched_out=not result.outcome.has_solution)
     needs, offers, routes = problem.needs, problem.offers, problem.routes
 
     agency_lines = []
@@ -83,7 +51,7 @@ def build_plan(
                 "standalone_objective": float(standalone[a].objective),
                 "savings": float(saved),
                 "savings_pct": percent(saved, alone),
-                "standalone_status": _standalone_status(standalone[a], problem),
+                "standalone_status": standalone[a].status.value,
             }
         )
     alone_total = sum((to_cents(c) for c in alone_cost.values()), Decimal(0))
@@ -165,9 +133,3 @@ def build_plan(
             "stages": {k: round(v, 4) for k, v in stages.items()},
         },
     }
-
-
-def _standalone_status(alone: Standalone, problem: Problem) -> str:
-    if alone.status_gap is None or alone.status_gap <= problem.settings.relative_gap + _GAP_SLACK:
-        return PlanStatus.OPTIMAL.value
-    return PlanStatus.FEASIBLE.value

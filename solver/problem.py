@@ -96,7 +96,9 @@ class Offer(_Entity):
     id: Id
     supplier: Id
     item: Id
-    price_tiers: Annotated[tuple[PriceTier, ...], Field(min_length=1)]
+    # At least one tier: checked in validation.py, where an empty list is told
+    # apart from a list whose every tier was rejected on its own.
+    price_tiers: tuple[PriceTier, ...]
     capacity: WholeNumber
     min_order_quantity: WholeNumber = 0
     lead_time_days: WholeNumber
@@ -123,7 +125,9 @@ DEFAULT_PRIORITY_WEIGHTS: dict[Priority, float] = {
 
 def _defaults_for_nulls(value: Any) -> Any:
     # The contract: "a null setting takes its default"; dropping the key lets the
-    # field default apply.
+    # field default apply. A null settings object is every setting left null.
+    if value is None:
+        return {}
     if isinstance(value, dict):
         return {k: v for k, v in value.items() if v is not None}
     return value

@@ -9,7 +9,7 @@ from solver.highs import CancelToken, ProgressCallback
 from solver.pipeline import SolveResult, solve_needs
 from solver.plan import agencies_with_needs, build_plan
 from solver.problem import Problem
-from solver.validation import validate
+from solver.validation import validate, with_settings
 
 
 def solve(
@@ -29,8 +29,8 @@ def solve(
     """
     started = time.perf_counter()
     problem = validate(document)
-    problem = problem.with_settings(
-        time_limit_seconds=time_limit_seconds, relative_gap=relative_gap
+    problem = with_settings(
+        problem, time_limit_seconds=time_limit_seconds, relative_gap=relative_gap
     )
     validated = time.perf_counter()
     agencies = agencies_with_needs(problem)

@@ -24,7 +24,14 @@ class _OfferState:
     minimum: int
 
 
-def explain_unmet(data: PoolingData, figures: PlanFigures) -> dict[int, Unreachable]:
+def explain_unmet(
+    data: PoolingData, figures: PlanFigures, searched_out: bool = False
+) -> dict[int, Unreachable]:
+    """Reason and sentence for every need left (partly) unmet.
+
+    `searched_out`: the time limit stopped the search with no plan at all, so
+    "the penalty is cheaper" would be a guess; the sentence says what happened.
+    """
     problem = data.problem
     ordered = {order.offer: order.quantity for order in figures.orders}
     open_demand: dict[int, int] = defaultdict(int)
@@ -50,18 +57,30 @@ def explain_unmet(data: PoolingData, figures: PlanFigures) -> dict[int, Unreacha
             for o in offers
             if not states[o].at_capacity
             and states[o].ordered == 0
-            and states[o].minimum > open_demand[o]
+            and states[o].minimum > min(open_demand[o], problem.offers[o].capacity)
         ]
         if len(full) == len(offers):
             reasons[n] = Unreachable("capacity", _capacity_detail(data, figures, n, full))
         elif len(full) + len(too_small) == len(offers):
             o = too_small[0]
             offer = problem.offers[o]
+            if offer.capacity < states[o].minimum:
+                why = f"but can deliver only {offer.capacity}; ask the supplier to align them"
+            else:
+                why = (
+                    f"but the demand still open for it is only {open_demand[o]}; "
+                    "pooling more needs for it would unlock it"
+                )
             reasons[n] = Unreachable(
                 "min_order",
                 f"offer {offer.id} of {offer.supplier} takes orders of at least "
-                f"{states[o].minimum} {need.item}; the demand still open for it is only "
-                f"{open_demand[o]}, so pooling more needs for it would unlock it",
+                f"{states[o].minimum} {need.item} {why}",
+            )
+        elif searched_out:
+            reasons[n] = Unreachable(
+                "too_costly",
+                "the time limit ended the search before any plan that buys it was found; "
+                "raise time_limit_seconds and run again",
             )
         else:
             penalty = data.unmet_unit_penalty[n]

@@ -52,12 +52,23 @@ def validate(document: Any) -> Problem:
     return problem
 
 
+def with_settings(problem: Problem, **changes: Any) -> Problem:
+    """The problem with some settings overridden (CLI flags, API limits, scenarios)."""
+    try:
+        return problem.with_settings(**changes)
+    except ValidationError as exc:
+        issues = [
+            Issue("$.settings" + i.path.removeprefix("$"), i.reason) for i in _from_pydantic(exc)
+        ]
+        raise ProblemInvalid(sorted(issues, key=_path_order)) from None
+
+
 def _path_order(issue: Issue) -> tuple[Any, ...]:
     # Sort $.needs[10] after $.needs[9], as a reader expects.
     parts: list[Any] = []
     for token in issue.path.replace("]", "").replace("[", ".").split("."):
         parts.append((0, int(token), "") if token.isdigit() else (1, 0, token))
-    return (*parts, issue.reason)
+    return (tuple(parts), issue.reason)
 
 
 def _json_path(loc: tuple[int | str, ...]) -> str:
@@ -162,6 +173,8 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
 def _tier_checks(base: str, tiers: Any) -> Iterator[Issue]:
     if not isinstance(tiers, list):
         return
+    if not tiers:
+        yield Issue(f"{base}.price_tiers", "must list at least one tier")
     previous: Mapping[str, Any] | None = None
     for j, tier in enumerate(tiers):
         if not isinstance(tier, Mapping):
