@@ -18,6 +18,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from app import db_cli
+from app.auth import cli as auth_cli
+
 if TYPE_CHECKING:
     from solver import SolveProgress
 
@@ -419,6 +422,8 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     register_solve,
     register_example,
     register_serve,
+    db_cli.register,
+    auth_cli.register,
 ]
 
 

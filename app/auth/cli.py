@@ -1,27 +1,29 @@
 """``poolbuy users create`` and ``poolbuy tokens create``, for operators.
 
-``app.cli`` calls ``register(subparsers)``; each handler returns the exit code.
-The first admin is made here (no token exists yet to call the API with)::
+``app.cli`` calls ``register(subparsers)``; each handler returns the exit code
+(0 done, 1 refused). The first admin is made here, as no token exists yet to
+call the API with::
 
     poolbuy users create --email admin@example.org --name Admin --role admin
     poolbuy tokens create --email admin@example.org --name bootstrap --days 7
+
+Handlers import the database modules themselves, so that other commands
+(``poolbuy solve``) do not pay for them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from app.auth import service
-from app.auth.models import Role
-from app.auth.schemas import UserCreate
-from app.db import get_session_factory, load_models
-from app.errors import DomainError
+if TYPE_CHECKING:
+    from app.errors import DomainError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = subparsers.add_parser("users", help="user accounts")
-    user_commands = users.add_subparsers(dest="users_command", required=True)
+    user_commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
     create_user = user_commands.add_parser("create", help="create a user with roles")
     create_user.add_argument("--email", required=True)
     create_user.add_argument("--name", required=True)
@@ -31,21 +33,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="roles",
         action="append",
         default=[],
-        choices=[r.value for r in Role],
-        help="repeat for several roles",
+        help="local_team, technical_specialist, chief_of_mission, coordinator or admin; "
+        "repeat for several",
     )
     create_user.set_defaults(handler=cmd_create_user)
 
     tokens = subparsers.add_parser("tokens", help="API tokens")
-    token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    token_commands = tokens.add_subparsers(dest="tokens_command", metavar="COMMAND", required=True)
     create_token = token_commands.add_parser(
         "create", help="create a token for a user and print it (shown once)"
     )
     create_token.add_argument("--email", required=True, help="the user the token is for")
     create_token.add_argument("--name", default="cli", help="what the token is for")
-    create_token.add_argument(
-        "--days", type=int, default=service.DEFAULT_TOKEN_DAYS, help="days until it expires"
-    )
+    create_token.add_argument("--days", type=int, default=90, help="days until it expires")
     create_token.set_defaults(handler=cmd_create_token)
 
 
@@ -56,13 +56,24 @@ def _fail(error: DomainError) -> int:
     return 1
 
 
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
 def cmd_create_user(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.auth import service
+    from app.auth.schemas import UserCreate
+    from app.db import get_session_factory, load_models
+    from app.errors import DomainError, FieldIssue, InvalidInput
+
     load_models()
     try:
         data = UserCreate(email=args.email, name=args.name, agency_id=args.agency, roles=args.roles)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except ValidationError as exc:
+        issues = [FieldIssue(_json_path(e["loc"]), e["msg"]) for e in exc.errors()]
+        return _fail(InvalidInput(issues))
     with get_session_factory()() as session:
         try:
             user = service.create_user(session, None, data)
@@ -74,6 +85,10 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_create_token(args: argparse.Namespace) -> int:
+    from app.auth import service
+    from app.db import get_session_factory, load_models
+    from app.errors import DomainError
+
     load_models()
     with get_session_factory()() as session:
         try:
