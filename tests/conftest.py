@@ -96,6 +96,21 @@ def database_url(database_factory: DatabaseFactory) -> str:
     return url
 
 
+@pytest.fixture
+def isolated_engine(database_factory: DatabaseFactory) -> Iterator[sa.Engine]:
+    """A migrated database of this test's own, for tests that need real commits.
+
+    Threads with connections of their own (races, locking) cannot use ``session``:
+    its outer transaction is invisible to them and, on SQLite, holds the write lock.
+    Nothing here is rolled back; the database is dropped with the test session's.
+    """
+    url = database_factory.create()
+    upgrade_database(url)
+    engine = make_engine(url, pool_size=10)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[sa.Engine]:
     # The production engine setup (SQLite pragmas, BEGIN IMMEDIATE), not a test variant.

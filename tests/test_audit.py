@@ -6,7 +6,6 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -16,12 +15,9 @@ from sqlalchemy.orm import Session
 from app.audit import record, snapshot, to_jsonable, verify_chain
 from app.audit.models import GENESIS_HASH, AuditChainHead, AuditEntry
 from app.auth.models import Role
-from app.db import make_engine, upgrade_database, utcnow
+from app.db import utcnow
 from app.needs.models import Priority
 from tests.factories import make_agency, make_offer, make_user, make_user_and_token
-
-if TYPE_CHECKING:
-    from tests.conftest import DatabaseFactory
 
 pytestmark = pytest.mark.integration
 
@@ -185,12 +181,10 @@ def test_awkward_values_survive_the_round_trip(session: Session) -> None:
     assert verify_chain(session).ok
 
 
-def test_concurrent_writers_never_fork_the_chain(database_factory: DatabaseFactory) -> None:
-    # Real commits from several connections at once, on a database of its own
-    # (the shared test session's open transaction would hold SQLite's lock).
-    url = database_factory.create()
-    upgrade_database(url)
-    engine = make_engine(url, pool_size=8)
+def test_concurrent_writers_never_fork_the_chain(isolated_engine: sa.Engine) -> None:
+    # Real commits from several connections at once (without the chain-head
+    # lock, PostgreSQL writers would all append after the same entry).
+    engine = isolated_engine
     writers, per_writer = 6, 5
     barrier = threading.Barrier(writers)
     errors: list[BaseException] = []
@@ -210,14 +204,11 @@ def test_concurrent_writers_never_fork_the_chain(database_factory: DatabaseFacto
         t.start()
     for t in threads:
         t.join()
-    try:
-        assert errors == []
-        with Session(engine) as s:
-            report = verify_chain(s)
-            assert report.ok, report
-            assert report.entries_checked == writers * per_writer
-    finally:
-        engine.dispose()
+    assert errors == []
+    with Session(engine) as s:
+        report = verify_chain(s)
+        assert report.ok, report
+        assert report.entries_checked == writers * per_writer
 
 
 # --------------------------------------------------------------------------- API
