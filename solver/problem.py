@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class Priority(StrEnum):
@@ -41,12 +41,29 @@ def _iso_date(value: Any) -> Any:
     return value
 
 
+def _plausible_date(value: date) -> date:
+    # Delivery dates add up to decades of days; a year near 9999 would overflow.
+    if not 1900 <= value.year <= 9000:
+        raise ValueError("must be a date between the years 1900 and 9000")
+    return value
+
+
+# Upper limits keep every coefficient of the model finite and within what HiGHS
+# handles without numerical trouble (it treats 1e20 as infinity); they are far
+# above anything a procurement round asks for.
+MAX_UNITS = 100_000_000
+MAX_DAYS = 3_650
+MAX_MONEY = 10_000_000.0
+MAX_RATE = 1_000.0
+
 Id = Annotated[str, Field(min_length=1, max_length=200)]
-WholeNumber = Annotated[int, BeforeValidator(_no_text_or_bool_number), Field(ge=0)]
-PositiveWholeNumber = Annotated[int, BeforeValidator(_no_text_or_bool_number), Field(gt=0)]
-Money = Annotated[float, BeforeValidator(_no_text_or_bool_number), Field(ge=0)]
-Rate = Annotated[float, BeforeValidator(_no_text_or_bool_number), Field(ge=0)]
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+_Number = BeforeValidator(_no_text_or_bool_number)
+WholeNumber = Annotated[int, _Number, Field(ge=0, le=MAX_UNITS)]
+PositiveWholeNumber = Annotated[int, _Number, Field(gt=0, le=MAX_UNITS)]
+Days = Annotated[int, _Number, Field(ge=0, le=MAX_DAYS)]
+Money = Annotated[float, _Number, Field(ge=0, le=MAX_MONEY)]
+Rate = Annotated[float, _Number, Field(ge=0, le=MAX_RATE)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_plausible_date)]
 
 
 class _Entity(BaseModel):
@@ -101,7 +118,7 @@ class Offer(_Entity):
     price_tiers: tuple[PriceTier, ...]
     capacity: WholeNumber
     min_order_quantity: WholeNumber = 0
-    lead_time_days: WholeNumber
+    lead_time_days: Days
     eligible_agencies: tuple[Id, ...] | None = None
 
     def serves(self, agency: str) -> bool:
@@ -113,7 +130,7 @@ class Route(_Entity):
     location: Id
     fixed_cost: Money
     unit_cost: Money
-    transit_days: WholeNumber
+    transit_days: Days
 
 
 DEFAULT_PRIORITY_WEIGHTS: dict[Priority, float] = {
@@ -143,7 +160,7 @@ class PriorityWeights(_Entity):
 
 
 class Settings(_Entity):
-    order_processing_days: WholeNumber = 5
+    order_processing_days: Days = 5
     late_penalty_rate: Rate = 0.01
     unmet_penalty_rate: Rate = 10.0
     priority_weights: Annotated[PriorityWeights, BeforeValidator(_defaults_for_nulls)] = Field(

@@ -158,11 +158,11 @@ def test_bad_arguments_exit_1_not_2(
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_a_problem_the_solver_cannot_solve_exits_2_and_still_writes_the_plan(
+def test_prices_beyond_what_the_solver_can_take_are_invalid_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A valid version-1 document always has a solution (leave everything unmet); prices
-    # near the float limit are what makes HiGHS give up with status "error".
+    # Prices near the float limit once made HiGHS give up with status "error"; the
+    # contract's validation now refuses them up front, naming the field.
     document = copy.deepcopy(EXAMPLE_PROBLEM)
     for tier in document["offers"][0]["price_tiers"]:
         tier["unit_price"] = 1e200
@@ -170,11 +170,34 @@ def test_a_problem_the_solver_cannot_solve_exits_2_and_still_writes_the_plan(
 
     code = cli.main(["solve", str(problem), "-q"])
 
+    out = capsys.readouterr()
+    assert code == 1
+    assert "$.offers[0].price_tiers[0].unit_price" in out.out + out.err
+    assert not (tmp_path / "absurd.plan.json").exists()
+
+
+def test_a_plan_without_a_solution_exits_2_and_is_still_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No valid version-1 document lacks a solution (leaving every need unmet is one),
+    # so the solver's answer is replaced by the one a later version's hard rules give.
+    from app.solve import service
+
+    real_solve = service.solve
+
+    def without_solution(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return real_solve(*args, **kwargs) | {"status": "infeasible"}
+
+    monkeypatch.setattr(service, "solve", without_solution)
+    problem = write(tmp_path / "hard.json", EXAMPLE_PROBLEM)
+
+    code = cli.main(["solve", str(problem), "-q"])
+
     out = capsys.readouterr().out
-    plan = json.loads((tmp_path / "absurd.plan.json").read_text())
-    assert plan["status"] in ("error", "infeasible")
+    plan = json.loads((tmp_path / "hard.plan.json").read_text())
     assert code == 2
-    assert f"No solution (status {plan['status']})" in out
+    assert plan["status"] == "infeasible"
+    assert "No solution (status infeasible)" in out
 
 
 @pytest.mark.parametrize(

@@ -638,3 +638,32 @@ def test_a_need_nothing_can_serve_is_valid_and_left_unmet() -> None:
         "n-far": (4, "no_route"),
         "n-closed": (5, "not_eligible"),
     }
+
+
+# --------------------------------------------------------------------------- limits
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("needs[0].quantity", 10**12),
+        ("offers[0].capacity", 10**12),
+        ("offers[0].price_tiers[0].unit_price", 1e200),
+        ("routes[0].fixed_cost", 1.7e308),
+        ("offers[0].lead_time_days", 100_000),
+        ("settings.unmet_penalty_rate", 1e9),
+        ("settings.relative_gap", 2),
+        ("settings.time_limit_seconds", 1e9),
+    ],
+)
+def test_numbers_beyond_what_the_model_can_hold_are_refused(path: str, value: Any) -> None:
+    # Such numbers made HiGHS return "error" or the objective infinite; they are
+    # refused as input, with the field named, before any model is built.
+    document = base()
+    document.setdefault("settings", {})
+    setter(path, value)(document)
+    assert_issues(document, [(f"$.{path}", r"at most|less than")])
+
+
+def test_dates_whose_delivery_would_overflow_the_calendar_are_refused() -> None:
+    assert_issues(broken(setter("as_of", "9999-12-30")), [("$.as_of", r"between")])
