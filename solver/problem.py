@@ -166,10 +166,8 @@ class Settings(_Entity):
     priority_weights: Annotated[PriorityWeights, BeforeValidator(_defaults_for_nulls)] = Field(
         default_factory=PriorityWeights
     )
-    time_limit_seconds: Annotated[float, BeforeValidator(_no_text_or_bool_number), Field(gt=0)] = (
-        60.0
-    )
-    relative_gap: Rate = 0.0001
+    time_limit_seconds: Annotated[float, _Number, Field(gt=0, le=86_400)] = 60.0
+    relative_gap: Annotated[float, _Number, Field(ge=0, le=1)] = 0.0001
     allocation: Allocation = Allocation.USAGE
 
 
