@@ -3,7 +3,7 @@
 No web, database or app imports here; `tests/test_solver_purity.py` holds us to it.
 """
 
-from solver.highs import PlanStatus, SolveProgress
+from solver.highs import PlanStatus, SolveCancelled, SolveProgress
 from solver.problem import Problem
 from solver.solve import solve
 from solver.validation import Issue, ProblemInvalid, validate
@@ -13,6 +13,7 @@ __all__ = [
     "PlanStatus",
     "Problem",
     "ProblemInvalid",
+    "SolveCancelled",
     "SolveProgress",
     "solve",
     "validate",

@@ -15,7 +15,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 
-from solver.highs import CancelToken, PlanStatus, ProgressCallback, SolveProgress
+from solver.highs import (
+    CancelToken,
+    PlanStatus,
+    ProgressCallback,
+    SolveCancelled,
+    SolveProgress,
+)
 from solver.pipeline import SolveResult, solve_needs
 from solver.problem import Problem
 
@@ -31,8 +37,12 @@ class Standalone:
     seconds: float
 
 
-def solve_standalone(problem: Problem, agency: str) -> Standalone:
-    result = solve_needs(problem, [agency], stage="standalone")
+def solve_standalone(
+    problem: Problem, agency: str, cancel: CancelToken | None = None
+) -> Standalone:
+    result = solve_needs(problem, [agency], stage="standalone", cancel=cancel)
+    if cancel is not None and cancel.is_set():
+        raise SolveCancelled(f"the stand-alone solve of {agency} was cancelled")
     status, _bound, gap = result.assess(problem.settings.relative_gap)
     return Standalone(
         agency,
@@ -81,9 +91,7 @@ def solve_with_baselines(
             )
 
     def run_here(agency: str) -> None:
-        if cancel is not None and cancel.is_set():
-            raise InterruptedError("the solve was cancelled")
-        finished(solve_standalone(problem, agency))
+        finished(solve_standalone(problem, agency, cancel))
 
     if cores < 2 or len(agencies) == 0:
         pooled_result = pooled()
@@ -93,7 +101,7 @@ def solve_with_baselines(
 
     with ThreadPoolExecutor(cores - 1, thread_name_prefix="poolbuy-standalone") as pool:
         futures: dict[str, Future[Standalone]] = {
-            agency: pool.submit(solve_standalone, problem, agency) for agency in agencies
+            agency: pool.submit(solve_standalone, problem, agency, cancel) for agency in agencies
         }
         pooled_result = pooled()
         for agency, future in futures.items():

@@ -228,7 +228,7 @@ shl-solar-lamp | shelter | each | 13.50 | 200 | Solar lamp with phone charger
   buyers: UNHCR 3, IOM 2, UNFPA 1, UNDP 1
   specs: basic, no charger = 0.55; family lantern, 300 lm = 1.6; with radio = 1.8
   packs: 20 = carton of 20
-"""
+"""  # noqa: E501 - a table reads best one row a line
 
 
 @dataclass(frozen=True)
@@ -246,14 +246,28 @@ class _Product:
     packs: tuple[tuple[int, str], ...]  # (units per pack, unit label)
 
 
+def _rows(table: str) -> list[list[str]]:
+    return [[field.strip() for field in line.split("|")] for line in table.strip().splitlines()]
+
+
 def _parse_catalogue(table: str) -> tuple[_Product, ...]:
     rows: list[dict[str, Any]] = []
     for line in table.strip().splitlines():
         if not line.startswith(" "):
             key, category, unit, price, quantity, name = (f.strip() for f in line.split("|"))
-            rows.append({"id": key, "category": category, "unit": unit, "price": float(price),
-                         "quantity": int(quantity), "name": name,
-                         "buyers": {}, "specs": [], "packs": []})
+            rows.append(
+                {
+                    "id": key,
+                    "category": category,
+                    "unit": unit,
+                    "price": float(price),
+                    "quantity": int(quantity),
+                    "name": name,
+                    "buyers": {},
+                    "specs": [],
+                    "packs": [],
+                }
+            )
             continue
         field, _, value = line.strip().partition(":")
         row = rows[-1]
@@ -303,16 +317,16 @@ class _Place:
     name: str
 
 
-# Along the route, from the Darién gap to the Costa Rican border; a size takes the first n.
+# Places along the migrant route, busiest first: a size takes the first n.
 # id | kind | region | remoteness | activity | name
 _PLACES_TABLE = """
 pa-darien-lajas-blancas | reception | darien | 1 | 5 | Lajas Blancas migrant reception station (Darién)
 pa-panama-city-warehouse | warehouse | central | 0 | 4 | Panama City humanitarian warehouse
 pa-darien-bajo-chiquito | community | darien | 2 | 3 | Bajo Chiquito community reception point (Darién)
 pa-darien-san-vicente | reception | darien | 1 | 4 | San Vicente migrant reception station (Darién)
-pa-chiriqui-los-planes-de-gualaca | reception | west | 1 | 4 | Los Planes de Gualaca migrant reception station
+pa-chiriqui-los-planes-de-gualaca | reception | west | 1 | 4 | Los Planes de Gualaca migrant reception station (Chiriquí)
 pa-chiriqui-paso-canoas | border | west | 1 | 3 | Paso Canoas border crossing (Chiriquí)
-pa-darien-canaan-membrillo | community | darien | 2 | 2 | Canaán Membrillo community reception point
+pa-darien-canaan-membrillo | community | darien | 2 | 2 | Canaán Membrillo community reception point (Darién)
 pa-chiriqui-david | warehouse | west | 0 | 2 | David regional warehouse (Chiriquí)
 pa-colon-free-zone | warehouse | central | 0 | 2 | Colón Free Zone bonded warehouse
 pa-veraguas-santiago | town | central | 0 | 2 | Santiago de Veraguas distribution point
@@ -326,12 +340,10 @@ pa-cocle-penonome | town | central | 0 | 1 | Penonomé distribution point (Cocl�
 pa-herrera-chitre | town | central | 0 | 1 | Chitré distribution point (Herrera)
 pa-panama-oeste-la-chorrera | town | central | 0 | 1 | La Chorrera distribution point (Panamá Oeste)
 pa-panama-tocumen-cargo | warehouse | central | 0 | 2 | Tocumen airport cargo terminal
-"""
+"""  # noqa: E501 - a table reads best one row a line
 _PLACES = tuple(
     _Place(key, kind, region, int(remoteness), int(activity), name)
-    for key, kind, region, remoteness, activity, name in (
-        (f.strip() for f in line.split("|")) for line in _PLACES_TABLE.strip().splitlines()
-    )
+    for key, kind, region, remoteness, activity, name in _rows(_PLACES_TABLE)
 )
 
 # --------------------------------------------------------------------------- suppliers
@@ -356,12 +368,10 @@ sup-003 | PA | 2.0 | food water shelter hygiene | Suministros Humanitarios del D
 sup-004 | CR | 1.0 | PPE medical hygiene testing | Tico Salud y Equipos S.A. (Costa Rica)
 sup-005 | CO | 1.0 | food water shelter PPE medical | Andina Logística Humanitaria S.A.S. (Colombia)
 sup-006 | global | 1.0 | testing medical PPE | Pan-American Health Procurement Ltd.
-"""
+"""  # noqa: E501 - a table reads best one row a line
 _NAMED_SUPPLIERS = tuple(
     _Supplier(key, name, origin, tuple(categories.split()), float(reach))
-    for key, origin, reach, categories, name in (
-        (f.strip() for f in line.split("|")) for line in _NAMED_SUPPLIERS_TABLE.strip().splitlines()
-    )
+    for key, origin, reach, categories, name in _rows(_NAMED_SUPPLIERS_TABLE)
 )
 # Generated names: one part from each list.
 _NAME_PARTS = {
@@ -502,7 +512,7 @@ class _Builder:
             raise ValueError(f"at most {len(_PLACES)} locations are known")
         self.places = list(_PLACES[: spec.locations])
         self.suppliers = self._suppliers()
-        self.reach: dict[str, list[_Place]] = {}
+        self.reach: dict[str, set[str]] = {}  # supplier -> the places its routes go to
         self.routes: dict[tuple[str, str], dict[str, Any]] = {}
         self.needs: list[_Need] = []
         self.needs_by_item: dict[str, list[_Need]] = {}
@@ -530,8 +540,7 @@ class _Builder:
         origins = list(_ORIGIN_WEIGHTS)
         while len(suppliers) < self.spec.suppliers:
             origin = rng.choices(origins, [_ORIGIN_WEIGHTS[o] for o in origins])[0]
-            first, core, last = _NAME_PARTS[origin]
-            name = f"{rng.choice(first)} {rng.choice(core)} {rng.choice(last)}"
+            name = " ".join(rng.choice(part.split("|")) for part in _NAME_PARTS[origin])
             if name in names:
                 continue
             names.add(name)
@@ -551,31 +560,30 @@ class _Builder:
     def _add_routes(self) -> None:
         rng = self.rng
         for supplier in self.suppliers:
-            reached = []
+            reached = set()
             for place in self.places:
                 chance = _ROUTE_CHANCE[supplier.origin][place.remoteness]
                 chance *= _NEAR.get((supplier.origin, place.region), 1.0)
                 if place.remoteness:
                     chance *= supplier.remote_reach
                 if rng.random() < min(chance, 0.97):
-                    reached.append(place)
+                    reached.add(place.id)
             if not reached:
-                reached.append(min(self.places, key=lambda p: p.remoteness))
+                reached.add(min(self.places, key=lambda p: p.remoteness).id)
             self.reach[supplier.id] = reached
         for place in self.places:
             # At least two firms truck to every place, local ones first: with a handful of
             # suppliers the dice alone would leave a station served by nobody or one firm.
-            serving = [s for s in self.suppliers if place in self.reach[s.id]]
-            spare = [s for s in self.suppliers if s not in serving]
-            while len(serving) < 2 and spare:
-                locals_ = [s for s in spare if s.origin == "PA"] or spare
-                supplier = rng.choice(locals_)
+            spare = [s for s in self.suppliers if place.id not in self.reach[s.id]]
+            serving = len(self.suppliers) - len(spare)
+            while serving < 2 and spare:
+                supplier = rng.choice([s for s in spare if s.origin == "PA"] or spare)
                 spare.remove(supplier)
-                serving.append(supplier)
-                self.reach[supplier.id].append(place)
+                serving += 1
+                self.reach[supplier.id].add(place.id)
         for supplier in self.suppliers:
             for place in self.places:
-                if place in self.reach[supplier.id]:
+                if place.id in self.reach[supplier.id]:
                     self.routes[(supplier.id, place.id)] = self._route(supplier, place)
 
     def _route(self, supplier: _Supplier, place: _Place) -> dict[str, Any]:
@@ -718,7 +726,6 @@ class _Builder:
         for need in self.needs:
             counts = wanted_at.setdefault(need.item.id, {})
             counts[need.place.id] = counts.get(need.place.id, 0) + 1
-        reach_ids = {s.id: {p.id for p in self.reach[s.id]} for s in self.suppliers}
         specialists = {c: [s for s in self.suppliers if c in s.categories] for c in _CATEGORIES}
         for item in self.items:
             count = _draw(rng, _OFFERS_PER_ITEM)
@@ -727,23 +734,30 @@ class _Builder:
             share: dict[str, float] = {}
             uncovered = demand_at
             chosen: list[_Supplier] = []
-            for _ in range(count):
+            while True:
+                # Past the drawn count, one more seller joins (up to four) to reach places
+                # still unserved, mostly: a few needs are left that nobody can deliver to.
+                filling = len(chosen) >= count
+                if filling and not (uncovered and len(chosen) < 4 and rng.random() < 0.8):
+                    break
                 taken = {s.id for s in chosen}
                 sellers = [s for s in specialists[item.category] if s.id not in taken]
-                if not sellers:  # too few specialists: a generalist fills in
+                if filling or not sellers:
                     sellers = [s for s in self.suppliers if s.id not in taken]
-                if not sellers:
-                    break
                 weights = []
                 for s in sellers:
-                    reached = reach_ids[s.id]
+                    reached = self.reach[s.id]
                     if s.id not in share:
                         share[s.id] = sum(n for p, n in demand_at if p in reached) / total
                     gain = sum(n for p, n in uncovered if p in reached) / total
-                    weights.append(0.01 + share[s.id] ** 3 + 3 * gain**2)
+                    weight = 0.0 if filling and not gain else 0.01 + share[s.id] ** 3 + 3 * gain**2
+                    # A firm seldom quotes outside its trade, unless it alone gets there.
+                    weights.append(weight if item.category in s.categories else weight / 20)
+                if not any(weights):
+                    break
                 pick = rng.choices(sellers, weights)[0]
                 chosen.append(pick)
-                uncovered = [(p, n) for p, n in uncovered if p not in reach_ids[pick.id]]
+                uncovered = [(p, n) for p, n in uncovered if p not in self.reach[pick.id]]
             for supplier in sorted(chosen, key=lambda s: s.id):
                 low, high = _ORIGIN_LEAD[supplier.origin]
                 price = item.price * rng.uniform(*_ORIGIN_PRICE[supplier.origin])
@@ -807,12 +821,11 @@ class _Builder:
                     others = [
                         k for k in self.routes if k[1] == place.id and k[0] not in sellers[item.id]
                     ]
-                    lonely = any(self.reach[s] == [place] for s in sellers[item.id])
+                    lonely = any(self.reach[s] == {place.id} for s in sellers[item.id])
                     if others and not lonely:
                         for s in sellers[item.id]:
                             self.routes.pop((s, place.id), None)
-                            if place in self.reach[s]:
-                                self.reach[s].remove(place)
+                            self.reach[s].discard(place.id)
                         gaps = [(item, place)]
                         break
                 if gaps:
@@ -851,11 +864,20 @@ class _Builder:
         }
         popularity = sorted(len(self.needs_by_item.get(it.id, [])) for it in self.items)
         popular = popularity[(2 * len(popularity)) // 3]
-        for offer in self.offers:
+        reachable = [self._reachable_demand(offer) for offer in self.offers]
+        # Each item keeps one offer that any agency can use alone, without a minimum: the
+        # open offer that reaches the most demand. Buying alone is then dearer, seldom
+        # impossible; were it impossible, stand-alone plans would leave needs unmet,
+        # spend less money and make pooling look expensive.
+        fallback: dict[str, tuple[tuple[bool, int], _Offer]] = {}
+        for offer, demand in zip(self.offers, reachable, strict=True):
+            rank = (offer.eligible is None, sum(demand.values()))
+            if offer.item.id not in fallback or rank > fallback[offer.item.id][0]:
+                fallback[offer.item.id] = (rank, offer)
+        for offer, demand in zip(self.offers, reachable, strict=True):
             item = offer.item
             typical = item.quantity
             total = totals[item.id]
-            demand = self._reachable_demand(offer)
             pooled = sum(demand.values())
             single = max(demand.values(), default=0)
             busy = len(self.needs_by_item.get(item.id, [])) >= popular and total > 0
@@ -882,6 +904,8 @@ class _Builder:
                 moq = _nice(typical * rng.uniform(0.1, 0.5))
             else:
                 moq = _between(rng, single, pooled) if pooled > single else 0
+            if fallback[item.id][1] is offer:
+                offer.first_min = moq = 0
             offer.min_order_quantity = moq
             offer.capacity = max(capacity, moq, offer.first_min)
             offer.tiers = self._tiers(offer, thresholds)
@@ -892,7 +916,7 @@ class _Builder:
             floor, price = tiers[-1]
             if threshold <= max(floor, offer.min_order_quantity) or threshold > offer.capacity:
                 continue  # a tier every order is past, or none can reach, says nothing
-            cut = round(price * (1 - self.rng.uniform(0.04, 0.12)), 2)
+            cut = round(price * (1 - self.rng.uniform(0.05, 0.15)), 2)
             cut = min(cut, round(price - 0.01, 2))
             if cut < 0.01:
                 break

@@ -63,6 +63,10 @@ class SolveProgress:
 ProgressCallback = Callable[[SolveProgress], None]
 
 
+class SolveCancelled(Exception):
+    """The caller's cancel token was set; no plan is made from a cancelled run."""
+
+
 class CancelToken(Protocol):
     def is_set(self) -> bool: ...
 
@@ -89,11 +93,11 @@ _STOPPED_EARLY = {
 
 EARLY_STOPS = frozenset(_STOPPED_EARLY.values())
 
-_WATCHED = (
+_PROGRESS_EVENTS = (
     highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution,
     highspy.cb.HighsCallbackType.kCallbackMipLogging,
-    highspy.cb.HighsCallbackType.kCallbackMipInterrupt,
 )
+_CANCEL_EVENT = highspy.cb.HighsCallbackType.kCallbackMipInterrupt
 
 
 def run_highs(
@@ -112,7 +116,7 @@ def run_highs(
         return SolveOutcome(True, None, 0.0, 0, "empty")
 
     def on_event(kind: Any, _message: str, out: Any, data_in: Any, _user: Any) -> None:
-        if kind == highspy.cb.HighsCallbackType.kCallbackMipInterrupt:
+        if kind == _CANCEL_EVENT:
             if cancel is not None and cancel.is_set():
                 data_in.user_interrupt = True
             return
@@ -126,12 +130,14 @@ def run_highs(
             gap = max(0.0, objective - bound) / max(1.0, abs(objective))
         progress(SolveProgress(stage, agency, out.running_time, objective, bound, gap))
 
+    events = [*(_PROGRESS_EVENTS if progress else ()), *([_CANCEL_EVENT] if cancel else [])]
     solver = pulp.HiGHS(
         msg=False,
         timeLimit=time_limit,
         gapRel=relative_gap,
-        callbackTuple=(on_event, None),
-        callbacksToActivate=list(_WATCHED),
+        # Each event takes the GIL back from HiGHS: listen only to what is asked for.
+        callbackTuple=(on_event, None) if events else None,
+        callbacksToActivate=events or None,
     )
     stats = model.lp.solve(solver)
     highs: Any = model.lp.solverModel

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from solver.baseline import solve_with_baselines
-from solver.highs import CancelToken, ProgressCallback
+from solver.highs import CancelToken, ProgressCallback, SolveCancelled
 from solver.pipeline import SolveResult, solve_needs
 from solver.plan import agencies_with_needs, build_plan
 from solver.problem import Problem
@@ -24,8 +24,10 @@ def solve(
     """Pool every agency's needs against the offers and return the plan document.
 
     Raises `ProblemInvalid` (listing every problem) for a document that breaks
-    the contract. `time_limit_seconds` and `relative_gap` override the
-    document's settings; `workers` caps the processes used (default: every core).
+    the contract, and `SolveCancelled` once `cancel` is set (checked by HiGHS
+    as it searches, so a long solve stops within moments). `time_limit_seconds`
+    and `relative_gap` override the document's settings; `workers` caps the
+    threads solving at once (default: one per core).
     """
     started = time.perf_counter()
     problem = validate(document)
@@ -36,7 +38,10 @@ def solve(
     agencies = agencies_with_needs(problem)
 
     def pooled() -> SolveResult:
-        return solve_needs(problem, stage="pooled", progress=progress, cancel=cancel)
+        result = solve_needs(problem, stage="pooled", progress=progress, cancel=cancel)
+        if cancel is not None and cancel.is_set():
+            raise SolveCancelled("the pooled solve was cancelled")
+        return result
 
     result, standalone = solve_with_baselines(
         problem, agencies, pooled, workers=workers, progress=progress, cancel=cancel

@@ -1,0 +1,144 @@
+"""Where a pooling run spends its time, and what poolbuy costs over HiGHS alone.
+
+For each generated size it times poolbuy's stages (validation, indexing, model
+building, solving, reading back, stand-alone baselines, plan) and, in the same
+run and alternating with it, HiGHS alone solving the very same pooled model
+from an MPS file with the same gap and time limit. Ratios taken side by side
+survive a noisy machine far better than absolute seconds.
+
+    uv run python -m bench.solve_stages                  # small, medium, large
+    uv run python -m bench.solve_stages --sizes large --repeats 3
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import highspy
+
+from solver import solve, validate
+from solver.examples import generate_problem, summarize
+from solver.model import build_model
+from solver.pairs import build_pooling_data
+from solver.pipeline import solve_needs
+
+POOLED_STAGES = ("validate", "index", "build", "solve", "read_back")
+
+
+def highs_alone(mps: Path, time_limit: float, gap: float) -> tuple[float, str, float]:
+    """Seconds HiGHS takes to read and solve the model, its status and objective."""
+    started = time.perf_counter()
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", time_limit)
+    highs.setOptionValue("mip_rel_gap", gap)
+    highs.readModel(str(mps))
+    highs.run()
+    seconds = time.perf_counter() - started
+    status = highs.modelStatusToString(highs.getModelStatus())
+    return seconds, status, highs.getInfo().objective_function_value
+
+
+def pooled_only(document: dict[str, Any]) -> tuple[float, dict[str, float], float]:
+    """poolbuy's pooled plan alone (no baselines): total seconds, stages, objective."""
+    started = time.perf_counter()
+    problem = validate(document)
+    validated = time.perf_counter()
+    result = solve_needs(problem)
+    total = time.perf_counter() - started
+    return total, {"validate": validated - started, **result.stages}, float(
+        result.figures.objective
+    )
+
+
+def measure(size: str, seed: int, repeats: int) -> dict[str, Any]:
+    document = generate_problem(size, seed=seed)
+    settings = validate(document).settings
+    with tempfile.TemporaryDirectory() as folder:
+        mps = Path(folder) / "pooled.mps"
+        build_model(build_pooling_data(validate(document))).lp.writeMPS(str(mps))
+        ours, theirs, stage_runs, whole_runs = [], [], [], []
+        for _ in range(repeats):
+            # Alternate the two so that a burst of load hits both alike.
+            seconds, stages, objective = pooled_only(document)
+            ours.append(seconds)
+            stage_runs.append(stages)
+            alone, status, alone_objective = highs_alone(
+                mps, settings.time_limit_seconds, settings.relative_gap
+            )
+            theirs.append(alone)
+            started = time.perf_counter()
+            plan = solve(document)
+            whole_runs.append((time.perf_counter() - started, plan))
+    median_stages = {k: statistics.median(s[k] for s in stage_runs) for k in POOLED_STAGES}
+    pooled = statistics.median(ours)
+    whole_seconds = statistics.median(w for w, _ in whole_runs)
+    plan = whole_runs[-1][1]
+    return {
+        "size": size,
+        "seed": seed,
+        "counts": summarize(document),
+        "variables": plan["solver"]["variables"],
+        "constraints": plan["solver"]["constraints"],
+        "pooled_seconds": pooled,
+        "stages": median_stages,
+        "build_and_read_share": (median_stages["build"] + median_stages["read_back"]) / pooled,
+        "highs_alone_seconds": statistics.median(theirs),
+        "highs_alone_status": status,
+        "ratio_pooled_to_highs": pooled / statistics.median(theirs),
+        "objective": objective,
+        "highs_alone_objective": alone_objective,
+        "whole_seconds": whole_seconds,
+        "whole_status": plan["status"],
+        "whole_gap": plan["relative_gap"],
+        "standalone_status": sorted({a["standalone_status"] for a in plan["agencies"]}),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| size | needs | offers | routes | vars | rows | validate | index | build | solve "
+        "| read back | pooled total | HiGHS alone | ratio | build+read share "
+        "| whole (with 8 baselines) | status, gap |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    lines = []
+    for r in rows:
+        s, c = r["stages"], r["counts"]
+        lines.append(
+            f"| {r['size']} | {c['needs']} | {c['offers']} | {c['routes']} | {r['variables']} "
+            f"| {r['constraints']} | {s['validate']:.3f} | {s['index']:.3f} | {s['build']:.3f} "
+            f"| {s['solve']:.2f} | {s['read_back']:.3f} | {r['pooled_seconds']:.2f} "
+            f"| {r['highs_alone_seconds']:.2f} | {r['ratio_pooled_to_highs']:.2f} "
+            f"| {100 * r['build_and_read_share']:.1f}% | {r['whole_seconds']:.2f} "
+            f"| {r['whole_status']}, {r['whole_gap']:.1e} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["small", "medium", "large"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        rows.append(measure(size, args.seed, args.repeats))
+        print(json.dumps(rows[-1], default=str), flush=True)
+    print()
+    print(f"Python {platform.python_version()}, HiGHS {highspy.Highs().version()}, "
+          f"{args.repeats} repeats, medians; seconds")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
