@@ -881,8 +881,8 @@ class _Builder:
             pooled = sum(demand.values())
             single = max(demand.values(), default=0)
             busy = len(self.needs_by_item.get(item.id, [])) >= popular and total > 0
-            if busy and rng.random() < 0.3:
-                capacity = _nice(total * rng.uniform(0.35, 0.8))  # binds: the item is scarce
+            if busy and rng.random() < 0.2:
+                capacity = _nice(total * rng.uniform(0.5, 0.9))  # binds: the item is scarce
             elif total > 0:
                 capacity = _nice(total * rng.uniform(1.2, 3.0))
             else:
