@@ -411,6 +411,12 @@ def register_serve(commands: Subcommands) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.db import upgrade_database
+    from app.settings import get_settings
+
+    if get_settings().auto_migrate:
+        upgrade_database()
+
     uvicorn.run("app.main:app", host=args.host, port=args.port, reload=args.reload)
     return EXIT_SOLVED
 

@@ -3,6 +3,7 @@
 Services raise these; nothing else in the app builds an error response by hand.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +95,7 @@ def problem_response(
     detail: str = "",
     errors: list[FieldIssue] | None = None,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -103,7 +104,9 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = [e.as_dict() for e in errors]
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
+    )
 
 
 def _path_from_loc(loc: tuple[Any, ...]) -> str:

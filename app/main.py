@@ -10,8 +10,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from app.audit.routes import router as audit_router
+from app.auth.routes import router as auth_router
+from app.catalogue.routes import router as catalogue_router
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimit, SecurityHeaders
+from app.needs.routes import router as needs_router
+from app.rounds.routes import router as rounds_router
+from app.runs.routes import router as runs_router
 from app.settings import Settings, get_settings
 from app.solve.routes import router as solve_router
 
@@ -22,6 +28,12 @@ API_PREFIX = "/api/v1"
 # above and adds one line here; its own paths are relative, e.g. "/needs/{need_id}".
 API_ROUTERS: list[APIRouter] = [
     solve_router,
+    auth_router,
+    audit_router,
+    rounds_router,
+    needs_router,
+    catalogue_router,
+    runs_router,
 ]
 
 DESCRIPTION = """

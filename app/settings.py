@@ -20,6 +20,10 @@ class Settings(BaseSettings):
         default=f"sqlite:///{Path('var/poolbuy.db')}",
         validation_alias="DATABASE_URL",
     )
+    # `poolbuy serve` brings the schema to the newest migration before serving, so
+    # the embedded SQLite database is made on first start; a deployment that runs
+    # `poolbuy db upgrade` as its own step turns this off.
+    auto_migrate: bool = True
     secret_key: str = DEFAULT_SECRET
     # Largest request body the API reads; a 50 MB problem document is refused with 413.
     max_body_bytes: int = 20 * 1024 * 1024
