@@ -245,14 +245,28 @@ def test_example_writes_a_valid_problem_to_stdout_or_a_file(
     assert json.loads((tmp_path / "demo.json").read_text()) == printed
 
 
-def test_serve_runs_uvicorn_with_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[Any, ...]] = []
+def test_serve_migrates_the_database_then_runs_uvicorn_with_the_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
     import uvicorn
 
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
+    from app.settings import get_settings
 
-    assert cli.main(["serve", "--port", "9123", "--reload"]) == 0
+    database = tmp_path / "first-start" / "poolbuy.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+    get_settings.cache_clear()
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
+    try:
+        assert cli.main(["serve", "--port", "9123", "--reload"]) == 0
+    finally:
+        get_settings.cache_clear()
+
     assert calls == [(("app.main:app",), {"host": "127.0.0.1", "port": 9123, "reload": True})]
+    # The embedded default is created, schema and all, before the first request.
+    tables = sa.inspect(sa.create_engine(f"sqlite:///{database}")).get_table_names()
+    assert {"need", "round", "run", "alembic_version"} <= set(tables)
 
 
 # --- the installed console script ----------------------------------------------------
