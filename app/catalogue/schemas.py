@@ -1,0 +1,558 @@
+"""Request and response bodies of the catalogue routes: items, locations, suppliers,
+offers (with their price tiers) and routes.
+
+Field-level rules live here; rules that span fields or rows (tier order, validity
+dates, references to other rows) live in ``service`` so they are reported together
+with these, and hold for every caller, not only the API.
+
+Money comes in as a JSON number or a decimal string ("1.20") and goes out as a JSON
+number, like every money figure in contract v1; it is kept as an exact decimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
+
+from app.db import MONEY_SCALE
+
+# Ids of items, locations and suppliers are the codes problem documents use, and
+# they appear in URLs: letters, digits, '.', '_', '-' only.
+CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+AGENCY_CODE = r"^[A-Z][A-Z0-9-]{1,15}$"
+COUNTRY = r"^[A-Z]{2}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Quantities are INTEGER columns on PostgreSQL.
+INT32_MAX = 2_147_483_647
+# A lead or transit time beyond ten years is a typo, and would push delivery dates
+# past what a run's date arithmetic can hold.
+MAX_DAYS = 3650
+MAX_TIERS = 50
+
+
+def _whole_number(value: Any) -> Any:
+    # Pydantic's lax mode would read "5000" or true as 5000 and 1; contract v1 does
+    # not guess, and neither do we.
+    if isinstance(value, bool | str):
+        raise ValueError("must be a whole number, not a string or boolean")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    # Lax mode would take a number as a Unix timestamp.
+    if not isinstance(value, str | dt.date):
+        raise ValueError("must be an ISO date such as 2026-12-01")
+    return value
+
+
+def unspsc_problem(code: str) -> str | None:
+    """Why ``code`` is not a UNSPSC code, or None when it is one.
+
+    Eight digits: segment, family, class, commodity, two each. A segment starts at
+    10; a level below one written as 00 is 00 too (42000000 is a segment code,
+    42130000 a family, 42131600 a class, 42131606 a commodity).
+    """
+    if not re.fullmatch(r"\d{8}", code):
+        return "must be 8 digits (segment, family, class, commodity), e.g. 42131606"
+    levels = [code[i : i + 2] for i in range(0, 8, 2)]
+    if levels[0] < "10":
+        return "the segment (first two digits) must be 10 or above"
+    for upper, lower in itertools.pairwise(levels):
+        if upper == "00" and lower != "00":
+            return "a level under a 00 level must be 00 too (e.g. 42130000, not 42001300)"
+    return None
+
+
+def _unspsc(value: Any) -> Any:
+    if isinstance(value, str) and (problem := unspsc_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+Code = Annotated[str, Field(pattern=CODE, description="letters, digits, '.', '_', '-'")]
+AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE, description="an agency's short code")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+UnspscCode = Annotated[
+    str,
+    BeforeValidator(_unspsc),
+    Field(description="UNSPSC code, 8 digits", examples=["42131606"]),
+]
+Quantity = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=INT32_MAX)]
+Days = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=MAX_DAYS)]
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+_MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+MoneyIn = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=MONEY_SCALE, description="non-negative, in USD"),
+    # As the column will hold it, so a comparison with the stored value is exact.
+    AfterValidator(lambda d: d.quantize(_MONEY_QUANTUM)),
+]
+MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+# Update bodies: a field left out stays as it is. Fields that cannot be empty are
+# declared with their plain type and a default of None, so an explicit null is
+# refused (422) rather than read as "leave it".
+_KEEP: Any = None
+
+
+# --------------------------------------------------------------------------- items
+
+
+class ItemCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "ppe-mask-n95",
+                    "name": "Respirator N95",
+                    "unit": "each",
+                    "category": "PPE",
+                    "unspsc_code": "42131606",
+                }
+            ]
+        },
+    )
+
+    id: Code
+    name: Name
+    unit: Unit = Field(description="what one unit of quantity is: each, box of 50, kg")
+    category: Category
+    unspsc_code: UnspscCode | None = None
+
+
+class ItemUpdate(BaseModel):
+    """Fields left out stay as they are; ``unspsc_code: null`` removes the code."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "Respirator N95, NIOSH"}, {"active": False}]},
+    )
+
+    name: Name = _KEEP
+    unit: Unit = Field(
+        default=_KEEP, description="refused (409) once needs or offers count in the old unit"
+    )
+    category: Category = _KEEP
+    unspsc_code: UnspscCode | None = None
+    active: bool = Field(default=_KEEP, description="false retires the item: no new needs")
+
+
+class ItemRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "ppe-mask-n95",
+                    "name": "Respirator N95",
+                    "unit": "each",
+                    "category": "PPE",
+                    "unspsc_code": "42131606",
+                    "active": True,
+                    "created_at": "2026-11-28T21:30:00Z",
+                    "updated_at": "2026-11-28T21:30:00Z",
+                }
+            ]
+        },
+    )
+
+    id: str
+    name: str
+    unit: str
+    category: str
+    unspsc_code: str | None
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# ----------------------------------------------------------------------- locations
+
+
+def _both_or_neither(latitude: float | None, longitude: float | None) -> None:
+    if (latitude is None) != (longitude is None):
+        raise ValueError("give latitude and longitude together, or neither")
+
+
+class LocationCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "pa-darien-lajas-blancas",
+                    "name": "Lajas Blancas reception station",
+                    "region": "Darién",
+                    "latitude": 8.2617,
+                    "longitude": -77.7322,
+                }
+            ]
+        },
+    )
+
+    id: Code
+    name: Name
+    region: Region | None = Field(default=None, description="province or comarca, for the 3W")
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+    @model_validator(mode="after")
+    def _coordinates(self) -> LocationCreate:
+        _both_or_neither(self.latitude, self.longitude)
+        return self
+
+
+class LocationUpdate(BaseModel):
+    """Fields left out stay as they are; null clears region or coordinates."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"region": "Comarca Emberá-Wounaan"}, {"active": False}]},
+    )
+
+    name: Name = _KEEP
+    region: Region | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    active: bool = _KEEP
+
+
+class LocationRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "pa-darien-lajas-blancas",
+                    "name": "Lajas Blancas reception station",
+                    "region": "Darién",
+                    "latitude": 8.2617,
+                    "longitude": -77.7322,
+                    "active": True,
+                    "created_at": "2026-11-28T21:30:00Z",
+                    "updated_at": "2026-11-28T21:30:00Z",
+                }
+            ]
+        },
+    )
+
+    id: str
+    name: str
+    region: str | None
+    latitude: float | None
+    longitude: float | None
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# ----------------------------------------------------------------------- suppliers
+
+
+class SupplierCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "sup-001",
+                    "name": "Distribuidora Médica del Istmo",
+                    "country": "PA",
+                    "contact_email": "ventas@dmi.example.pa",
+                }
+            ]
+        },
+    )
+
+    id: Code
+    name: Name
+    country: str | None = Field(default=None, pattern=COUNTRY, description="ISO 3166 alpha-2")
+    contact_email: str | None = Field(default=None, pattern=EMAIL, max_length=254)
+
+
+class SupplierUpdate(BaseModel):
+    """Fields left out stay as they are; null clears country or contact."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"contact_email": "licitaciones@dmi.example.pa"}]},
+    )
+
+    name: Name = _KEEP
+    country: str | None = Field(default=None, pattern=COUNTRY)
+    contact_email: str | None = Field(default=None, pattern=EMAIL, max_length=254)
+    active: bool = Field(default=_KEEP, description="false: its offers leave future runs")
+
+
+class SupplierRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "sup-001",
+                    "name": "Distribuidora Médica del Istmo",
+                    "country": "PA",
+                    "contact_email": "ventas@dmi.example.pa",
+                    "active": True,
+                    "created_at": "2026-11-28T21:30:00Z",
+                    "updated_at": "2026-11-28T21:30:00Z",
+                }
+            ]
+        },
+    )
+
+    id: str
+    name: str
+    country: str | None
+    contact_email: str | None
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# -------------------------------------------------------------------------- offers
+
+
+class OfferPriceTier(BaseModel):
+    """All-units tier: from ``min_quantity`` up, every unit of the order costs ``unit_price``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_quantity: Quantity
+    unit_price: MoneyIn
+
+
+_TIERS_DESCRIPTION = (
+    "all-units discount tiers: min_quantity strictly increasing, unit_price never rising; "
+    "a first tier above 0 acts as a minimum order"
+)
+_ELIGIBLE_DESCRIPTION = "agencies that may buy through the offer: null = every agency, [] = none"
+_OWNER_DESCRIPTION = (
+    "set when the offer is this agency's long-term agreement that others piggyback on; "
+    "only that agency's specialists (or an admin) may then change the offer"
+)
+
+
+class OfferCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "supplier_id": "sup-001",
+                    "item_id": "ppe-mask-n95",
+                    "reference": "LTA-UNHCR-PA-2026-014",
+                    "price_tiers": [
+                        {"min_quantity": 0, "unit_price": 1.20},
+                        {"min_quantity": 10000, "unit_price": 1.00},
+                    ],
+                    "capacity": 50000,
+                    "min_order_quantity": 1000,
+                    "lead_time_days": 10,
+                    "eligible_agencies": None,
+                    "owner_agency_id": "UNHCR",
+                    "valid_from": "2026-01-01",
+                    "valid_to": "2026-12-31",
+                }
+            ]
+        },
+    )
+
+    supplier_id: Code
+    item_id: Code
+    reference: Reference | None = Field(default=None, description="the supplier's or LTA number")
+    price_tiers: list[OfferPriceTier] = Field(
+        min_length=1, max_length=MAX_TIERS, description=_TIERS_DESCRIPTION
+    )
+    capacity: Quantity = Field(description="most units the offer delivers in one run")
+    min_order_quantity: Quantity = Field(default=0, description="0 = none")
+    lead_time_days: Days = Field(description="from order to dispatch")
+    eligible_agencies: list[AgencyCode] | None = Field(
+        default=None, max_length=100, description=_ELIGIBLE_DESCRIPTION
+    )
+    owner_agency_id: AgencyCode | None = Field(default=None, description=_OWNER_DESCRIPTION)
+    valid_from: IsoDate
+    valid_to: IsoDate | None = Field(default=None, description="null: open-ended")
+
+
+class OfferUpdate(BaseModel):
+    """Fields left out stay as they are. ``price_tiers`` replaces every tier at once.
+
+    Supplier and item are not editable: an offer for another item or from another
+    supplier is another offer.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "price_tiers": [
+                        {"min_quantity": 0, "unit_price": 1.15},
+                        {"min_quantity": 20000, "unit_price": 0.95},
+                    ],
+                    "capacity": 60000,
+                },
+                {"eligible_agencies": ["IOM", "UNHCR"], "valid_to": "2027-03-31"},
+            ]
+        },
+    )
+
+    reference: Reference | None = None
+    price_tiers: list[OfferPriceTier] = Field(
+        default=_KEEP, min_length=1, max_length=MAX_TIERS, description=_TIERS_DESCRIPTION
+    )
+    capacity: Quantity = _KEEP
+    min_order_quantity: Quantity = _KEEP
+    lead_time_days: Days = _KEEP
+    eligible_agencies: list[AgencyCode] | None = Field(
+        default=None, max_length=100, description=_ELIGIBLE_DESCRIPTION
+    )
+    owner_agency_id: AgencyCode | None = Field(default=None, description=_OWNER_DESCRIPTION)
+    valid_from: IsoDate = _KEEP
+    valid_to: IsoDate | None = None
+
+
+class PriceTierRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    min_quantity: int
+    unit_price: MoneyOut
+
+
+class OfferRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 12,
+                    "supplier_id": "sup-001",
+                    "item_id": "ppe-mask-n95",
+                    "reference": "LTA-UNHCR-PA-2026-014",
+                    "price_tiers": [
+                        {"min_quantity": 0, "unit_price": 1.2},
+                        {"min_quantity": 10000, "unit_price": 1.0},
+                    ],
+                    "capacity": 50000,
+                    "min_order_quantity": 1000,
+                    "lead_time_days": 10,
+                    "eligible_agencies": None,
+                    "owner_agency_id": "UNHCR",
+                    "valid_from": "2026-01-01",
+                    "valid_to": "2026-12-31",
+                    "created_at": "2026-11-28T21:30:00Z",
+                    "updated_at": "2026-11-28T21:30:00Z",
+                }
+            ]
+        },
+    )
+
+    id: int
+    supplier_id: str
+    item_id: str
+    reference: str | None
+    price_tiers: list[PriceTierRead]
+    capacity: int
+    min_order_quantity: int
+    lead_time_days: int
+    eligible_agencies: list[str] | None = Field(
+        validation_alias=AliasChoices("eligible_agencies", "eligible_agency_ids"),
+        description=_ELIGIBLE_DESCRIPTION,
+    )
+    owner_agency_id: str | None
+    valid_from: dt.date
+    valid_to: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# -------------------------------------------------------------------------- routes
+
+
+class RouteCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "supplier_id": "sup-001",
+                    "location_id": "pa-darien-lajas-blancas",
+                    "fixed_cost": 500.0,
+                    "unit_cost": 0.01,
+                    "transit_days": 3,
+                }
+            ]
+        },
+    )
+
+    supplier_id: Code
+    location_id: Code
+    fixed_cost: MoneyIn = Field(default=Decimal(0), description="charged once per run if used")
+    unit_cost: MoneyIn = Field(default=Decimal(0), description="per unit moved")
+    transit_days: Days
+
+
+class RouteUpdate(BaseModel):
+    """Fields left out stay as they are. Supplier and location make the route: not editable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"fixed_cost": 650.0, "transit_days": 4}]},
+    )
+
+    fixed_cost: MoneyIn = _KEEP
+    unit_cost: MoneyIn = _KEEP
+    transit_days: Days = _KEEP
+
+
+class RouteRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 4,
+                    "supplier_id": "sup-001",
+                    "location_id": "pa-darien-lajas-blancas",
+                    "fixed_cost": 500.0,
+                    "unit_cost": 0.01,
+                    "transit_days": 3,
+                    "created_at": "2026-11-28T21:30:00Z",
+                    "updated_at": "2026-11-28T21:30:00Z",
+                }
+            ]
+        },
+    )
+
+    id: int
+    supplier_id: str
+    location_id: str
+    fixed_cost: MoneyOut
+    unit_cost: MoneyOut
+    transit_days: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
