@@ -1,0 +1,765 @@
+"""Property tests of the solver against the independent oracle in tests/oracle.
+
+The oracle (checker and brute force) is written from shared/contract/problem-v1.md alone. Its
+own tests come first: hand-made instances whose optimum is worked out by hand in the comments,
+and a plan written by hand that the checker must accept and, once tampered with, reject.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, event, find, given, settings
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from tests.oracle.brute_force import (
+    brute_force_optimum,
+    brute_force_standalone,
+    enumerate_plans,
+    naive_optimum,
+    plan_count,
+    standalone_problem,
+)
+from tests.oracle.checker import (
+    MONEY_TOL,
+    Model,
+    check_plan,
+    effective_settings,
+    recompute,
+    tier_reached,
+)
+from tests.strategies import problems
+
+pytestmark = pytest.mark.unit
+
+TOL = 1e-6
+PLAIN_ENUMERATION_LIMIT = 3_000  # plans; keeps each plain enumeration well under a second
+# A longer hunt for counterexamples: POOLBUY_PROPERTY_EXAMPLES=2000 pytest ...
+EXAMPLES = int(os.environ.get("POOLBUY_PROPERTY_EXAMPLES", "200"))
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=DirectoryBasedExampleDatabase(Path(__file__).parents[1] / ".hypothesis" / "examples"),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+Document = dict[str, Any]
+
+
+def solve(document: Document) -> dict[str, Any]:
+    # Imported here so that the oracle's own tests still run while the solver is broken.
+    from solver import solve as solver_solve
+
+    return solver_solve(copy.deepcopy(document))
+
+
+def gap_allowance(problem: Document, objective: float) -> float:
+    """How far above the optimum an "optimal" objective may be.
+
+    The contract calls a plan optimal when (objective - bound) / max(1, |objective|) is within
+    settings.relative_gap, and the bound never exceeds the optimum; so the objective may exceed
+    the optimum by that much, never more, and never less than the 1e-6 of float noise.
+    """
+    limit = effective_settings(problem)["relative_gap"]
+    return max(TOL, limit) * max(1.0, abs(objective))
+
+
+# -- hand-made instances ---------------------------------------------------------------------
+
+
+def document(
+    needs: list[dict[str, Any]],
+    offers: list[dict[str, Any]],
+    routes: list[dict[str, Any]] | None = None,
+    extra_settings: dict[str, Any] | None = None,
+) -> Document:
+    """A one-location document; needs and offers give only what differs from the defaults."""
+    needs = [
+        {
+            "id": f"n-{k}",
+            "agency": "A",
+            "item": "mask",
+            "location": "L",
+            "quantity": 3,
+            "need_by": "2027-01-31",
+            "priority": "normal",
+        }
+        | need
+        for k, need in enumerate(needs)
+    ]
+    offers = [
+        {
+            "id": f"o-{k}",
+            "supplier": "S",
+            "item": "mask",
+            "price_tiers": [{"min_quantity": 0, "unit_price": 1.0}],
+            "capacity": 100,
+            "min_order_quantity": 0,
+            "lead_time_days": 0,
+        }
+        | offer
+        for k, offer in enumerate(offers)
+    ]
+    if routes is None:
+        routes = [
+            {
+                "supplier": "S",
+                "location": "L",
+                "fixed_cost": 0.0,
+                "unit_cost": 0.0,
+                "transit_days": 0,
+            }
+        ]
+    return {
+        "as_of": "2026-12-01",
+        "currency": "USD",
+        "agencies": [{"id": a, "name": a} for a in ("A", "B", "C")],
+        "items": [
+            {"id": i, "name": i, "unit": "each", "category": "PPE"} for i in ("mask", "tent")
+        ],
+        "locations": [{"id": loc, "name": loc} for loc in ("L", "M")],
+        "suppliers": [{"id": s, "name": s} for s in ("S", "T")],
+        "needs": needs,
+        "offers": offers,
+        "routes": routes,
+        "settings": {"order_processing_days": 0} | (extra_settings or {}),
+    }
+
+
+TWO_TIERS = [{"min_quantity": 0, "unit_price": 2.0}, {"min_quantity": 5, "unit_price": 1.5}]
+
+HAND_MADE = {
+    # 3 + 3 pooled reach the 5-unit tier: 6 * 1.50; alone, 3 * 2.00 each.
+    "tier reached by pooling": (
+        document([{}, {"agency": "B"}], [{"price_tiers": TWO_TIERS}]),
+        9.0,
+        {"A": 6.0, "B": 6.0},
+    ),
+    # Minimum order 5: one need of 3 cannot order (3 * 10 * p=1 unmet); pooled 6 can.
+    "minimum order": (
+        document([{}, {"agency": "B"}], [{"min_order_quantity": 5}]),
+        6.0,
+        {"A": 30.0, "B": 30.0},
+    ),
+    # A first tier at 4 is a minimum order of 4.
+    "first tier above zero": (
+        document(
+            [{}, {"agency": "B"}], [{"price_tiers": [{"min_quantity": 4, "unit_price": 1.0}]}]
+        ),
+        6.0,
+        {"A": 30.0, "B": 30.0},
+    ),
+    # Capacity 2 of a need of 5: 2 * 1.00 bought, 3 * 10 unmet.
+    "capacity": (document([{"quantity": 5}], [{"capacity": 2}]), 32.0, {"A": 32.0}),
+    # Reference price 3.00 (highest first tier). The slow offer is 8 days late; a critical
+    # need pays 0.01 * 3 * 10 * 8 = 2.40 a unit more for it, so 4 fast units at 3.00 win.
+    "lateness, critical": (
+        document(
+            [{"quantity": 4, "need_by": "2026-12-03", "priority": "critical"}],
+            [
+                {"price_tiers": [{"min_quantity": 0, "unit_price": 3.0}]},
+                {"price_tiers": [{"min_quantity": 0, "unit_price": 1.0}], "lead_time_days": 10},
+            ],
+        ),
+        12.0,
+        {"A": 12.0},
+    ),
+    # The same need at normal priority pays 0.24 a unit for lateness: 4 * (1.00 + 0.24).
+    "lateness, normal": (
+        document(
+            [{"quantity": 4, "need_by": "2026-12-03"}],
+            [
+                {"price_tiers": [{"min_quantity": 0, "unit_price": 3.0}]},
+                {"price_tiers": [{"min_quantity": 0, "unit_price": 1.0}], "lead_time_days": 10},
+            ],
+        ),
+        4.96,
+        {"A": 4.96},
+    ),
+    # A route costing 100 to open: leaving 3 units unmet (30) is cheaper than 103.
+    "too costly": (
+        document(
+            [{}],
+            [{}],
+            routes=[
+                {
+                    "supplier": "S",
+                    "location": "L",
+                    "fixed_cost": 100.0,
+                    "unit_cost": 0.0,
+                    "transit_days": 0,
+                }
+            ],
+        ),
+        30.0,
+        {"A": 30.0},
+    ),
+    # One fixed cost of 5 and 0.10 a unit: pooled 6 + 5 + 0.60, alone 3 + 5 + 0.30 each.
+    "shared route": (
+        document(
+            [{}, {"agency": "B"}],
+            [{}],
+            routes=[
+                {
+                    "supplier": "S",
+                    "location": "L",
+                    "fixed_cost": 5.0,
+                    "unit_cost": 0.1,
+                    "transit_days": 0,
+                }
+            ],
+        ),
+        11.6,
+        {"A": 8.3, "B": 8.3},
+    ),
+    # Nobody may buy through the offer; the reference price still counts it: 3 * 10 * 1.
+    "not eligible": (document([{}], [{"eligible_agencies": []}]), 30.0, {"A": 30.0}),
+    "eligible by list": (document([{}], [{"eligible_agencies": ["A"]}]), 3.0, {"A": 3.0}),
+    # No route from S to M.
+    "no route": (document([{"location": "M"}], [{}]), 30.0, {"A": 30.0}),
+    # Nobody sells tents: reference price 0, so the unmet tents cost nothing.
+    "no offer": (document([{"item": "tent"}], [{}]), 0.0, {"A": 0.0}),
+    # Partial weights merge with the defaults: "high" keeps 3, so 3 * 10 * 1 * 3 unmet.
+    "partial priority weights": (
+        document(
+            [{"priority": "high"}],
+            [{"eligible_agencies": []}],
+            extra_settings={"priority_weights": {"normal": 2}, "unmet_penalty_rate": None},
+        ),
+        90.0,
+        {"A": 90.0},
+    ),
+    # An unmet rate of 0.5 makes buying at 1.00 dearer than the penalty of 0.50.
+    "cheap unmet penalty": (
+        document([{}], [{}], extra_settings={"unmet_penalty_rate": 0.5}),
+        1.5,
+        {"A": 1.5},
+    ),
+    # Capacity 4 shared by two needs of 3 (A critical): A gets 3, B 1 and 2 * 10 unmet.
+    "capacity shared": (
+        document([{"priority": "critical"}, {"agency": "B"}], [{"capacity": 4}]),
+        24.0,
+        {"A": 3.0, "B": 3.0},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HAND_MADE)
+def test_brute_force_on_hand_made_instances(case: str) -> None:
+    problem, optimum, standalone = HAND_MADE[case]
+    assert brute_force_optimum(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+    assert naive_optimum(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+    for agency, expected in standalone.items():
+        assert brute_force_standalone(problem, agency) == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(problems())
+def test_fast_brute_force_agrees_with_plain_enumeration(problem: Document) -> None:
+    if plan_count(problem) > PLAIN_ENUMERATION_LIMIT:
+        event("too many plans for the plain enumeration")
+        return
+    optimum = naive_optimum(problem)
+    assert brute_force_optimum(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+
+
+# -- the checker on a plan written by hand ---------------------------------------------------
+
+# "shared route" with agencies A and B: one award of 3 each, one order of 6 at 1.00, the route
+# carries 6 (5.00 + 0.60). Usage: each pays 3.00 + 0.30 + half of 5.00 = 5.80.
+HAND_PLAN: dict[str, Any] = {
+    "status": "optimal",
+    "objective": 11.6,
+    "bound": 11.6,
+    "relative_gap": 0.0,
+    "purchase_cost": 6.0,
+    "shipping_cost": 5.6,
+    "money_cost": 11.6,
+    "late_penalty": 0.0,
+    "late_unit_days": 0,
+    "unmet_penalty": 0.0,
+    "unmet_units": 0,
+    "awards": [
+        {
+            "need": "n-0",
+            "offer": "o-0",
+            "supplier": "S",
+            "quantity": 3,
+            "unit_price": 1.0,
+            "delivery_date": "2026-12-01",
+            "late_days": 0,
+        },
+        {
+            "need": "n-1",
+            "offer": "o-0",
+            "supplier": "S",
+            "quantity": 3,
+            "unit_price": 1.0,
+            "delivery_date": "2026-12-01",
+            "late_days": 0,
+        },
+    ],
+    "orders": [
+        {
+            "offer": "o-0",
+            "supplier": "S",
+            "item": "mask",
+            "quantity": 6,
+            "tier_min_quantity": 0,
+            "unit_price": 1.0,
+            "cost": 6.0,
+        }
+    ],
+    "shipments": [
+        {
+            "supplier": "S",
+            "location": "L",
+            "quantity": 6,
+            "fixed_cost": 5.0,
+            "unit_cost": 0.1,
+            "cost": 5.6,
+        }
+    ],
+    "unmet": [],
+    "agencies": [
+        {
+            "agency": a,
+            "allocated_cost": 5.8,
+            "standalone_cost": 8.3,
+            "standalone_objective": 8.3,
+            "savings": 2.5,
+            "savings_pct": 100 * 2.5 / 8.3,
+        }
+        for a in ("A", "B")
+    ],
+    "baseline": {
+        "standalone_money_cost": 16.6,
+        "standalone_objective": 16.6,
+        "pooled_money_cost": 11.6,
+        "savings": 5.0,
+        "savings_pct": 100 * 5 / 16.6,
+    },
+    "solver": {"name": "hand", "seconds": 0.0, "variables": 0, "constraints": 0},
+}
+
+
+def test_checker_accepts_a_correct_plan_written_by_hand() -> None:
+    assert check_plan(HAND_MADE["shared route"][0], HAND_PLAN) == []
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def tamper(plan: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = plan
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[int(last) if last.isdigit() else last] = value
+
+    return tamper
+
+
+HAND_TAMPERING = {
+    "award quantity": _set("awards.0.quantity", 2),
+    "award price": _set("awards.0.unit_price", 2.0),
+    "award delivery date": _set("awards.1.delivery_date", "2026-12-02"),
+    "order cost": _set("orders.0.cost", 6.02),
+    "shipment cost": _set("shipments.0.cost", 5.0),
+    "unmet listed": _set(
+        "unmet", [{"need": "n-0", "quantity": 1, "reason": "capacity", "detail": "none left"}]
+    ),
+    "allocated cost": _set("agencies.0.allocated_cost", 5.81),
+    "allocation off by a cent each way": lambda plan: (
+        _set("agencies.0.allocated_cost", 5.79)(plan),
+        _set("agencies.1.allocated_cost", 5.81)(plan),
+    ),
+    "savings": _set("agencies.1.savings", 2.4),
+    "savings as a fraction": _set("agencies.1.savings_pct", 2.5 / 8.3),
+    "objective": _set("objective", 11.61),
+    "money cost unrounded": _set("money_cost", 11.6001),
+    "status": _set("status", "feasible"),
+    "gap": _set("relative_gap", 0.1),
+    "agency missing": lambda plan: plan["agencies"].pop(),
+    "order missing": _set("orders", []),
+    "baseline": _set("baseline.pooled_money_cost", 16.6),
+}
+
+
+@pytest.mark.parametrize("tampering", HAND_TAMPERING)
+def test_checker_rejects_a_tampered_hand_plan(tampering: str) -> None:
+    plan = copy.deepcopy(HAND_PLAN)
+    HAND_TAMPERING[tampering](plan)
+    assert check_plan(HAND_MADE["shared route"][0], plan) != []
+
+
+def test_checker_enforces_largest_remainder_rounding() -> None:
+    # A buys one unit at 10.01; B and C need tents nobody sells. Proportional to stand-alone
+    # costs 3 : 3 : 4 the shares are 3.003, 3.003, 4.004; the spare cent goes to C.
+    problem = document(
+        [{"quantity": 1}, {"agency": "B", "item": "tent"}, {"agency": "C", "item": "tent"}],
+        [{"price_tiers": [{"min_quantity": 0, "unit_price": 10.01}]}],
+        extra_settings={"allocation": "proportional"},
+    )
+    allocated_and_standalone = {"A": (3.0, 3.0), "B": (3.0, 3.0), "C": (4.01, 4.0)}
+    plan = {
+        "status": "optimal",
+        "objective": 10.01,
+        "bound": 10.01,
+        "relative_gap": 0.0,
+        "purchase_cost": 10.01,
+        "shipping_cost": 0.0,
+        "money_cost": 10.01,
+        "late_penalty": 0.0,
+        "late_unit_days": 0,
+        "unmet_penalty": 0.0,
+        "unmet_units": 6,
+        "awards": [
+            {
+                "need": "n-0",
+                "offer": "o-0",
+                "supplier": "S",
+                "quantity": 1,
+                "unit_price": 10.01,
+                "delivery_date": "2026-12-01",
+                "late_days": 0,
+            }
+        ],
+        "orders": [
+            {
+                "offer": "o-0",
+                "supplier": "S",
+                "item": "mask",
+                "quantity": 1,
+                "tier_min_quantity": 0,
+                "unit_price": 10.01,
+                "cost": 10.01,
+            }
+        ],
+        "shipments": [
+            {
+                "supplier": "S",
+                "location": "L",
+                "quantity": 1,
+                "fixed_cost": 0.0,
+                "unit_cost": 0.0,
+                "cost": 0.0,
+            }
+        ],
+        "unmet": [
+            {"need": n, "quantity": 3, "reason": "no_offer", "detail": "no tents"}
+            for n in ("n-1", "n-2")
+        ],
+        "agencies": [
+            {
+                "agency": a,
+                "allocated_cost": alloc,
+                "standalone_cost": cost,
+                "standalone_objective": cost,
+                "savings": round(cost - alloc, 2),
+                "savings_pct": 100 * round(cost - alloc, 2) / cost,
+            }
+            for a, (alloc, cost) in allocated_and_standalone.items()
+        ],
+        "baseline": {
+            "standalone_money_cost": 10.0,
+            "standalone_objective": 10.0,
+            "pooled_money_cost": 10.01,
+            "savings": -0.01,
+            "savings_pct": -0.1,
+        },
+    }
+    assert check_plan(problem, plan) == []
+    plan["agencies"][0].update(allocated_cost=3.01, savings=-0.01, savings_pct=-1 / 3)
+    plan["agencies"][2].update(allocated_cost=4.0, savings=0.0, savings_pct=0.0)
+    assert any("rounded up" in violation for violation in check_plan(problem, plan))
+
+
+# -- strategy coverage -----------------------------------------------------------------------
+
+
+def _pooling_only_tier(problem: Document) -> bool:
+    model = Model(problem)
+    for offer_id, offer in model.offers.items():
+        users = [
+            model.needs[n]["quantity"] for n in model.needs if offer_id in model.usable_offers(n)
+        ]
+        pooled = min(sum(users), offer["capacity"])
+        reached = tier_reached(offer, pooled)
+        if len(users) > 1 and reached and all(tier_reached(offer, q) != reached for q in users):
+            return True
+    return False
+
+
+def _some_pair(problem: Document, predicate: Callable[[Model, str, str], bool]) -> bool:
+    model = Model(problem)
+    return any(predicate(model, n, o) for n in model.needs for o in model.offers)
+
+
+FEATURES: dict[str, Callable[[Document], bool]] = {
+    "tier reached only by pooling": _pooling_only_tier,
+    "minimum order above a need": lambda p: _some_pair(
+        p,
+        lambda m, n, o: (
+            m.is_usable(n, o) and m.offers[o]["min_order_quantity"] > m.needs[n]["quantity"]
+        ),
+    ),
+    "capacity below demand": lambda p: _some_pair(
+        p, lambda m, n, o: m.is_usable(n, o) and m.offers[o]["capacity"] < m.needs[n]["quantity"]
+    ),
+    "late delivery": lambda p: _some_pair(
+        p, lambda m, n, o: m.is_usable(n, o) and m.delivery(n, o).late_days > 0
+    ),
+    "ineligible agency": lambda p: _some_pair(
+        p,
+        lambda m, n, o: (
+            m.offers[o]["item"] == m.needs[n]["item"]
+            and m.unusable_because(n, o) == [f"agency {m.needs[n]['agency']} is not eligible"]
+        ),
+    ),
+    "unreachable location": lambda p: _some_pair(
+        p,
+        lambda m, n, o: (
+            m.offers[o]["item"] == m.needs[n]["item"] and m.route_of(n, o) not in m.routes
+        ),
+    ),
+    "proportional allocation": lambda p: effective_settings(p)["allocation"] == "proportional",
+}
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_strategy_exercises_feature(feature: str) -> None:
+    find(
+        problems(),
+        FEATURES[feature],
+        settings=settings(max_examples=500, database=None, phases=[Phase.generate]),
+    )
+
+
+# -- the solver against the oracle -----------------------------------------------------------
+
+
+def _record_features(problem: Document, plan: dict[str, Any]) -> None:
+    """Label the example so that --hypothesis-show-statistics tells what the plans exercised."""
+    for name, present in FEATURES.items():
+        if present(problem):
+            event(name)
+    model = Model(problem)
+    awards = {(a["need"], a["offer"]): a["quantity"] for a in plan["awards"]}
+    figures = recompute(model, awards)
+    if figures.late_unit_days:
+        event("plan: late units")
+    if any(q == model.offers[o]["capacity"] for o, q in figures.pooled.items()):
+        event("plan: capacity binds")
+    if len({model.needs[n]["agency"] for n, _ in awards}) > 1:
+        event("plan: several agencies buy")
+    for reason in {entry["reason"] for entry in plan["unmet"]}:
+        event(f"plan: unmet {reason}")
+
+
+@PROPERTY
+@given(problems())
+def test_pooled_objective_is_the_exact_optimum(problem: Document) -> None:
+    plan = solve(problem)
+    optimum = brute_force_optimum(problem)
+    assert plan["status"] == "optimal"
+    objective = plan["objective"]
+    assert objective >= optimum - TOL * max(1.0, abs(optimum)), (objective, optimum)
+    assert objective <= optimum + gap_allowance(problem, objective), (objective, optimum)
+    assert plan["bound"] <= optimum + TOL * max(1.0, abs(optimum)), (plan["bound"], optimum)
+
+
+@PROPERTY
+@given(problems())
+def test_plan_is_consistent_with_its_awards(problem: Document) -> None:
+    plan = solve(problem)
+    _record_features(problem, plan)
+    assert check_plan(problem, plan) == []
+
+
+@PROPERTY
+@given(problems())
+def test_standalone_objectives_are_the_exact_optima(problem: Document) -> None:
+    plan = solve(problem)
+    for row in plan["agencies"]:
+        optimum = brute_force_standalone(problem, row["agency"])
+        objective = row["standalone_objective"]
+        assert objective >= optimum - TOL * max(1.0, abs(optimum)), (row, optimum)
+        assert objective <= optimum + gap_allowance(problem, objective), (row, optimum)
+        # The reported stand-alone cost must be the money cost of a plan with the reported
+        # objective: the proportional split of cost rests on it.
+        alone = standalone_problem(problem, row["agency"])
+        if plan_count(alone) <= PLAIN_ENUMERATION_LIMIT:
+            assert any(
+                abs(figures.objective - objective) <= TOL * max(1.0, abs(objective))
+                and abs(float(figures.money) - row["standalone_cost"]) <= MONEY_TOL
+                for figures in enumerate_plans(alone)
+            ), row
+
+
+@PROPERTY
+@given(problems(ample_capacity=True))
+def test_pooling_never_costs_more_when_standalone_plans_fit_together(problem: Document) -> None:
+    # Sufficient for the stand-alone plans to fit together: every offer can deliver all the
+    # demand for its item. Their sum is then a pooled plan (MOQ and first tiers still met,
+    # tiers only cheaper, fixed costs paid once), so the pooled optimum is no dearer.
+    for offer in problem["offers"]:
+        demand = sum(n["quantity"] for n in problem["needs"] if n["item"] == offer["item"])
+        assert offer["capacity"] >= demand
+    plan = solve(problem)
+    standalone = sum(row["standalone_objective"] for row in plan["agencies"])
+    objective = plan["objective"]
+    assert objective <= standalone + gap_allowance(problem, objective), (objective, standalone)
+    agencies = {n["agency"] for n in problem["needs"]}
+    assert (
+        brute_force_optimum(problem)
+        <= sum(brute_force_standalone(problem, a) for a in agencies) + TOL
+    )
+
+
+def _figures(plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan without its timings, lists in a fixed order (order within lists is free).
+
+    Of the solver block only the contract's fields that are not clock readings are kept: the
+    solver may add diagnostics of its own, such as the time of each stage.
+    """
+    plan = copy.deepcopy(plan)
+    solver_block = plan.get("solver") or {}
+    plan["solver"] = {key: solver_block.get(key) for key in ("name", "variables", "constraints")}
+    for key, value in plan.items():
+        if isinstance(value, list):
+            plan[key] = sorted(value, key=lambda entry: json.dumps(entry, sort_keys=True))
+    return plan
+
+
+@PROPERTY
+@given(problems())
+def test_solving_twice_gives_the_same_plan(problem: Document) -> None:
+    from solver import solve as solver_solve
+
+    given_document = copy.deepcopy(problem)
+    first = solver_solve(given_document)
+    assert given_document == problem, "solve() changed its input document"
+    second = solver_solve(copy.deepcopy(problem))
+    assert _figures(first) == _figures(second)
+
+
+# -- the checker catches tampering with solved plans -------------------------------------------
+
+# Two agencies pool 4 + 4 masks to reach the 6-unit tier; B's need is 4 days late; A's tents at
+# M have no route. Rich enough for every list of the plan to have an entry.
+RICH = document(
+    [
+        {"quantity": 4},
+        {"agency": "B", "quantity": 4, "need_by": "2026-12-03", "priority": "high"},
+        {"location": "M", "quantity": 2},
+    ],
+    [
+        {
+            "price_tiers": [
+                {"min_quantity": 0, "unit_price": 2.0},
+                {"min_quantity": 6, "unit_price": 1.5},
+            ],
+            "lead_time_days": 3,
+        }
+    ],
+    routes=[
+        {"supplier": "S", "location": "L", "fixed_cost": 10.0, "unit_cost": 0.25, "transit_days": 1}
+    ],
+    extra_settings={"order_processing_days": 2},
+)
+
+
+def _shift_date(plan: dict[str, Any]) -> None:
+    award = plan["awards"][0]
+    award["delivery_date"] = (
+        dt.date.fromisoformat(award["delivery_date"]) + dt.timedelta(days=1)
+    ).isoformat()
+
+
+def _bump(path: str, delta: float) -> Callable[[dict[str, Any]], None]:
+    def tamper(plan: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = plan
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[last] = round(target[last] + delta, 10)
+
+    return tamper
+
+
+SOLVED_TAMPERING: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "award quantity": _bump("awards.0.quantity", -1),
+    "award unit price": _bump("awards.0.unit_price", 0.5),
+    "award delivery date": _shift_date,
+    "award late days": _bump("awards.0.late_days", 1),
+    "second award for a pair": lambda plan: plan["awards"].append(dict(plan["awards"][0])),
+    "order quantity": _bump("orders.0.quantity", 1),
+    "order cost": _bump("orders.0.cost", 0.05),
+    "order tier": _bump("orders.0.tier_min_quantity", -6),
+    "shipment cost": _bump("shipments.0.cost", 1.0),
+    "shipment dropped": lambda plan: plan["shipments"].clear(),
+    "unmet quantity": _bump("unmet.0.quantity", 1),
+    "unmet reason": _set("unmet.0.reason", "capacity"),
+    "unmet dropped": lambda plan: plan["unmet"].clear(),
+    "purchase cost": _bump("purchase_cost", 0.02),
+    "late penalty": _bump("late_penalty", 0.01),
+    "late unit days": _bump("late_unit_days", 1),
+    "unmet penalty": _bump("unmet_penalty", -1.0),
+    "objective": _bump("objective", 0.01),
+    "relative gap": _set("relative_gap", 0.5),
+    "status": _set("status", "feasible"),
+    "allocated cost": _bump("agencies.0.allocated_cost", 0.01),
+    "agency savings": _bump("agencies.0.savings", 0.05),
+    "agency savings pct": _bump("agencies.0.savings_pct", 1.0),
+    "agency dropped": lambda plan: plan["agencies"].pop(),
+    "baseline savings": _bump("baseline.savings", 0.05),
+    "baseline standalone cost": _bump("baseline.standalone_money_cost", 0.05),
+}
+
+
+def test_solved_rich_plan_is_consistent() -> None:
+    plan = solve(RICH)
+    assert plan["status"] == "optimal"
+    assert plan["objective"] == pytest.approx(brute_force_optimum(RICH), rel=TOL)
+    assert check_plan(RICH, plan) == []
+
+
+@pytest.mark.parametrize("tampering", SOLVED_TAMPERING)
+def test_checker_catches_tampering_with_a_solved_plan(tampering: str) -> None:
+    plan = solve(RICH)
+    SOLVED_TAMPERING[tampering](plan)
+    assert check_plan(RICH, plan) != []
+
+
+RANDOM_TAMPERING = {
+    "award quantity": _bump("awards.0.quantity", 1),
+    "order cost": _bump("orders.0.cost", 0.02),
+    "allocated cost": _bump("agencies.0.allocated_cost", 0.02),
+    "unmet quantity": _bump("unmet.0.quantity", 1),
+    "delivery date": _shift_date,
+}
+NEEDS = {
+    "award quantity": "awards",
+    "order cost": "orders",
+    "unmet quantity": "unmet",
+    "delivery date": "awards",
+    "allocated cost": "agencies",
+}
+
+
+@settings(PROPERTY, max_examples=max(100, EXAMPLES // 2))
+@given(problems(), st.sampled_from(sorted(RANDOM_TAMPERING)))
+def test_checker_catches_tampering_with_random_plans(problem: Document, tampering: str) -> None:
+    plan = solve(problem)
+    if not plan[NEEDS[tampering]]:
+        event("nothing to tamper with")
+        return
+    RANDOM_TAMPERING[tampering](plan)
+    assert check_plan(problem, plan) != []
