@@ -127,7 +127,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        issues = [FieldIssue(_path_from_loc(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        # Pydantic prefixes the messages of custom validators; the reader needs the reason.
+        issues = [
+            FieldIssue(_path_from_loc(tuple(e["loc"])), e["msg"].removeprefix("Value error, "))
+            for e in exc.errors()
+        ]
         err = InvalidInput(issues)
         return problem_response(422, err.title, err.detail, issues, request.url.path)
 
