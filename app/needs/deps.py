@@ -1,0 +1,51 @@
+"""Validating dependencies of the needs routes: the need (404 once), roles, the raw JSON body."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+
+from app.auth.deps import CurrentUser, require_roles
+from app.auth.models import Role, User
+from app.db import SessionDep
+from app.errors import FieldIssue, InvalidInput
+from app.needs import service as needs_service
+from app.needs.models import Need
+
+
+def valid_need_id(
+    need_id: Annotated[int, Path(description="the need's id", examples=[12])],
+    session: SessionDep,
+    user: CurrentUser,
+) -> Need:
+    """The need if the caller may see it, else 404: another agency's draft does not exist
+    as far as the caller can tell."""
+    return needs_service.get_visible(session, user, need_id)
+
+
+ValidNeed = Annotated[Need, Depends(valid_need_id)]
+
+LocalTeam = Annotated[User, Depends(require_roles(Role.local_team))]
+Specialist = Annotated[User, Depends(require_roles(Role.technical_specialist))]
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, unvalidated.
+
+    Need bodies are validated by the service, field rules and database rules
+    in one pass, so that one 422 lists every problem; FastAPI's own body
+    validation would answer before the database rules ran.
+    """
+    body = await request.body()
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput([FieldIssue("$", "the body must be a JSON object")]) from None
+    if not isinstance(data, dict):
+        raise InvalidInput([FieldIssue("$", "the body must be a JSON object")])
+    return data
+
+
+JsonObject = Annotated[dict[str, Any], Depends(json_object)]

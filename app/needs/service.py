@@ -1,0 +1,628 @@
+"""Needs: create, edit, submit, withdraw; priority reviews; duplicates; the 3W summary.
+
+Who sees what: an agency's needs are visible to its own users in every status;
+once submitted (``submitted_at`` set, which stays set after a withdrawal) a
+need is visible to every authenticated user of the group. A need that is not
+visible is "not found" (404), never "forbidden": ids are not to be probed.
+
+Every write takes the round lock (``app.rounds.service.lock_round``) and then
+checks that the round is open: the close takes the same lock, so a write either
+commits before the close reads the submitted needs (and is in its snapshot) or
+waits for the close and is refused with 409. Nothing is lost or half-written.
+
+For the runs engineer: ``submitted_needs(session, round_id)`` is the list the
+snapshot is built from; call it after ``lock_round`` in the closing
+transaction. ``Need.effective_priority`` is the priority to put in the problem.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from app.api import Page, PageParams
+from app.audit.service import record, snapshot
+from app.auth.models import Role, User
+from app.catalogue.models import Item, Location
+from app.db import utcnow
+from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from app.needs.models import Need, NeedStatus, Priority, PriorityReview
+from app.needs.schemas import (
+    DUPLICATE_WINDOW_DAYS,
+    PRIORITIES_NEEDING_JUSTIFICATION,
+    DuplicatePair,
+    DuplicateRef,
+    NeedCreate,
+    NeedRead,
+    NeedUpdate,
+    PriorityReviewCreate,
+    PriorityReviewRead,
+    ThreeWRead,
+    ThreeWRow,
+)
+from app.rounds.models import Round
+from app.rounds.service import PUBLISHED_STATUSES, ensure_open, lock_round
+from app.runs.models import Run, RunStatus
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from app.api.etags import IfMatch
+    from app.api.idempotency import Idempotency
+
+
+def need_url(need: Need) -> str:
+    return f"/api/v1/needs/{need.id}"
+
+
+def reviews_url(need: Need) -> str:
+    # Reviews are read as the need's list; none has a URL of its own.
+    return f"{need_url(need)}/priority-reviews"
+
+
+# ------------------------------------------------------------------- visibility
+
+
+def visible_to(user: User) -> sa.ColumnElement[bool]:
+    """SQL condition: the needs ``user`` may see."""
+    shared = Need.submitted_at.is_not(None)
+    if user.agency_id is None:
+        return shared
+    return sa.or_(Need.agency_id == user.agency_id, shared)
+
+
+def can_see(user: User, need: Need) -> bool:
+    return need.submitted_at is not None or (
+        user.agency_id is not None and need.agency_id == user.agency_id
+    )
+
+
+def get_visible(session: Session, user: User, need_id: int) -> Need:
+    need = session.get(Need, need_id)
+    if need is None or not can_see(user, need):
+        raise NotFound(f"need {need_id}")
+    return need
+
+
+def needs_query(
+    user: User,
+    *,
+    round_id: int | None = None,
+    agency_id: str | None = None,
+    item_id: str | None = None,
+    location_id: str | None = None,
+    status: NeedStatus | None = None,
+    priority: Priority | None = None,
+    effective_priority: Priority | None = None,
+) -> sa.Select[Need]:
+    stmt = sa.select(Need).where(visible_to(user)).order_by(Need.id)
+    if round_id is not None:
+        stmt = stmt.where(Need.round_id == round_id)
+    if agency_id is not None:
+        stmt = stmt.where(Need.agency_id == agency_id)
+    if item_id is not None:
+        stmt = stmt.where(Need.item_id == item_id)
+    if location_id is not None:
+        stmt = stmt.where(Need.location_id == location_id)
+    if status is not None:
+        stmt = stmt.where(Need.status == status)
+    if priority is not None:
+        stmt = stmt.where(Need.priority == priority)
+    if effective_priority is not None:
+        stmt = stmt.where(
+            sa.func.coalesce(Need.confirmed_priority, Need.priority) == effective_priority.value
+        )
+    return stmt
+
+
+def submitted_needs(session: Session, round_id: int) -> list[Need]:
+    """The round's submitted needs, by id: what a run's snapshot is built from.
+
+    Each has ``effective_priority`` (the confirmed priority once a specialist
+    reviewed it). Call it under ``lock_round`` so that no need changes between
+    this read and the commit.
+    """
+    return list(
+        session.scalars(
+            sa.select(Need)
+            .where(Need.round_id == round_id, Need.status == NeedStatus.submitted)
+            .order_by(Need.id)
+        )
+    )
+
+
+# ------------------------------------------------------------------- validation
+
+
+def _issues(exc: ValidationError) -> list[FieldIssue]:
+    issues = []
+    for error in exc.errors(include_url=False):
+        path = "$"
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        reason = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            reason = "is required"
+        issues.append(FieldIssue(path, reason))
+    return issues
+
+
+def _parse[M: BaseModel](
+    model: type[M], raw: Mapping[str, Any]
+) -> tuple[M | None, list[FieldIssue]]:
+    try:
+        return model.model_validate(raw), []
+    except ValidationError as exc:
+        return None, _issues(exc)
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) else None
+
+
+def _reference_issues(
+    session: Session, raw: Mapping[str, Any], current: Need | None = None
+) -> list[FieldIssue]:
+    """Unknown or retired items and locations, read from the raw body tolerantly."""
+    issues = []
+    for field, noun in (("item_id", "item"), ("location_id", "location")):
+        code = _text(raw.get(field))
+        if not code:
+            continue  # absent or not a string: the field rules report it
+        row: Item | Location | None = (
+            session.get(Item, code) if field == "item_id" else session.get(Location, code)
+        )
+        if row is None:
+            issues.append(FieldIssue(f"$.{field}", f"no {noun} {code!r}"))
+        elif not row.active and (current is None or getattr(current, field) != code):
+            # A need already on it may stay; no new need may name it.
+            issues.append(FieldIssue(f"$.{field}", f"{noun} {code!r} is retired"))
+    return issues
+
+
+def _justification_issues(priority: Any, justification: Any) -> list[FieldIssue]:
+    try:
+        level = Priority(priority)
+    except ValueError:
+        return []  # an unknown priority is reported by the field rules
+    if level in PRIORITIES_NEEDING_JUSTIFICATION and not _text(justification):
+        return [FieldIssue("$.justification", f"is required for a {level.value} need")]
+    return []
+
+
+def _raise_if(issues: list[FieldIssue]) -> None:
+    if issues:
+        raise InvalidInput(sorted(issues, key=lambda issue: issue.path))
+
+
+def validate_create(session: Session, body: NeedCreate | Mapping[str, Any]) -> NeedCreate:
+    """Every rule for a new need at once: the fields, the references, the justification."""
+    raw = body.model_dump(mode="json") if isinstance(body, NeedCreate) else body
+    data, issues = _parse(NeedCreate, raw)
+    issues += _reference_issues(session, raw)
+    issues += _justification_issues(raw.get("priority"), raw.get("justification", ""))
+    _raise_if(issues)
+    assert data is not None
+    return data
+
+
+def validate_update(
+    session: Session, need: Need, body: NeedUpdate | Mapping[str, Any]
+) -> NeedUpdate:
+    """Every rule for a change, judged on the need as it would be after it."""
+    raw = body.model_dump(mode="json", exclude_unset=True) if isinstance(body, BaseModel) else body
+    data, issues = _parse(NeedUpdate, raw)
+    issues += _reference_issues(session, raw, current=need)
+    issues += _justification_issues(
+        raw.get("priority", need.priority.value), raw.get("justification", need.justification)
+    )
+    _raise_if(issues)
+    assert data is not None
+    return data
+
+
+# ----------------------------------------------------------------------- writes
+
+
+def _ensure_own(actor: User, need: Need) -> None:
+    """403: the caller sees the need (else 404 came first) but may not change it."""
+    if not actor.has_role(Role.local_team) or actor.agency_id != need.agency_id:
+        raise Forbidden(f"only {need.agency_id}'s local team may change need {need.id}")
+
+
+def _lock(session: Session, need: Need) -> Round:
+    """Take the need's round lock, then re-read the need as committed under it."""
+    round_ = lock_round(session, need.round_id)
+    session.refresh(need)
+    return round_
+
+
+def create(
+    session: Session,
+    actor: User,
+    round_id: int,
+    body: NeedCreate | Mapping[str, Any],
+    idem: Idempotency | None = None,
+) -> Need:
+    """A need of ``actor``'s own agency in an open round; a draft unless ``submit``."""
+    if not actor.has_role(Role.local_team) or actor.agency_id is None:
+        raise Forbidden("only a local team member of an agency creates needs")
+    round_ = lock_round(session, round_id)
+    ensure_open(round_)
+    data = validate_create(session, body)
+    now = utcnow()
+    need = Need(
+        round_id=round_.id,
+        agency_id=actor.agency_id,
+        item_id=data.item_id,
+        location_id=data.location_id,
+        quantity=data.quantity,
+        need_by=data.need_by,
+        priority=data.priority,
+        justification=data.justification,
+        status=NeedStatus.submitted if data.submit else NeedStatus.draft,
+        submitted_at=now if data.submit else None,
+        created_by_id=actor.id,
+    )
+    session.add(need)
+    session.flush()
+    record(session, actor, "need.create", "need", need.id, None, snapshot(need))
+    if idem is not None:
+        idem.save(201, present(session, need), row=need, location=need_url(need))
+    session.commit()
+    return need
+
+
+def update(
+    session: Session,
+    actor: User,
+    need: Need,
+    body: NeedUpdate | Mapping[str, Any],
+    if_match: IfMatch,
+) -> Need:
+    round_ = _lock(session, need)
+    _ensure_own(actor, need)
+    if_match.check(need)
+    ensure_open(round_)
+    if need.status == NeedStatus.withdrawn:
+        raise Conflict(f"need {need.id} is withdrawn; create a new need instead")
+    data = validate_update(session, need, body)
+    before = snapshot(need)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        setattr(need, field, value)
+    session.flush()
+    after = snapshot(need)
+    if after != before:
+        record(session, actor, "need.update", "need", need.id, before, after)
+    session.commit()
+    return need
+
+
+def submit(session: Session, actor: User, need: Need, if_match: IfMatch) -> Need:
+    """draft -> submitted. Submitting a submitted need changes nothing (a safe retry)."""
+    round_ = _lock(session, need)
+    _ensure_own(actor, need)
+    if need.status == NeedStatus.submitted:
+        return need
+    if_match.check(need)
+    ensure_open(round_)
+    if need.status == NeedStatus.withdrawn:
+        raise Conflict(f"need {need.id} is withdrawn; create a new need instead")
+    # The draft passed every rule when written; time and the catalogue moved since.
+    issues = _reference_issues(session, {"item_id": need.item_id, "location_id": need.location_id})
+    if need.need_by < utcnow().date():
+        issues.append(FieldIssue("$.need_by", "is in the past; change it before submitting"))
+    _raise_if(issues)
+    before = snapshot(need)
+    need.status = NeedStatus.submitted
+    need.submitted_at = utcnow()
+    session.flush()
+    record(session, actor, "need.submit", "need", need.id, before, snapshot(need))
+    session.commit()
+    return need
+
+
+def withdraw(session: Session, actor: User, need: Need, if_match: IfMatch) -> Need:
+    """draft or submitted -> withdrawn, while the round is open. Final; a retry is harmless."""
+    round_ = _lock(session, need)
+    _ensure_own(actor, need)
+    if need.status == NeedStatus.withdrawn:
+        return need
+    if_match.check(need)
+    ensure_open(round_)
+    before = snapshot(need)
+    need.status = NeedStatus.withdrawn
+    need.withdrawn_at = utcnow()
+    session.flush()
+    record(session, actor, "need.withdraw", "need", need.id, before, snapshot(need))
+    session.commit()
+    return need
+
+
+# ------------------------------------------------------------- priority reviews
+
+
+def review_priority(
+    session: Session,
+    actor: User,
+    need: Need,
+    data: PriorityReviewCreate,
+    idem: Idempotency | None = None,
+) -> PriorityReview:
+    """A technical specialist sets the need's confirmed priority, citing evidence.
+
+    Only submitted needs of an open round: once closed, the snapshot has the
+    priorities it was closed with, and a later review would change nothing.
+    """
+    if not actor.has_role(Role.technical_specialist):
+        raise Forbidden("only a technical specialist reviews priorities")
+    round_ = _lock(session, need)
+    ensure_open(round_, "its needs' priorities are frozen in its snapshot")
+    if need.status != NeedStatus.submitted:
+        raise Conflict(f"need {need.id} is {need.status.value}; only submitted needs are reviewed")
+    before = snapshot(need)
+    review = PriorityReview(
+        need_id=need.id,
+        reviewer_id=actor.id,
+        priority=data.priority,
+        evidence=data.evidence,
+        source=data.source,
+    )
+    session.add(review)
+    need.confirmed_priority = data.priority
+    session.flush()
+    record(
+        session,
+        actor,
+        "priority_review.create",
+        "priority_review",
+        review.id,
+        None,
+        snapshot(review),
+    )
+    after = snapshot(need)
+    if after != before:
+        record(session, actor, "need.confirm_priority", "need", need.id, before, after)
+    if idem is not None:
+        idem.save(
+            201,
+            PriorityReviewRead.model_validate(review),
+            location=reviews_url(need),
+        )
+    session.commit()
+    return review
+
+
+def reviews_query(need: Need) -> sa.Select[PriorityReview]:
+    return (
+        sa.select(PriorityReview)
+        .where(PriorityReview.need_id == need.id)
+        .order_by(PriorityReview.id)
+    )
+
+
+# ------------------------------------------------------------------- duplicates
+
+
+class _NeedLike(Protocol):
+    id: int
+    round_id: int
+    agency_id: str
+    item_id: str
+    location_id: str
+    quantity: int
+    need_by: date
+    status: NeedStatus
+
+
+def _is_duplicate(a: _NeedLike, b: _NeedLike) -> bool:
+    return (
+        a.agency_id != b.agency_id
+        and a.status == NeedStatus.submitted
+        and b.status == NeedStatus.submitted
+        and abs((a.need_by - b.need_by).days) <= DUPLICATE_WINDOW_DAYS
+    )
+
+
+def _ref(need: _NeedLike) -> DuplicateRef:
+    return DuplicateRef(
+        id=need.id, agency_id=need.agency_id, quantity=need.quantity, need_by=need.need_by
+    )
+
+
+def duplicates_of(session: Session, needs: Sequence[_NeedLike]) -> dict[int, list[DuplicateRef]]:
+    """For each submitted need given, the other agencies' needs flagged as its duplicates."""
+    keys = {
+        (n.round_id, n.item_id, n.location_id) for n in needs if n.status == NeedStatus.submitted
+    }
+    if not keys:
+        return {}
+    candidates = session.scalars(
+        sa.select(Need)
+        .where(
+            Need.status == NeedStatus.submitted,
+            sa.or_(
+                *(
+                    sa.and_(Need.round_id == r, Need.item_id == i, Need.location_id == loc)
+                    for r, i, loc in sorted(keys)
+                )
+            ),
+        )
+        .order_by(Need.id)
+    ).all()
+    by_key: dict[tuple[int, str, str], list[Need]] = defaultdict(list)
+    for candidate in candidates:
+        by_key[candidate.round_id, candidate.item_id, candidate.location_id].append(candidate)
+    return {
+        n.id: [
+            _ref(other)
+            for other in by_key[n.round_id, n.item_id, n.location_id]
+            if _is_duplicate(n, other)
+        ]
+        for n in needs
+    }
+
+
+def present(session: Session, need: Need) -> NeedRead:
+    """The read model of one need, with its duplicates."""
+    read = NeedRead.model_validate(need)
+    read.duplicates = duplicates_of(session, [need]).get(need.id, [])
+    return read
+
+
+def fill_duplicates(session: Session, reads: list[NeedRead]) -> None:
+    """Set ``duplicates`` on a page of read models, with one query for the page."""
+    found = duplicates_of(session, reads)
+    for read in reads:
+        read.duplicates = found.get(read.id, [])
+
+
+def round_duplicates(
+    session: Session,
+    round_id: int,
+    *,
+    agency_id: str | None = None,
+    item_id: str | None = None,
+    location_id: str | None = None,
+) -> list[DuplicatePair]:
+    """Every pair of possible duplicates in the round (submitted needs only)."""
+    stmt = sa.select(Need).where(Need.round_id == round_id, Need.status == NeedStatus.submitted)
+    if item_id is not None:
+        stmt = stmt.where(Need.item_id == item_id)
+    if location_id is not None:
+        stmt = stmt.where(Need.location_id == location_id)
+    groups: dict[tuple[str, str], list[Need]] = defaultdict(list)
+    for need in session.scalars(stmt.order_by(Need.id)):
+        groups[need.item_id, need.location_id].append(need)
+    pairs = []
+    for (item, location), group in sorted(groups.items()):
+        for i, first in enumerate(group):
+            for second in group[i + 1 :]:
+                if not _is_duplicate(first, second):
+                    continue
+                if agency_id is not None and agency_id not in (first.agency_id, second.agency_id):
+                    continue
+                pairs.append(
+                    DuplicatePair(
+                        item_id=item,
+                        location_id=location,
+                        days_apart=abs((first.need_by - second.need_by).days),
+                        needs=[_ref(first), _ref(second)],
+                    )
+                )
+    return pairs
+
+
+def page_of[T: BaseModel](rows: list[T], params: PageParams, schema: type[T]) -> Page[T]:
+    """A page of a list computed in Python, shaped like ``paginate``'s pages."""
+    chunk = rows[params.offset : params.offset + params.limit]
+    end = params.offset + len(chunk)
+    return Page[schema](  # type: ignore[valid-type]
+        items=chunk,
+        total=len(rows),
+        limit=params.limit,
+        offset=params.offset,
+        next_offset=end if end < len(rows) else None,
+    )
+
+
+# ------------------------------------------------------------------- 3W summary
+
+
+@dataclass
+class _Cell:
+    needs: int = 0
+    needed: int = 0
+    awarded: int = 0
+
+
+def plan_run(session: Session, round_id: int) -> Run | None:
+    """The run whose plan counts for the round: the binding one, else the latest succeeded."""
+    return session.scalars(
+        sa.select(Run)
+        .where(Run.round_id == round_id, Run.status == RunStatus.succeeded, Run.plan.is_not(None))
+        .order_by(Run.binding.desc(), Run.number.desc())
+        .limit(1)
+    ).first()
+
+
+def _awards_by_need(run: Run) -> Iterable[tuple[str, str, str, int]]:
+    """(agency, item, location, quantity) of each award in the run's plan.
+
+    Awards name the problem document's need ids; the document, frozen with the
+    run, says whose need each was, so this does not depend on how ids were made.
+    """
+    needs = {n.get("id"): n for n in (run.problem or {}).get("needs", []) if isinstance(n, Mapping)}
+    for award in (run.plan or {}).get("awards", []):
+        need = needs.get(award.get("need"))
+        if need is not None:
+            yield need["agency"], need["item"], need["location"], int(award.get("quantity", 0))
+
+
+def three_w(session: Session, user: User, round_: Round) -> ThreeWRead:
+    """Who-what-where: agency x location x item category, units needed and awarded.
+
+    Every member agency sees all rows once the round is optimised (or later);
+    before that coordinators and admins see all rows, anyone else only their
+    own agency's.
+    """
+    sees_all = round_.status in PUBLISHED_STATUSES or user.has_role(Role.coordinator, Role.admin)
+    scope: Literal["all", "own_agency"] = "all" if sees_all else "own_agency"
+
+    def shown(agency: str) -> bool:
+        return sees_all or (user.agency_id is not None and agency == user.agency_id)
+
+    cells: dict[tuple[str, str, str], _Cell] = defaultdict(_Cell)
+    for need in submitted_needs(session, round_.id):
+        if shown(need.agency_id):
+            cell = cells[need.agency_id, need.location_id, need.item_id]
+            cell.needs += 1
+            cell.needed += need.quantity
+    run = plan_run(session, round_.id)
+    if run is not None:
+        for agency, item_id, location_id, quantity in _awards_by_need(run):
+            if shown(agency):
+                cells[agency, location_id, item_id].awarded += quantity
+
+    items = _by_id(session, Item, {key[2] for key in cells})
+    locations = _by_id(session, Location, {key[1] for key in cells})
+    rows: dict[tuple[str, str, str], ThreeWRow] = {}
+    for (agency, location_id, item_id), cell in cells.items():
+        item = items.get(item_id)
+        location = locations.get(location_id)
+        category = item.category if item is not None else "unknown"
+        key = (agency, location_id, category)
+        row = rows.get(key) or ThreeWRow(
+            agency_id=agency,
+            location_id=location_id,
+            location_name=location.name if location is not None else location_id,
+            region=location.region if location is not None else None,
+            item_category=category,
+            needs=0,
+            quantity_needed=0,
+            quantity_awarded=0,
+        )
+        row.needs += cell.needs
+        row.quantity_needed += cell.needed
+        row.quantity_awarded += cell.awarded
+        rows[key] = row
+    return ThreeWRead(
+        round_id=round_.id,
+        round_status=round_.status,
+        run_id=run.id if run is not None else None,
+        run_number=run.number if run is not None else None,
+        scope=scope,
+        rows=[rows[key] for key in sorted(rows)],
+    )
+
+
+def _by_id[R: (Item, Location)](session: Session, model: type[R], ids: set[str]) -> dict[str, R]:
+    if not ids:
+        return {}
+    return {row.id: row for row in session.scalars(sa.select(model).where(model.id.in_(ids)))}
