@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from app import db_cli
 from app.auth import cli as auth_cli
+from app.demo import cli as demo_cli
 
 if TYPE_CHECKING:
     from solver import SolveProgress
@@ -405,6 +406,11 @@ def register_serve(commands: Subcommands) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--reload", action="store_true", help="restart on code changes")
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="load the Panama demo group if the database lacks it, and print a new API "
+        "token for every demo user before serving",
+    )
     parser.set_defaults(handler=run_serve)
 
 
@@ -416,6 +422,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if get_settings().auto_migrate:
         upgrade_database()
+    if getattr(args, "demo", False):
+        # Printed before uvicorn starts, so the tokens come before its log lines.
+        failed = demo_cli.prepare_demo(base_url=demo_cli.serve_url(args.host, args.port))
+        if failed:
+            return failed
 
     uvicorn.run("app.main:app", host=args.host, port=args.port, reload=args.reload)
     return EXIT_SOLVED
@@ -430,6 +441,7 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     register_serve,
     db_cli.register,
     auth_cli.register,
+    demo_cli.register,
 ]
 
 
