@@ -1,0 +1,273 @@
+"""/api/v1: closing rounds, runs, approvals and a run's outputs. Thin: each route calls a service.
+
+Routes that solve are plain ``def``: FastAPI runs them in its thread pool, so
+a solve never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Response, status
+
+from app.api import IdempotencyDep, Page, PageParamsDep, paginate, set_etag
+from app.api.openapi import problem_responses
+from app.auth.deps import CurrentUser
+from app.db import SessionDep
+from app.runs import outputs, service
+from app.runs.deps import ChiefOfMission, Coordinator, VisibleRunDep
+from app.runs.models import Decision, Run, RunStatus
+from app.runs.pages import page_of
+from app.runs.schemas import (
+    ApprovalCreate,
+    ApprovalRead,
+    CostStatement,
+    PurchaseOrder,
+    RunCreate,
+    RunRead,
+    RunSummary,
+    UnmetNeed,
+)
+
+# Mounted under /api/v1 by app.main, like every domain router.
+router = APIRouter(tags=["runs and approvals"])
+
+RoundId = Annotated[int, Path(description="the round's id", examples=[3])]
+
+
+def _created(response: Response, run: Run) -> RunRead:
+    set_etag(response, run)
+    response.headers["Location"] = service.run_url(run)
+    return service.run_read(run, service.Viewer(True, None))
+
+
+@router.post(
+    "/rounds/{round_id}/close",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunRead,
+    summary="Close a round, freeze its snapshot and solve it (run #1)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def close_round(
+    round_id: RoundId,
+    session: SessionDep,
+    coordinator: Coordinator,
+    idem: IdempotencyDep,
+    response: Response,
+) -> Any:
+    """Coordinator. Moves an open round to `closed` and freezes its submitted needs (with
+    their confirmed priority) and the catalogue valid on the round's `as_of` (else the
+    closing day) into a contract-v1 problem document: run #1. The run is solved in this
+    request (the solve's time limit is capped by the service); when it succeeds the round
+    is `optimised`. A round that is not open: 409. A round whose data do not make a
+    valid document (e.g. a setting out of range): 409 listing every problem, nothing
+    changed. Send an Idempotency-Key to retry safely."""
+    if (replay := idem.replay()) is not None:
+        return replay
+    run = service.close_round(
+        session, coordinator, round_id, on_finished=service.remember_response(idem)
+    )
+    return _created(response, run)
+
+
+@router.post(
+    "/rounds/{round_id}/runs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunRead,
+    summary="Re-run a round's frozen snapshot",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def rerun_round(
+    round_id: RoundId,
+    session: SessionDep,
+    coordinator: Coordinator,
+    idem: IdempotencyDep,
+    response: Response,
+    body: Annotated[RunCreate | None, Body()] = None,
+) -> Any:
+    """Coordinator. A new run (next number) of the snapshot frozen when the round closed,
+    with the round's settings or the ones sent here (merged onto the snapshot's). Solved
+    in this request. Refused with 409 while the round is open, once it is approved, and
+    while another run of the round is queued or running. A run of a rejected round puts
+    it back to `optimised` when it succeeds. Send an Idempotency-Key to retry safely."""
+    if (replay := idem.replay()) is not None:
+        return replay
+    run = service.rerun(
+        session, coordinator, round_id, body, on_finished=service.remember_response(idem)
+    )
+    return _created(response, run)
+
+
+@router.get(
+    "/rounds/{round_id}/runs",
+    response_model=Page[RunSummary],
+    summary="List a round's runs",
+    responses=problem_responses(401, 404, 422),
+)
+def list_runs(
+    round_id: RoundId,
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageParamsDep,
+    run_status: Annotated[RunStatus | None, Query(alias="status")] = None,
+    binding: Annotated[bool | None, Query(description="only the binding run")] = None,
+) -> Any:
+    """Newest first. Every member agency sees them once the round is optimised; before
+    that, coordinators (and each agency, without pooled totals)."""
+    _round, viewer = service.get_round_for_runs(session, user, round_id)
+    result = paginate(
+        session,
+        service.runs_query(round_id, status=run_status, binding=binding),
+        page,
+        RunSummary,
+    )
+    if not viewer.full:
+        for item in result.items:
+            item.objective = item.money_cost = None
+    return result
+
+
+@router.get(
+    "/runs/{run_id}",
+    response_model=RunRead,
+    summary="Read a run: its problem document, plan, statistics and progress",
+    responses=problem_responses(401, 404),
+)
+def read_run(visible: VisibleRunDep, response: Response) -> Any:
+    """The whole run once its round is optimised (coordinators: always). Before that an
+    agency's users see only their own needs and their outcome (`scope: own_agency`)."""
+    set_etag(response, visible.run)
+    return service.run_read(visible.run, visible.viewer)
+
+
+# --------------------------------------------------------------------- approvals
+
+
+@router.post(
+    "/runs/{run_id}/approvals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApprovalRead,
+    summary="Approve or reject your agency's share of a run",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def decide(
+    run_id: Annotated[int, Path(description="the run's id", examples=[7])],
+    body: ApprovalCreate,
+    session: SessionDep,
+    chief: ChiefOfMission,
+    idem: IdempotencyDep,
+    response: Response,
+) -> Any:
+    """Chief of mission, for their own agency only (an agency with needs in the run). A
+    rejection needs a reason and moves the round to `rejected`; when every agency with
+    awards has approved, the run becomes binding and the round `approved`. 403 for the
+    user who triggered the run (four-eyes); 409 for a second decision of the same agency,
+    a superseded run or a round not `optimised`. Send an Idempotency-Key to retry safely."""
+    if (replay := idem.replay()) is not None:
+        return replay
+    approval = service.decide(session, chief, run_id, body, idem=idem)
+    response.headers["Location"] = service.approval_url(approval)
+    return approval
+
+
+@router.get(
+    "/runs/{run_id}/approvals",
+    response_model=Page[ApprovalRead],
+    summary="List the decisions on a run",
+    responses=problem_responses(401, 404, 422),
+)
+def list_approvals(
+    visible: VisibleRunDep,
+    session: SessionDep,
+    page: PageParamsDep,
+    agency_id: Annotated[str | None, Query(examples=["IOM"])] = None,
+    decision: Decision | None = None,
+) -> Any:
+    agency = service.agency_filter(visible, agency_id)
+    stmt = service.approvals_query(visible.run.id, agency_id=agency, decision=decision)
+    return paginate(session, stmt, page, ApprovalRead)
+
+
+@router.get(
+    "/runs/{run_id}/approvals/{agency_id}",
+    response_model=ApprovalRead,
+    summary="Read one agency's decision on a run",
+    responses=problem_responses(401, 404),
+)
+def read_approval(
+    visible: VisibleRunDep,
+    session: SessionDep,
+    agency_id: Annotated[str, Path(examples=["IOM"])],
+) -> Any:
+    """Decisions are final: no ETag, nothing to update."""
+    return service.get_approval(session, visible, agency_id)
+
+
+# ------------------------------------------------------------------------ outputs
+
+
+@router.get(
+    "/runs/{run_id}/purchase-orders",
+    response_model=Page[PurchaseOrder],
+    summary="Consolidated purchase orders per supplier",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def purchase_orders(
+    visible: VisibleRunDep,
+    page: PageParamsDep,
+    supplier: Annotated[str | None, Query(examples=["sup-001"])] = None,
+) -> Any:
+    """One order per supplier: a line per offer (item, pooled quantity, tier, unit price,
+    cost) and, under each line, the awards tracing it back to each agency's need; plus the
+    deliveries (shipping) from that supplier. Visible once the round is optimised (they
+    consolidate every agency's needs). 409 while the run has no plan."""
+    service.require_full_view(visible, "purchase orders")
+    problem, plan = service.require_plan(visible)
+    orders = outputs.purchase_orders(problem, plan)
+    return page_of(
+        [o for o in orders if supplier is None or o.supplier == supplier], page, PurchaseOrder
+    )
+
+
+@router.get(
+    "/runs/{run_id}/cost-statements",
+    response_model=Page[CostStatement],
+    summary="Per-agency cost statements: allocated, stand-alone, savings",
+    responses=problem_responses(401, 404, 409, 422),
+)
+def cost_statements(
+    visible: VisibleRunDep,
+    page: PageParamsDep,
+    agency_id: Annotated[str | None, Query(examples=["IOM"])] = None,
+) -> Any:
+    """Every agency's statement once the round is optimised, to every member agency: the
+    split is fair only if each agency can compare it with the others'. Before that, an
+    agency sees its own. 409 while the run has no plan."""
+    problem, plan = service.require_plan(visible)
+    only = service.agency_filter(visible, agency_id)
+    return page_of(outputs.cost_statements(problem, plan, only), page, CostStatement)
+
+
+@router.get(
+    "/runs/{run_id}/unmet",
+    response_model=Page[UnmetNeed],
+    summary="Needs the plan leaves unmet, with their reasons",
+    responses=problem_responses(401, 404, 409, 422),
+)
+def unmet(
+    visible: VisibleRunDep,
+    page: PageParamsDep,
+    agency_id: Annotated[str | None, Query(examples=["UNICEF"])] = None,
+    reason: Annotated[
+        str | None,
+        Query(
+            pattern="^(no_offer|no_route|not_eligible|capacity|min_order|too_costly)$",
+            examples=["no_route"],
+        ),
+    ] = None,
+) -> Any:
+    """Each need with units left unmet: how many, the reason code and a sentence. Before
+    the round is optimised an agency sees its own. 409 while the run has no plan."""
+    problem, plan = service.require_plan(visible)
+    only = service.agency_filter(visible, agency_id)
+    return page_of(outputs.unmet_needs(problem, plan, agency=only, reason=reason), page, UnmetNeed)
