@@ -65,19 +65,37 @@ def reasons(result: ParseResult) -> dict[tuple[int | None, str | None], str]:
 
 
 def need(**overrides: Any) -> list[Any]:
-    values = {"item": "ppe-mask-n95", "location": "pa-darien-lajas-blancas", "quantity": 5000,
-              "need_by": FUTURE, "priority": "critical", "justification": "outbreak"}
+    values = {
+        "item": "ppe-mask-n95",
+        "location": "pa-darien-lajas-blancas",
+        "quantity": 5000,
+        "need_by": FUTURE,
+        "priority": "critical",
+        "justification": "outbreak",
+    }
     values.update(overrides)
     return [values[h] for h in NEED_HEADER]
 
 
 def offer(**overrides: Any) -> list[Any]:
     values: dict[str, Any] = {h: None for h in OFFER_HEADER}
-    values.update({"offer_id": "LTA-1", "supplier": "sup-001", "item": "ppe-mask-n95",
-                   "capacity": 50000, "min_order_quantity": 1000, "lead_time_days": 10,
-                   "eligible_agencies": "", "valid_from": "2026-11-01", "valid_to": "2027-10-31",
-                   "tier1_min_quantity": 0, "tier1_unit_price": "1.20",
-                   "tier2_min_quantity": 10000, "tier2_unit_price": "1.00"})
+    values.update(
+        {
+            "offer_id": "LTA-1",
+            "supplier": "sup-001",
+            "item": "ppe-mask-n95",
+            "capacity": 50000,
+            "min_order_quantity": 1000,
+            "lead_time_days": 10,
+            "eligible_agencies": "",
+            "valid_from": "2026-11-01",
+            "valid_to": "2027-10-31",
+            "tier1_min_quantity": 0,
+            "tier1_unit_price": "1.20",
+            "tier2_min_quantity": 10000,
+            "tier2_unit_price": "1.00",
+        }
+    )
     values.update(overrides)
     return [values[h] for h in OFFER_HEADER]
 
@@ -86,15 +104,32 @@ def offer(**overrides: Any) -> list[Any]:
 
 
 def test_needs_csv_become_rows_for_need_create() -> None:
-    data = csv_bytes([NEED_HEADER, need(), need(item="hyg-kit-family", quantity=" 12 ",
-                                               priority="Normal", justification="")])
+    data = csv_bytes(
+        [
+            NEED_HEADER,
+            need(),
+            need(item="hyg-kit-family", quantity=" 12 ", priority="Normal", justification=""),
+        ]
+    )
     result = sp.parse_needs(data, "needs.csv", "text/csv")
     assert result.ok and result.errors == []
     assert result.rows == [
-        {"item_id": "ppe-mask-n95", "location_id": "pa-darien-lajas-blancas", "quantity": 5000,
-         "need_by": dt.date(2099, 12, 20), "priority": "critical", "justification": "outbreak"},
-        {"item_id": "hyg-kit-family", "location_id": "pa-darien-lajas-blancas", "quantity": 12,
-         "need_by": dt.date(2099, 12, 20), "priority": "normal", "justification": ""},
+        {
+            "item_id": "ppe-mask-n95",
+            "location_id": "pa-darien-lajas-blancas",
+            "quantity": 5000,
+            "need_by": dt.date(2099, 12, 20),
+            "priority": "critical",
+            "justification": "outbreak",
+        },
+        {
+            "item_id": "hyg-kit-family",
+            "location_id": "pa-darien-lajas-blancas",
+            "quantity": 12,
+            "need_by": dt.date(2099, 12, 20),
+            "priority": "normal",
+            "justification": "",
+        },
     ]
     assert result.row_numbers == [2, 3]
 
@@ -107,11 +142,18 @@ def test_needs_rows_are_accepted_by_the_needs_schema() -> None:
 
 
 def test_xlsx_with_typed_cells_gives_the_same_rows_as_csv() -> None:
-    rows = [NEED_HEADER,
-            ["ppe-mask-n95", "pa-darien-lajas-blancas", 5000, dt.datetime(2099, 12, 20),
-             "critical", "outbreak"],
-            ["ppe-mask-n95", "pa-darien-lajas-blancas", 5000.0, "2099-12-20", "CRITICAL",
-             "outbreak"]]
+    rows: list[list[Any]] = [
+        NEED_HEADER,
+        [
+            "ppe-mask-n95",
+            "pa-darien-lajas-blancas",
+            5000,
+            dt.datetime(2099, 12, 20),
+            "critical",
+            "outbreak",
+        ],
+        ["ppe-mask-n95", "pa-darien-lajas-blancas", 5000.0, "2099-12-20", "CRITICAL", "outbreak"],
+    ]
     result = sp.parse_needs(xlsx_bytes(rows), "needs.xlsx")
     expected = sp.parse_needs(csv_bytes([NEED_HEADER, need()]), "needs.csv").rows[0]
     assert result.errors == []
@@ -134,24 +176,46 @@ def test_xlsx_sheet_named_after_the_kind_is_read_whatever_its_position() -> None
 
 
 def test_offers_with_tiers_and_eligibility() -> None:
-    data = csv_bytes([
-        OFFER_HEADER,
-        offer(),
-        offer(offer_id="LTA-2", eligible_agencies="iom; UNHCR;;IOM", valid_to="",
-              min_order_quantity="", tier2_min_quantity="", tier2_unit_price=""),
-        offer(offer_id="LTA-3", eligible_agencies="none", tier3_min_quantity=20000,
-              tier3_unit_price="0.95", tier4_min_quantity=40000, tier4_unit_price="0.95",
-              tier5_min_quantity=80000, tier5_unit_price="0.9"),
-    ])
+    data = csv_bytes(
+        [
+            OFFER_HEADER,
+            offer(),
+            offer(
+                offer_id="LTA-2",
+                eligible_agencies="iom; UNHCR;;IOM",
+                valid_to="",
+                min_order_quantity="",
+                tier2_min_quantity="",
+                tier2_unit_price="",
+            ),
+            offer(
+                offer_id="LTA-3",
+                eligible_agencies="none",
+                tier3_min_quantity=20000,
+                tier3_unit_price="0.95",
+                tier4_min_quantity=40000,
+                tier4_unit_price="0.95",
+                tier5_min_quantity=80000,
+                tier5_unit_price="0.9",
+            ),
+        ]
+    )
     result = sp.parse_offers(data, "offers.csv")
     assert result.errors == []
     first, second, third = result.rows
     assert first == {
-        "supplier_id": "sup-001", "item_id": "ppe-mask-n95", "reference": "LTA-1",
-        "price_tiers": [{"min_quantity": 0, "unit_price": Decimal("1.20")},
-                        {"min_quantity": 10000, "unit_price": Decimal("1.00")}],
-        "capacity": 50000, "min_order_quantity": 1000, "lead_time_days": 10,
-        "eligible_agencies": None, "valid_from": dt.date(2026, 11, 1),
+        "supplier_id": "sup-001",
+        "item_id": "ppe-mask-n95",
+        "reference": "LTA-1",
+        "price_tiers": [
+            {"min_quantity": 0, "unit_price": Decimal("1.20")},
+            {"min_quantity": 10000, "unit_price": Decimal("1.00")},
+        ],
+        "capacity": 50000,
+        "min_order_quantity": 1000,
+        "lead_time_days": 10,
+        "eligible_agencies": None,
+        "valid_from": dt.date(2026, 11, 1),
         "valid_to": dt.date(2027, 10, 31),
     }
     assert second["eligible_agencies"] == ["IOM", "UNHCR"]
@@ -170,8 +234,16 @@ def test_offer_rows_are_accepted_by_the_offer_schema() -> None:
 
 
 def test_offers_with_optional_columns_left_out() -> None:
-    header = ["offer_id", "supplier", "item", "capacity", "lead_time_days", "valid_from",
-              "tier1_min_quantity", "tier1_unit_price"]
+    header = [
+        "offer_id",
+        "supplier",
+        "item",
+        "capacity",
+        "lead_time_days",
+        "valid_from",
+        "tier1_min_quantity",
+        "tier1_unit_price",
+    ]
     data = csv_bytes([header, ["Q-9", "sup-002", "wat-tabs", 100, 3, "2026-01-01", 0, 0.5]])
     result = sp.parse_offers(data, "offers.csv")
     assert result.errors == []
@@ -185,9 +257,15 @@ def test_routes_with_default_costs() -> None:
 
     data = csv_bytes([["supplier", "location", "transit_days"], ["sup-001", "pa-x", 3]])
     result = sp.parse_routes(data, "routes.csv")
-    assert result.rows == [{"supplier_id": "sup-001", "location_id": "pa-x",
-                            "fixed_cost": Decimal(0), "unit_cost": Decimal(0),
-                            "transit_days": 3}]
+    assert result.rows == [
+        {
+            "supplier_id": "sup-001",
+            "location_id": "pa-x",
+            "fixed_cost": Decimal(0),
+            "unit_cost": Decimal(0),
+            "transit_days": 3,
+        }
+    ]
     RouteCreate.model_validate(result.rows[0])
     full = sp.parse_routes(csv_bytes([ROUTE_HEADER, ["sup-001", "pa-x", "500", "0.013", 2]]))
     assert full.rows[0]["fixed_cost"] == Decimal("500")
@@ -198,16 +276,18 @@ def test_routes_with_default_costs() -> None:
 
 
 def test_every_bad_row_is_reported_and_nothing_imported() -> None:
-    data = csv_bytes([
-        NEED_HEADER,
-        need(),                                      # 2: fine
-        need(quantity="0"),                          # 3
-        need(quantity="12.5", priority="urgent"),    # 4: two problems
-        need(),                                      # 5: fine
-        need(need_by="20/12/2026"),                  # 6
-        need(item="", location=""),                  # 7: both required
-        need(priority="high", justification=""),     # 8: justification required
-    ])
+    data = csv_bytes(
+        [
+            NEED_HEADER,
+            need(),  # 2: fine
+            need(quantity="0"),  # 3
+            need(quantity="12.5", priority="urgent"),  # 4: two problems
+            need(),  # 5: fine
+            need(need_by="20/12/2026"),  # 6
+            need(item="", location=""),  # 7: both required
+            need(priority="high", justification=""),  # 8: justification required
+        ]
+    )
     result = sp.parse_needs(data, "needs.csv")
     assert result.rows == [] and result.row_numbers == [] and not result.ok
     assert reasons(result) == {
@@ -220,17 +300,22 @@ def test_every_bad_row_is_reported_and_nothing_imported() -> None:
         (8, "justification"): "is required for a high need",
     }
     assert result.errors[0].path == "row 3, quantity"
-    assert result.errors[0].as_dict() == {"row": 3, "column": "quantity",
-                                          "reason": "must be at least 1"}
+    assert result.errors[0].as_dict() == {
+        "row": 3,
+        "column": "quantity",
+        "reason": "must be at least 1",
+    }
 
 
 def test_row_numbers_are_the_sheet_rows_with_blank_and_comment_rows() -> None:
-    data = b"item,location,quantity,need_by,priority,justification\n" \
-           b"#example,pa-x,1,2099-01-01,normal,\n" \
-           b"\n" \
-           b",,,,,\n" \
-           b'ppe,pa-x,5,2099-01-01,normal,"two\nlines"\n' \
-           b"ppe,pa-x,-5,2099-01-01,normal,\n"
+    data = (
+        b"item,location,quantity,need_by,priority,justification\n"
+        b"#example,pa-x,1,2099-01-01,normal,\n"
+        b"\n"
+        b",,,,,\n"
+        b'ppe,pa-x,5,2099-01-01,normal,"two\nlines"\n'
+        b"ppe,pa-x,-5,2099-01-01,normal,\n"
+    )
     result = sp.parse_needs(data, "needs.csv")
     # The record with a line break is one row, as a spreadsheet shows it.
     assert errors_of(result) == [(6, "quantity")]
@@ -250,14 +335,17 @@ def test_not_finite_numbers_are_refused(text: str) -> None:
     result = sp.parse_needs(csv_bytes([NEED_HEADER, need(quantity=text)]), "n.csv")
     assert reasons(result) == {(2, "quantity"): "must be a finite number"}
     route = sp.parse_routes(csv_bytes([ROUTE_HEADER, ["s", "l", text, text, 1]]), "r.csv")
-    assert reasons(route) == {(2, "fixed_cost"): "must be a finite number",
-                              (2, "unit_cost"): "must be a finite number"}
+    assert reasons(route) == {
+        (2, "fixed_cost"): "must be a finite number",
+        (2, "unit_cost"): "must be a finite number",
+    }
 
 
 @pytest.mark.parametrize("text", ["1e308", "1E308", "1e999999999", "9" * 60, "1e12"])
 def test_huge_numbers_are_refused(text: str) -> None:
-    result = sp.parse_offers(csv_bytes([OFFER_HEADER, offer(capacity=text,
-                                                            tier1_unit_price=text)]), "o.csv")
+    result = sp.parse_offers(
+        csv_bytes([OFFER_HEADER, offer(capacity=text, tier1_unit_price=text)]), "o.csv"
+    )
     assert errors_of(result) == [(2, "capacity"), (2, "tier1_unit_price")]
     assert reasons(result)[(2, "capacity")] == "must be at most 2,147,483,647"
     assert reasons(result)[(2, "tier1_unit_price")] == "must be at most 999999999999"
@@ -270,28 +358,35 @@ def test_quantities_stop_at_the_database_integer() -> None:
 
 
 def test_huge_and_non_finite_floats_in_xlsx_cells_are_refused() -> None:
-    rows = [ROUTE_HEADER, ["sup-1", "pa-x", 1e308, 1e300, 3]]
+    rows: list[list[Any]] = [ROUTE_HEADER, ["sup-1", "pa-x", 1e308, 1e300, 3]]
     result = sp.parse_routes(xlsx_bytes(rows), "r.xlsx")
     assert errors_of(result) == [(2, "fixed_cost"), (2, "unit_cost")]
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("1,000", "must be a number written without thousands separators and with a dot for "
-              "decimals (1234.5)"),
-    ("1_000", "must be a number"),
-    ("five", "must be a number"),
-    ("0x10", "must be a number"),
-    ("TRUE", "must be a number"),
-    ("12.5", "must be a whole number"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "1,000",
+            "must be a number written without thousands separators and with a dot for "
+            "decimals (1234.5)",
+        ),
+        ("1_000", "must be a number"),
+        ("five", "must be a number"),
+        ("0x10", "must be a number"),
+        ("TRUE", "must be a number"),
+        ("12.5", "must be a whole number"),
+    ],
+)
 def test_numbers_must_be_plain_decimals(text: str, reason: str) -> None:
     result = sp.parse_needs(csv_bytes([NEED_HEADER, need(quantity=text)]), "n.csv")
     assert reasons(result) == {(2, "quantity"): reason}
 
 
 def test_whole_numbers_written_with_decimals_or_exponents_are_whole() -> None:
-    result = sp.parse_needs(csv_bytes([NEED_HEADER, need(quantity="5000.0"),
-                                       need(quantity="5e3")]), "n.csv")
+    result = sp.parse_needs(
+        csv_bytes([NEED_HEADER, need(quantity="5000.0"), need(quantity="5e3")]), "n.csv"
+    )
     assert [r["quantity"] for r in result.rows] == [5000, 5000]
 
 
@@ -315,11 +410,20 @@ def test_booleans_are_not_numbers() -> None:
 # --------------------------------------------------------------------------- formulas
 
 
-@pytest.mark.parametrize("text", ["=1+2", "+cmd|' /C calc'!A0", "-2+3+cmd|'/C calc'!A0",
-                                  "@SUM(1+1)*cmd|'/C calc'!A0", "=HYPERLINK(\"http://x\")"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=1+2",
+        "+cmd|' /C calc'!A0",
+        "-2+3+cmd|'/C calc'!A0",
+        "@SUM(1+1)*cmd|'/C calc'!A0",
+        '=HYPERLINK("http://x")',
+    ],
+)
 def test_csv_cells_that_a_spreadsheet_would_run_are_refused(text: str) -> None:
-    data = csv_bytes([NEED_HEADER, need(item=text, justification=text, quantity=text,
-                                        need_by=text)])
+    data = csv_bytes(
+        [NEED_HEADER, need(item=text, justification=text, quantity=text, need_by=text)]
+    )
     result = sp.parse_needs(data, "n.csv")
     assert result.rows == []
     problems = reasons(result)
@@ -329,8 +433,16 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_refused(text: str) -> None:
 
 
 def test_an_apostrophe_marks_formula_like_text_as_text() -> None:
-    result = sp.parse_needs(csv_bytes([NEED_HEADER, need(justification="'- 40% more cases"),
-                                       need(justification="'=not a formula")]), "n.csv")
+    result = sp.parse_needs(
+        csv_bytes(
+            [
+                NEED_HEADER,
+                need(justification="'- 40% more cases"),
+                need(justification="'=not a formula"),
+            ]
+        ),
+        "n.csv",
+    )
     assert [r["justification"] for r in result.rows] == ["- 40% more cases", "=not a formula"]
 
 
@@ -369,24 +481,29 @@ def test_xlsx_text_cells_are_text_whatever_their_first_character() -> None:
 # --------------------------------------------------------------------------- dates
 
 
-@pytest.mark.parametrize(("cell", "reason"), [
-    ("2099-02-30", "2099-02-30 is not a calendar date"),
-    ("12/20/2099", "must be a date written as YYYY-MM-DD, e.g. 2026-12-20"),
-    ("20991220", "must be a date written as YYYY-MM-DD, e.g. 2026-12-20"),
-    ("2099-W01-1", "must be a date written as YYYY-MM-DD, e.g. 2026-12-20"),
-    ("2099-12-20T10:00", "must be a date written as YYYY-MM-DD, e.g. 2026-12-20"),
-])
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("2099-02-30", "2099-02-30 is not a calendar date"),
+        ("12/20/2099", "must be a date written as YYYY-MM-DD, e.g. 2026-12-20"),
+        ("20991220", "must be a date written as YYYY-MM-DD, e.g. 2026-12-20"),
+        ("2099-W01-1", "must be a date written as YYYY-MM-DD, e.g. 2026-12-20"),
+        ("2099-12-20T10:00", "must be a date written as YYYY-MM-DD, e.g. 2026-12-20"),
+    ],
+)
 def test_text_dates_must_be_iso(cell: str, reason: str) -> None:
     result = sp.parse_needs(csv_bytes([NEED_HEADER, need(need_by=cell)]), "n.csv")
     assert reasons(result) == {(2, "need_by"): reason}
 
 
 def test_date_cells_and_midnight_timestamps() -> None:
-    rows = [NEED_HEADER,
-            need(need_by=dt.date(2099, 12, 20)),
-            need(need_by="2099-12-20 00:00:00"),
-            need(need_by=dt.datetime(2099, 12, 20, 13, 30)),
-            need(need_by=46376)]
+    rows = [
+        NEED_HEADER,
+        need(need_by=dt.date(2099, 12, 20)),
+        need(need_by="2099-12-20 00:00:00"),
+        need(need_by=dt.datetime(2099, 12, 20, 13, 30)),
+        need(need_by=46376),
+    ]
     result = sp.parse_needs(xlsx_bytes(rows), "n.xlsx")
     assert reasons(result) == {
         (4, "need_by"): "must be a date without a time of day",
@@ -409,28 +526,39 @@ def test_offer_validity_order() -> None:
 
 
 def test_tier_rules() -> None:
-    data = csv_bytes([
-        OFFER_HEADER,
-        offer(offer_id="a", tier2_min_quantity=0),                        # 2: not increasing
-        offer(offer_id="b", tier2_unit_price="1.21"),                     # 3: price rises
-        offer(offer_id="c", tier2_unit_price=""),                         # 4: half a pair
-        offer(offer_id="d", tier2_min_quantity="", tier2_unit_price="",   # 5: gap
-              tier3_min_quantity=500, tier3_unit_price="1"),
-        offer(offer_id="e", tier1_min_quantity="", tier1_unit_price="",   # 6: no tier at all
-              tier2_min_quantity="", tier2_unit_price=""),
-        offer(offer_id="f", tier2_unit_price="1.20"),                     # 7: equal price: ok
-    ])
+    data = csv_bytes(
+        [
+            OFFER_HEADER,
+            offer(offer_id="a", tier2_min_quantity=0),  # 2: not increasing
+            offer(offer_id="b", tier2_unit_price="1.21"),  # 3: price rises
+            offer(offer_id="c", tier2_unit_price=""),  # 4: half a pair
+            offer(
+                offer_id="d",
+                tier2_min_quantity="",
+                tier2_unit_price="",  # 5: gap
+                tier3_min_quantity=500,
+                tier3_unit_price="1",
+            ),
+            offer(
+                offer_id="e",
+                tier1_min_quantity="",
+                tier1_unit_price="",  # 6: no tier at all
+                tier2_min_quantity="",
+                tier2_unit_price="",
+            ),
+            offer(offer_id="f", tier2_unit_price="1.20"),  # 7: equal price: ok
+        ]
+    )
     result = sp.parse_offers(data, "o.csv")
     assert reasons(result) == {
-        (2, "tier2_min_quantity"): "must be greater than the previous tier's minimum "
-                                   "quantity (0)",
+        (2, "tier2_min_quantity"): "must be greater than the previous tier's minimum quantity (0)",
         (3, "tier2_unit_price"): "must not be above the previous tier's unit price (1.2): "
-                                 "tiers are volume discounts",
+        "tiers are volume discounts",
         (4, "tier2_unit_price"): "tier 2 needs both a minimum quantity and a unit price",
         (5, "tier3_min_quantity"): "tier 3 is given but tier 2 is empty: fill tiers from "
-                                   "tier 1 on, without gaps",
+        "tier 1 on, without gaps",
         (6, "tier1_min_quantity"): "at least one price tier is required (tier1_min_quantity "
-                                   "and tier1_unit_price)",
+        "and tier1_unit_price)",
     }
 
 
@@ -442,17 +570,20 @@ def test_a_sixth_tier_is_an_unknown_column() -> None:
 
 
 def test_eligible_agencies_cells() -> None:
-    data = csv_bytes([OFFER_HEADER,
-                      offer(offer_id="a", eligible_agencies="IOM,UNHCR"),
-                      offer(offer_id="b", eligible_agencies="IOM;not an agency"),
-                      offer(offer_id="c", eligible_agencies=";;")])
+    data = csv_bytes(
+        [
+            OFFER_HEADER,
+            offer(offer_id="a", eligible_agencies="IOM,UNHCR"),
+            offer(offer_id="b", eligible_agencies="IOM;not an agency"),
+            offer(offer_id="c", eligible_agencies=";;"),
+        ]
+    )
     result = sp.parse_offers(data, "o.csv")
     assert reasons(result) == {
-        (2, "eligible_agencies"): "separate agency codes with semicolons (IOM;UNHCR), "
-                                  "not commas",
+        (2, "eligible_agencies"): "separate agency codes with semicolons (IOM;UNHCR), not commas",
         (3, "eligible_agencies"): "'NOT AN AGENCY' is not an agency code (e.g. IOM, WHO-PAHO)",
         (4, "eligible_agencies"): 'list agency codes separated by semicolons, "none", or '
-                                  "leave it blank",
+        "leave it blank",
     }
 
 
@@ -460,15 +591,26 @@ def test_eligible_agencies_cells() -> None:
 
 
 def test_known_ids_are_checked_when_given() -> None:
-    known = {"item": {"ppe-mask-n95"}, "location": {"pa-darien-lajas-blancas"},
-             "supplier": {"sup-001"}, "agency": {"IOM", "UNHCR"}}
-    needs = sp.parse_needs(csv_bytes([NEED_HEADER, need(), need(item="ghost", location="nowhere")]),
-                           "n.csv", known_ids=known)
-    assert reasons(needs) == {(3, "item"): "no item 'ghost'",
-                              (3, "location"): "no location 'nowhere'"}
+    known = {
+        "item": {"ppe-mask-n95"},
+        "location": {"pa-darien-lajas-blancas"},
+        "supplier": {"sup-001"},
+        "agency": {"IOM", "UNHCR"},
+    }
+    needs = sp.parse_needs(
+        csv_bytes([NEED_HEADER, need(), need(item="ghost", location="nowhere")]),
+        "n.csv",
+        known_ids=known,
+    )
+    assert reasons(needs) == {
+        (3, "item"): "no item 'ghost'",
+        (3, "location"): "no location 'nowhere'",
+    }
     offers = sp.parse_offers(
         csv_bytes([OFFER_HEADER, offer(supplier="sup-404", eligible_agencies="IOM;WFP;XYZ")]),
-        "o.csv", known_ids=known)
+        "o.csv",
+        known_ids=known,
+    )
     assert [(e.column, e.reason) for e in offers.errors] == [
         ("supplier", "no supplier 'sup-404'"),
         ("eligible_agencies", "no agency 'WFP'"),
@@ -481,8 +623,10 @@ def test_known_ids_are_checked_when_given() -> None:
 def test_duplicates_within_the_file() -> None:
     offers = sp.parse_offers(csv_bytes([OFFER_HEADER, offer(), offer()]), "o.csv")
     assert reasons(offers) == {(3, "offer_id"): "this offer_id already given in row 2"}
-    routes = sp.parse_routes(csv_bytes([ROUTE_HEADER, ["s", "l", 1, 0, 1], ["s", "m", 1, 0, 1],
-                                        ["s", "l", 2, 0, 1]]), "r.csv")
+    routes = sp.parse_routes(
+        csv_bytes([ROUTE_HEADER, ["s", "l", 1, 0, 1], ["s", "m", 1, 0, 1], ["s", "l", 2, 0, 1]]),
+        "r.csv",
+    )
     assert reasons(routes) == {(4, "location"): "a route from s to l is already given in row 2"}
 
 
@@ -497,13 +641,22 @@ def test_a_sheet_with_a_missing_column() -> None:
 
 
 def test_unknown_duplicate_and_headerless_columns() -> None:
-    header = ["Item", " LOCATION ", "Quantity", "need by", "", "priority", "justification",
-              "notes", "quantity"]
+    header = [
+        "Item",
+        " LOCATION ",
+        "Quantity",
+        "need by",
+        "",
+        "priority",
+        "justification",
+        "notes",
+        "quantity",
+    ]
     row = [*need()[:4], "under no header", *need()[4:], "hello", 3, "stray"]
     result = sp.parse_needs(csv_bytes([header, row]), "n.csv")
     assert reasons(result) == {
         (1, "notes"): "unknown column; the needs template has: item, location, quantity, "
-                      "need_by, priority, justification",
+        "need_by, priority, justification",
         (1, "quantity"): "this column appears twice",
         (1, "column 5"): "values under a column without a header",
         (2, "column 10"): "a value beyond the last column of the header",
@@ -543,17 +696,23 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("data", "name", "reason"), [
-    (b"%PDF-1.7\n...", "needs.pdf", "this is a PDF, not a spreadsheet"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "needs.xls", "old Excel .xls"),
-    (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + b"\0" * 50, "needs.png", "not a text (CSV) file"),
-    (b"item,location\n", "needs.xlsx", "named as XLSX but is not one"),
-    (_zip({"word/document.xml": b"<w/>"}), "needs.docx", "not an XLSX workbook"),
-    (_zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet"}), "needs.ods",
-     "OpenDocument spreadsheet"),
-    (b"PK\x03\x04garbage that is no zip", "needs.xlsx", "damaged"),
-    (b"{}", "needs.json", "upload a CSV or XLSX file"),
-])
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (b"%PDF-1.7\n...", "needs.pdf", "this is a PDF, not a spreadsheet"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "needs.xls", "old Excel .xls"),
+        (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + b"\0" * 50, "needs.png", "not a text (CSV) file"),
+        (b"item,location\n", "needs.xlsx", "named as XLSX but is not one"),
+        (_zip({"word/document.xml": b"<w/>"}), "needs.docx", "not an XLSX workbook"),
+        (
+            _zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet"}),
+            "needs.ods",
+            "OpenDocument spreadsheet",
+        ),
+        (b"PK\x03\x04garbage that is no zip", "needs.xlsx", "damaged"),
+        (b"{}", "needs.json", "upload a CSV or XLSX file"),
+    ],
+)
 def test_wrong_file_types(data: bytes, name: str, reason: str) -> None:
     result = sp.parse_needs(data, name)
     assert len(result.errors) == 1 and result.errors[0].row is None
@@ -582,10 +741,12 @@ def test_a_zip_bomb_is_refused_before_it_is_opened(monkeypatch: pytest.MonkeyPat
 def test_encodings_and_separators() -> None:
     rows = [NEED_HEADER, need(justification="brote en Darién; niños")]
     expected = "brote en Darién; niños"
-    for data in (csv_bytes(rows, sep=";"),
-                 csv_bytes(rows, sep="\t", encoding="utf-16"),
-                 csv_bytes(rows, encoding="cp1252"),
-                 b"\xef\xbb\xbf" + csv_bytes(rows)):
+    for data in (
+        csv_bytes(rows, sep=";"),
+        csv_bytes(rows, sep="\t", encoding="utf-16"),
+        csv_bytes(rows, encoding="cp1252"),
+        b"\xef\xbb\xbf" + csv_bytes(rows),
+    ):
         result = sp.parse_needs(data, "n.csv")
         assert result.errors == [], result.errors
         assert result.rows[0]["justification"] == expected
@@ -594,10 +755,12 @@ def test_encodings_and_separators() -> None:
 def test_nul_characters_in_a_text_file() -> None:
     early = sp.parse_needs(b"item,location\n" + b"a\0b,c\n" * 3, "n.csv")
     assert [e.reason for e in early.errors] == [
-        "this is not a text (CSV) file nor an XLSX workbook"]
+        "this is not a text (CSV) file nor an XLSX workbook"
+    ]
     late = sp.parse_needs(b"item,location\n" + b"a,b\n" * 5000 + b"a\0b,c\n", "n.csv")
     assert [e.reason for e in late.errors] == [
-        "the file contains NUL characters; it is not a CSV text file"]
+        "the file contains NUL characters; it is not a CSV text file"
+    ]
 
 
 def test_the_upload_size_is_capped() -> None:
@@ -613,7 +776,8 @@ def test_100001_rows_are_refused_100000_accepted() -> None:
     over = sp.parse_needs((header + line * 100_001).encode(), "n.csv")
     assert over.rows == []
     assert [e.reason for e in over.errors] == [
-        "the file has more than 100,000 data rows; split it into files of at most 100,000 rows"]
+        "the file has more than 100,000 data rows; split it into files of at most 100,000 rows"
+    ]
     at_cap = sp.parse_needs((header + line * 100_000).encode(), "n.csv")
     assert at_cap.ok and len(at_cap.rows) == 100_000
 
@@ -645,7 +809,8 @@ def test_csv_template_has_the_header_and_a_commented_example(kind: sp.Kind) -> N
     assert lines[1].startswith("#")
     # As downloaded, the template has no header problem, only no data.
     assert [e.reason for e in sp.parse(kind, data, "t.csv").errors] == [
-        "the file has a header row but no data rows"]
+        "the file has a header row but no data rows"
+    ]
     # Uncommented, the example row is valid.
     example = data.decode("utf-8-sig").replace("\n#", "\n", 1).encode()
     assert sp.parse(kind, example, "t.csv").ok
@@ -658,7 +823,8 @@ def test_xlsx_template_has_a_data_sheet_and_an_example_sheet(kind: sp.Kind) -> N
     assert workbook.sheetnames == [kind, "example"]
     assert [c.value for c in workbook[kind][1]] == sp.headers(kind)
     assert [e.reason for e in sp.parse(kind, data, "t.xlsx").errors] == [
-        "the file has a header row but no data rows"]
+        "the file has a header row but no data rows"
+    ]
     # The example row, copied under the header, imports.
     example = [c.value for c in workbook["example"][2]]
     workbook[kind].append(example)

@@ -168,21 +168,34 @@ def needs_to_hxl(
     rows = []
     for need in sorted(needs, key=lambda n: natural_key(n.get("id", ""))):
         item = item_of.get(need["item"], {})
-        rows.append([
-            need["agency"], agency_of.get(need["agency"], {}).get("name", ""),
-            item.get("category", ""), need["location"],
-            location_of.get(need["location"], {}).get("name", ""),
-            cells.iso_date(need["need_by"]), need["item"], item.get("name", ""),
-            item.get("unit", ""), need.get("id", ""), int(need["quantity"]), need["priority"],
-            need.get("justification") or "",
-        ])
+        rows.append(
+            [
+                need["agency"],
+                agency_of.get(need["agency"], {}).get("name", ""),
+                item.get("category", ""),
+                need["location"],
+                location_of.get(need["location"], {}).get("name", ""),
+                cells.iso_date(need["need_by"]),
+                need["item"],
+                item.get("name", ""),
+                item.get("unit", ""),
+                need.get("id", ""),
+                int(need["quantity"]),
+                need["priority"],
+                need.get("justification") or "",
+            ]
+        )
     return _write(NEED_COLUMNS, rows)
 
 
 def problem_needs_to_hxl(problem: Document) -> bytes:
     """A problem document's needs as HXL-tagged CSV."""
-    return needs_to_hxl(problem.get("needs", []), agencies=problem.get("agencies"),
-                        items=problem.get("items"), locations=problem.get("locations"))
+    return needs_to_hxl(
+        problem.get("needs", []),
+        agencies=problem.get("agencies"),
+        items=problem.get("items"),
+        locations=problem.get("locations"),
+    )
 
 
 def plan_to_hxl(problem: Document, plan: Document) -> bytes:
@@ -198,31 +211,61 @@ def plan_to_hxl(problem: Document, plan: Document) -> bytes:
         need = need_of.get(need_id, {})
         item = item_of.get(need.get("item", ""), {})
         return [
-            need.get("agency", ""), agency_of.get(need.get("agency", ""), {}).get("name", ""),
-            item.get("category", ""), need.get("location", ""),
-            location_of.get(need.get("location", ""), {}).get("name", ""), need.get("item", ""),
-            item.get("name", ""), item.get("unit", ""), need_id,
+            need.get("agency", ""),
+            agency_of.get(need.get("agency", ""), {}).get("name", ""),
+            item.get("category", ""),
+            need.get("location", ""),
+            location_of.get(need.get("location", ""), {}).get("name", ""),
+            need.get("item", ""),
+            item.get("name", ""),
+            item.get("unit", ""),
+            need_id,
         ]
 
     rows: list[list[Any]] = []
-    for award in sorted(plan.get("awards", []),
-                        key=lambda a: (natural_key(a["need"]), natural_key(a["offer"]))):
+    for award in sorted(
+        plan.get("awards", []), key=lambda a: (natural_key(a["need"]), natural_key(a["offer"]))
+    ):
         need = need_of.get(award["need"], {})
         price = cells.price(award["unit_price"])
-        rows.append([
-            *common(award["need"]), "awarded", int(award["quantity"]),
-            cells.iso_date(need.get("need_by")), need.get("priority", ""), award["supplier"],
-            supplier_of.get(award["supplier"], {}).get("name", ""), award["offer"],
-            cells.iso_date(award["delivery_date"]), int(award["late_days"]), price,
-            cells.cents(price * int(award["quantity"])), currency, "",
-        ])
+        rows.append(
+            [
+                *common(award["need"]),
+                "awarded",
+                int(award["quantity"]),
+                cells.iso_date(need.get("need_by")),
+                need.get("priority", ""),
+                award["supplier"],
+                supplier_of.get(award["supplier"], {}).get("name", ""),
+                award["offer"],
+                cells.iso_date(award["delivery_date"]),
+                int(award["late_days"]),
+                price,
+                cells.cents(price * int(award["quantity"])),
+                currency,
+                "",
+            ]
+        )
     for unmet in sorted(plan.get("unmet", []), key=lambda u: natural_key(u["need"])):
         need = need_of.get(unmet["need"], {})
-        rows.append([
-            *common(unmet["need"]), "unmet", int(unmet["quantity"]),
-            cells.iso_date(need.get("need_by")), need.get("priority", ""), "", "", "", None, None,
-            None, None, currency, unmet.get("detail") or unmet.get("reason", ""),
-        ])
+        rows.append(
+            [
+                *common(unmet["need"]),
+                "unmet",
+                int(unmet["quantity"]),
+                cells.iso_date(need.get("need_by")),
+                need.get("priority", ""),
+                "",
+                "",
+                "",
+                None,
+                None,
+                None,
+                None,
+                currency,
+                unmet.get("detail") or unmet.get("reason", ""),
+            ]
+        )
     return _write(_plan_columns(currency), rows)
 
 
@@ -246,8 +289,11 @@ class HashtagSpec:
         return cls(parts[0], frozenset(parts[1:]), text)
 
     def has(self, tag: str, *attributes: str, without: Iterable[str] = ()) -> bool:
-        return (self.tag == tag and self.attributes.issuperset(attributes)
-                and not self.attributes.intersection(without))
+        return (
+            self.tag == tag
+            and self.attributes.issuperset(attributes)
+            and not self.attributes.intersection(without)
+        )
 
 
 def _find_hashtag_row(
@@ -258,8 +304,9 @@ def _find_hashtag_row(
             return None
         specs = [None if v.is_blank(c) else HashtagSpec.parse(c) for c in cells_]
         filled = [c for c in cells_ if not v.is_blank(c)]
-        if filled and all(s is not None for s, c in zip(specs, cells_, strict=True)
-                          if not v.is_blank(c)):
+        if filled and all(
+            s is not None for s, c in zip(specs, cells_, strict=True) if not v.is_blank(c)
+        ):
             return number, specs
     return None
 
@@ -269,8 +316,9 @@ def _spec_text(specs: Sequence[HashtagSpec | None], position: int) -> str:
     return spec.text if spec is not None else f"column {position + 1}"
 
 
-def _first(specs: Sequence[HashtagSpec | None], tag: str, *attributes: str,
-           without: Iterable[str] = ()) -> int | None:
+def _first(
+    specs: Sequence[HashtagSpec | None], tag: str, *attributes: str, without: Iterable[str] = ()
+) -> int | None:
     for i, spec in enumerate(specs):
         if spec is not None and spec.has(tag, *attributes, without=without):
             return i
@@ -301,24 +349,48 @@ def parse_needs_hxl(
     """
     result = ParseResult(kind="needs")
     try:
-        _parse_hxl(data, filename, content_type, result, known_ids=known_ids, agency=agency,
-                   today=today, max_rows=max_rows, max_bytes=max_bytes)
+        _parse_hxl(
+            data,
+            filename,
+            content_type,
+            result,
+            known_ids=known_ids,
+            agency=agency,
+            today=today,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+        )
     except UploadRejected as exc:
         result.errors = exc.errors
     return result.seal()
 
 
 def _parse_hxl(
-    data: bytes, filename: str | None, content_type: str | None, result: ParseResult, *,
-    known_ids: KnownIds | None, agency: str | None, today: dt.date | None, max_rows: int,
+    data: bytes,
+    filename: str | None,
+    content_type: str | None,
+    result: ParseResult,
+    *,
+    known_ids: KnownIds | None,
+    agency: str | None,
+    today: dt.date | None,
+    max_rows: int,
     max_bytes: int,
 ) -> None:
     rows = data_rows(read_rows(data, filename, content_type, max_bytes=max_bytes))
     found = _find_hashtag_row(rows)
     if found is None:
-        result.errors.append(ParseError(None, None, (
-            f"no HXL hashtag row in the first {HASHTAG_ROW_SCAN} rows: the row under the "
-            "headers must tag each column, e.g. #item+code, #loc+code, #indicator+num+quantity")))
+        result.errors.append(
+            ParseError(
+                None,
+                None,
+                (
+                    f"no HXL hashtag row in the first {HASHTAG_ROW_SCAN} rows: the row under "
+                    "the headers must tag each column, e.g. #item+code, #loc+code, "
+                    "#indicator+num+quantity"
+                ),
+            )
+        )
         return
     tag_row, specs = found
 
@@ -326,17 +398,29 @@ def _parse_hxl(
     wanted: dict[str, tuple[int | None, str]] = {
         "item": (_first(specs, "#item", "code"), "#item+code"),
         "location": (_first(specs, "#loc", "code"), "#loc+code"),
-        "quantity": (_first(specs, "#indicator", "quantity")
-                     if _first(specs, "#indicator", "quantity") is not None
-                     else _only(specs, "#indicator", "num"), "#indicator+num+quantity"),
-        "need_by": (_first(specs, "#date", "needed")
-                    if _first(specs, "#date", "needed") is not None
-                    else _only(specs, "#date"), "#date+needed"),
-        "priority": (_first(specs, "#severity") if _first(specs, "#severity") is not None
-                     else _first(specs, "#priority"), "#severity+priority"),
+        "quantity": (
+            _first(specs, "#indicator", "quantity")
+            if _first(specs, "#indicator", "quantity") is not None
+            else _only(specs, "#indicator", "num"),
+            "#indicator+num+quantity",
+        ),
+        "need_by": (
+            _first(specs, "#date", "needed")
+            if _first(specs, "#date", "needed") is not None
+            else _only(specs, "#date"),
+            "#date+needed",
+        ),
+        "priority": (
+            _first(specs, "#severity")
+            if _first(specs, "#severity") is not None
+            else _first(specs, "#priority"),
+            "#severity+priority",
+        ),
     }
     index: dict[int, Column] = {}
-    label: dict[str, str] = {}
+    # Errors name the file's own hashtag, or the canonical one for a column it lacks.
+    label: dict[str, str] = {header: tag for header, (_, tag) in wanted.items()}
+    label["justification"] = "#description+justification"
     for header, (position, tag) in wanted.items():
         if position is None:
             result.errors.append(ParseError(tag_row, tag, f"no column tagged {tag}"))
@@ -374,9 +458,14 @@ def _parse_hxl(
                 if known is not None and meta["agency"] not in known:
                     result.errors.append(ParseError(number, where, f"no agency {meta['agency']!r}"))
                 if agency is not None and meta["agency"] != agency:
-                    result.errors.append(ParseError(
-                        number, where,
-                        f"this need is {meta['agency']}'s; you can import only {agency}'s needs"))
+                    result.errors.append(
+                        ParseError(
+                            number,
+                            where,
+                            f"this need is {meta['agency']}'s; "
+                            f"you can import only {agency}'s needs",
+                        )
+                    )
         if id_at is not None and id_at < len(row) and not v.is_blank(row[id_at]):
             where = _spec_text(specs, id_at)
             try:
@@ -386,8 +475,9 @@ def _parse_hxl(
             else:
                 first = seen.setdefault(str(meta["id"]), number)
                 if first != number:
-                    result.errors.append(ParseError(
-                        number, where, f"need {meta['id']} already given in row {first}"))
+                    result.errors.append(
+                        ParseError(number, where, f"need {meta['id']} already given in row {first}")
+                    )
         parse_row(number, row, index, result, builder)
         # Name columns by their hashtags, as the file does.
         result.errors[errors_before:] = [

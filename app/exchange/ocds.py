@@ -161,7 +161,8 @@ def release_package(
 
     def agency_ref(code: str) -> dict[str, str]:
         name = agencies.get(code, {}).get("name") or (
-            coordinator_name if code == coordinator and coordinator_name else code)
+            coordinator_name if code == coordinator and coordinator_name else code
+        )
         return {"id": agency_party_id(code), "name": name}
 
     def supplier_ref(code: str) -> dict[str, str]:
@@ -171,8 +172,11 @@ def release_package(
         item = items.get(item_id, {})
         fields: dict[str, Any] = {"description": item.get("name") or item_id}
         if item_id in codes:
-            fields["classification"] = {"scheme": "UNSPSC", "id": codes[item_id],
-                                        "description": item.get("name") or item_id}
+            fields["classification"] = {
+                "scheme": "UNSPSC",
+                "id": codes[item_id],
+                "description": item.get("name") or item_id,
+            }
         fields["additionalClassifications"] = [
             {"scheme": "x_poolbuy", "id": item_id, "description": item.get("name") or item_id}
         ]
@@ -215,7 +219,8 @@ def release_package(
     for supplier in sorted(orders_of):
         award_id = f"{ocid}-award-{supplier}"
         total = sum((cents(o["cost"]) for o in orders_of[supplier]), Decimal(0)) + sum(
-            (cents(s["cost"]) for s in shipments_of[supplier]), Decimal(0))
+            (cents(s["cost"]) for s in shipments_of[supplier]), Decimal(0)
+        )
         award: dict[str, Any] = {
             "id": award_id,
             "title": f"Pooled order from {supplier_ref(supplier)['name']}",
@@ -237,8 +242,10 @@ def release_package(
             ],
         }
         if ("", supplier) in last_delivery:
-            award["contractPeriod"] = {"startDate": _day(as_of, zone),
-                                       "endDate": _day(last_delivery[("", supplier)], zone)}
+            award["contractPeriod"] = {
+                "startDate": _day(as_of, zone),
+                "endDate": _day(last_delivery[("", supplier)], zone),
+            }
         awards.append(award)
 
         # Each agency's exact share: its units at the pooled prices, plus shipping
@@ -246,8 +253,9 @@ def release_package(
         buying = sorted({a for (a, s) in units if s == supplier})
         exact: dict[str, Decimal] = {}
         for agency in buying:
-            share = sum((unit_price[o] * q for o, q in units[(agency, supplier)].items()),
-                        Decimal(0))
+            share = sum(
+                (unit_price[o] * q for o, q in units[(agency, supplier)].items()), Decimal(0)
+            )
             for shipment in shipments_of[supplier]:
                 moved = on_route[(supplier, shipment["location"])]
                 mine, all_units = moved.get(agency, 0), sum(moved.values())
@@ -276,8 +284,10 @@ def release_package(
                     }
                     for offer, quantity in sorted(lines.items(), key=lambda x: natural_key(x[0]))
                 ],
-                "period": {"startDate": _day(as_of, zone),
-                           "endDate": _day(last_delivery[(agency, supplier)], zone)},
+                "period": {
+                    "startDate": _day(as_of, zone),
+                    "endDate": _day(last_delivery[(agency, supplier)], zone),
+                },
             }
             contracts.append(contract)
 
@@ -300,33 +310,41 @@ def release_package(
         unit: dict[str, Any] = {"name": item.get("unit") or "unit"}
         if need["item"] in reference:
             unit["value"] = _money(reference[need["item"]], currency)
-        tender_items.append({
-            "id": need_id,
-            **item_fields(need["item"]),
-            "description": (f"{item.get('name') or need['item']} for {need['agency']} at "
-                            f"{where}, needed by {need['need_by']} ({need['priority']})"),
-            "quantity": int(need["quantity"]),
-            "unit": unit,
-        })
+        tender_items.append(
+            {
+                "id": need_id,
+                **item_fields(need["item"]),
+                "description": (
+                    f"{item.get('name') or need['item']} for {need['agency']} at "
+                    f"{where}, needed by {need['need_by']} ({need['priority']})"
+                ),
+                "quantity": int(need["quantity"]),
+                "unit": unit,
+            }
+        )
     tender: dict[str, Any] = {
         "id": f"{ocid}-tender",
         "title": round_name or f"Pooled procurement round {round_id}",
         "description": (
             f"Joint procurement of {len(agencies)} agencies' needs, pooled and allocated to "
-            "suppliers' offers by optimisation (poolbuy)"),
+            "suppliers' offers by optimisation (poolbuy)"
+        ),
         "status": "complete",
         "procuringEntity": agency_ref(coordinator),
         "items": tender_items,
         "mainProcurementCategory": "goods",
         "procurementMethodDetails": (
             "Pooled purchase over suppliers' standing offers and long-term agreements, "
-            "with volume-discount tiers reached by the agencies' combined demand"),
+            "with volume-discount tiers reached by the agencies' combined demand"
+        ),
         "tenderers": [supplier_ref(s) for s in sorted(tenderers)],
         "numberOfTenderers": len(tenderers),
     }
     if tender_period is not None:
-        tender["tenderPeriod"] = {"startDate": _stamp(tender_period[0]),
-                                  "endDate": _stamp(tender_period[1])}
+        tender["tenderPeriod"] = {
+            "startDate": _stamp(tender_period[0]),
+            "endDate": _stamp(tender_period[1]),
+        }
 
     release = {
         "ocid": ocid,

@@ -114,8 +114,11 @@ def _typed(kind: ValueKind, value: Any) -> Any:
 
 def _sheet(name: str, columns: Sequence[tuple[str, ValueKind]], rows: list[list[Any]]) -> Sheet:
     kinds = [k for _, k in columns]
-    return Sheet(name, tuple(columns),
-                 [[_typed(k, value) for k, value in zip(kinds, row, strict=True)] for row in rows])
+    return Sheet(
+        name,
+        tuple(columns),
+        [[_typed(k, value) for k, value in zip(kinds, row, strict=True)] for row in rows],
+    )
 
 
 def plan_sheets(
@@ -133,84 +136,199 @@ def plan_sheets(
         return str(table.get(ref, {}).get("name", ""))
 
     orders = [
-        [o["supplier"], name(suppliers, o["supplier"]), o["offer"], o["item"],
-         name(items, o["item"]), items.get(o["item"], {}).get("unit", ""), o["quantity"],
-         o["tier_min_quantity"], o["unit_price"], o["cost"], currency]
-        for o in sorted(plan.get("orders", []),
-                        key=lambda o: (natural_key(o["supplier"]), natural_key(o["offer"])))
+        [
+            o["supplier"],
+            name(suppliers, o["supplier"]),
+            o["offer"],
+            o["item"],
+            name(items, o["item"]),
+            items.get(o["item"], {}).get("unit", ""),
+            o["quantity"],
+            o["tier_min_quantity"],
+            o["unit_price"],
+            o["cost"],
+            currency,
+        ]
+        for o in sorted(
+            plan.get("orders", []),
+            key=lambda o: (natural_key(o["supplier"]), natural_key(o["offer"])),
+        )
     ]
     awards = []
-    for a in sorted(plan.get("awards", []),
-                    key=lambda a: (natural_key(a["need"]), natural_key(a["offer"]))):
+    for a in sorted(
+        plan.get("awards", []), key=lambda a: (natural_key(a["need"]), natural_key(a["offer"]))
+    ):
         need = needs.get(a["need"], {})
         value = cells.cents(cells.to_decimal(a["unit_price"]) * int(a["quantity"]))
-        awards.append([
-            a["need"], need.get("agency", ""), need.get("item", ""),
-            name(items, need.get("item")), need.get("location", ""),
-            name(locations, need.get("location")), a["supplier"], name(suppliers, a["supplier"]),
-            a["offer"], a["quantity"], a["unit_price"], value, need.get("need_by"),
-            a["delivery_date"], a["late_days"], need.get("priority", ""), currency,
-        ])
+        awards.append(
+            [
+                a["need"],
+                need.get("agency", ""),
+                need.get("item", ""),
+                name(items, need.get("item")),
+                need.get("location", ""),
+                name(locations, need.get("location")),
+                a["supplier"],
+                name(suppliers, a["supplier"]),
+                a["offer"],
+                a["quantity"],
+                a["unit_price"],
+                value,
+                need.get("need_by"),
+                a["delivery_date"],
+                a["late_days"],
+                need.get("priority", ""),
+                currency,
+            ]
+        )
     agency_rows = [
-        [g["agency"], name(agencies, g["agency"]), g["allocated_cost"], g["standalone_cost"],
-         g["savings"], g["savings_pct"], g.get("standalone_objective"),
-         g.get("standalone_status", ""), currency]
+        [
+            g["agency"],
+            name(agencies, g["agency"]),
+            g["allocated_cost"],
+            g["standalone_cost"],
+            g["savings"],
+            g["savings_pct"],
+            g.get("standalone_objective"),
+            g.get("standalone_status", ""),
+            currency,
+        ]
         for g in sorted(plan.get("agencies", []), key=lambda g: natural_key(g["agency"]))
     ]
     unmet = []
     for u in sorted(plan.get("unmet", []), key=lambda u: natural_key(u["need"])):
         need = needs.get(u["need"], {})
-        unmet.append([
-            u["need"], need.get("agency", ""), need.get("item", ""), name(items, need.get("item")),
-            need.get("location", ""), name(locations, need.get("location")),
-            need.get("quantity"), u["quantity"], need.get("need_by"), need.get("priority", ""),
-            u["reason"], u.get("detail", ""),
-        ])
+        unmet.append(
+            [
+                u["need"],
+                need.get("agency", ""),
+                need.get("item", ""),
+                name(items, need.get("item")),
+                need.get("location", ""),
+                name(locations, need.get("location")),
+                need.get("quantity"),
+                u["quantity"],
+                need.get("need_by"),
+                need.get("priority", ""),
+                u["reason"],
+                u.get("detail", ""),
+            ]
+        )
     shipments = [
-        [s["supplier"], name(suppliers, s["supplier"]), s["location"],
-         name(locations, s["location"]), s["quantity"], s["fixed_cost"], s["unit_cost"],
-         s["cost"], currency]
-        for s in sorted(plan.get("shipments", []),
-                        key=lambda s: (natural_key(s["supplier"]), natural_key(s["location"])))
+        [
+            s["supplier"],
+            name(suppliers, s["supplier"]),
+            s["location"],
+            name(locations, s["location"]),
+            s["quantity"],
+            s["fixed_cost"],
+            s["unit_cost"],
+            s["cost"],
+            currency,
+        ]
+        for s in sorted(
+            plan.get("shipments", []),
+            key=lambda s: (natural_key(s["supplier"]), natural_key(s["location"])),
+        )
     ]
 
     return {
         "summary": _summary(problem, plan, info),
-        "orders": _sheet("orders", (
-            ("supplier", "text"), ("supplier_name", "text"), ("offer", "text"), ("item", "text"),
-            ("item_name", "text"), ("unit", "text"), ("quantity", "int"),
-            ("tier_min_quantity", "int"), ("unit_price", "price"), ("cost", "money"),
-            ("currency", "text")), orders),
-        "awards": _sheet("awards", (
-            ("need", "text"), ("agency", "text"), ("item", "text"), ("item_name", "text"),
-            ("location", "text"), ("location_name", "text"), ("supplier", "text"),
-            ("supplier_name", "text"), ("offer", "text"), ("quantity", "int"),
-            ("unit_price", "price"), ("value", "money"), ("need_by", "date"),
-            ("delivery_date", "date"), ("late_days", "int"), ("priority", "text"),
-            ("currency", "text")), awards),
-        "agencies": _sheet("agencies", (
-            ("agency", "text"), ("agency_name", "text"), ("allocated_cost", "money"),
-            ("standalone_cost", "money"), ("savings", "money"), ("savings_pct", "percent"),
-            ("standalone_objective", "number"), ("standalone_status", "text"),
-            ("currency", "text")), agency_rows),
-        "unmet": _sheet("unmet", (
-            ("need", "text"), ("agency", "text"), ("item", "text"), ("item_name", "text"),
-            ("location", "text"), ("location_name", "text"), ("need_quantity", "int"),
-            ("unmet_quantity", "int"), ("need_by", "date"), ("priority", "text"),
-            ("reason", "text"), ("detail", "text")), unmet),
-        "shipments": _sheet("shipments", (
-            ("supplier", "text"), ("supplier_name", "text"), ("location", "text"),
-            ("location_name", "text"), ("quantity", "int"), ("fixed_cost", "money"),
-            ("unit_cost", "price"), ("cost", "money"), ("currency", "text")), shipments),
+        "orders": _sheet(
+            "orders",
+            (
+                ("supplier", "text"),
+                ("supplier_name", "text"),
+                ("offer", "text"),
+                ("item", "text"),
+                ("item_name", "text"),
+                ("unit", "text"),
+                ("quantity", "int"),
+                ("tier_min_quantity", "int"),
+                ("unit_price", "price"),
+                ("cost", "money"),
+                ("currency", "text"),
+            ),
+            orders,
+        ),
+        "awards": _sheet(
+            "awards",
+            (
+                ("need", "text"),
+                ("agency", "text"),
+                ("item", "text"),
+                ("item_name", "text"),
+                ("location", "text"),
+                ("location_name", "text"),
+                ("supplier", "text"),
+                ("supplier_name", "text"),
+                ("offer", "text"),
+                ("quantity", "int"),
+                ("unit_price", "price"),
+                ("value", "money"),
+                ("need_by", "date"),
+                ("delivery_date", "date"),
+                ("late_days", "int"),
+                ("priority", "text"),
+                ("currency", "text"),
+            ),
+            awards,
+        ),
+        "agencies": _sheet(
+            "agencies",
+            (
+                ("agency", "text"),
+                ("agency_name", "text"),
+                ("allocated_cost", "money"),
+                ("standalone_cost", "money"),
+                ("savings", "money"),
+                ("savings_pct", "percent"),
+                ("standalone_objective", "number"),
+                ("standalone_status", "text"),
+                ("currency", "text"),
+            ),
+            agency_rows,
+        ),
+        "unmet": _sheet(
+            "unmet",
+            (
+                ("need", "text"),
+                ("agency", "text"),
+                ("item", "text"),
+                ("item_name", "text"),
+                ("location", "text"),
+                ("location_name", "text"),
+                ("need_quantity", "int"),
+                ("unmet_quantity", "int"),
+                ("need_by", "date"),
+                ("priority", "text"),
+                ("reason", "text"),
+                ("detail", "text"),
+            ),
+            unmet,
+        ),
+        "shipments": _sheet(
+            "shipments",
+            (
+                ("supplier", "text"),
+                ("supplier_name", "text"),
+                ("location", "text"),
+                ("location_name", "text"),
+                ("quantity", "int"),
+                ("fixed_cost", "money"),
+                ("unit_cost", "price"),
+                ("cost", "money"),
+                ("currency", "text"),
+            ),
+            shipments,
+        ),
     }
 
 
 def _summary(problem: Document, plan: Document, info: Mapping[str, Any] | None) -> Sheet:
     baseline = plan.get("baseline", {}) or {}
     solver = plan.get("solver", {}) or {}
-    rows: list[tuple[str, ValueKind, Any]] = [
-        (str(k), "any", v) for k, v in (info or {}).items()
-    ]
+    rows: list[tuple[str, ValueKind, Any]] = [(str(k), "any", v) for k, v in (info or {}).items()]
     rows += [
         ("status", "text", plan.get("status")),
         ("as_of", "date", problem.get("as_of")),
@@ -275,8 +393,12 @@ def plan_xlsx(problem: Document, plan: Document, *, info: Mapping[str, Any] | No
         for i, row in enumerate(sheet.rows):
             if sheet.value_kinds is not None:
                 kinds = ["text", sheet.value_kinds[i]]
-            ws.append([_xlsx_cell(ws, WriteOnlyCell, value, kind)
-                       for value, kind in zip(row, kinds, strict=True)])
+            ws.append(
+                [
+                    _xlsx_cell(ws, WriteOnlyCell, value, kind)
+                    for value, kind in zip(row, kinds, strict=True)
+                ]
+            )
         if sheet.rows and sheet.value_kinds is None:
             ws.auto_filter.ref = f"A1:{get_column_letter(len(kinds))}{len(sheet.rows) + 1}"
 
@@ -322,7 +444,10 @@ def _csv(sheet: Sheet) -> bytes:
 
 
 def plan_csv_zip(
-    problem: Document, plan: Document, *, info: Mapping[str, Any] | None = None,
+    problem: Document,
+    plan: Document,
+    *,
+    info: Mapping[str, Any] | None = None,
     prefix: str = "plan",
 ) -> bytes:
     """Every sheet as ``<prefix>-<sheet>.csv`` in one zip."""

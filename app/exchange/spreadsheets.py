@@ -109,15 +109,36 @@ def _reference(value: Any) -> str | None:
 
 _NEEDS = (
     Column("item", v.code, "ppe-mask-n95", "item id from the catalogue", True, ref="item"),
-    Column("location", v.code, "pa-darien-lajas-blancas", "location id from the catalogue",
-           True, ref="location"),
-    Column("quantity", _whole(v.NEED_QUANTITY_MAX, 1), 5000,
-           "whole units of the item's unit, at least 1", True),
-    Column("need_by", v.date, dt.date(2026, 12, 20),
-           "the day the units must be there: YYYY-MM-DD or a date cell", True),
+    Column(
+        "location",
+        v.code,
+        "pa-darien-lajas-blancas",
+        "location id from the catalogue",
+        True,
+        ref="location",
+    ),
+    Column(
+        "quantity",
+        _whole(v.NEED_QUANTITY_MAX, 1),
+        5000,
+        "whole units of the item's unit, at least 1",
+        True,
+    ),
+    Column(
+        "need_by",
+        v.date,
+        dt.date(2026, 12, 20),
+        "the day the units must be there: YYYY-MM-DD or a date cell",
+        True,
+    ),
     Column("priority", v.priority, "critical", "critical, high or normal", True),
-    Column("justification", v.text, "respiratory outbreak among new arrivals",
-           "why; required for critical and high", optional_column=True),
+    Column(
+        "justification",
+        v.text,
+        "respiratory outbreak among new arrivals",
+        "why; required for critical and high",
+        optional_column=True,
+    ),
 )
 
 _EXAMPLE_TIERS = ((0, 1.20), (10000, 1.00), (25000, 0.95), (50000, 0.90), (100000, 0.85))
@@ -125,41 +146,74 @@ _TIER_COLUMNS = tuple(
     column
     for n in range(1, MAX_TIERS + 1)
     for column in (
-        Column(f"tier{n}_min_quantity", _whole(v.INT32_MAX), _EXAMPLE_TIERS[n - 1][0],
-               f"tier {n}: from this quantity up (all units)", optional_column=n > 1),
-        Column(f"tier{n}_unit_price", v.money, _EXAMPLE_TIERS[n - 1][1],
-               f"tier {n}: price of every unit", optional_column=n > 1),
+        Column(
+            f"tier{n}_min_quantity",
+            _whole(v.INT32_MAX),
+            _EXAMPLE_TIERS[n - 1][0],
+            f"tier {n}: from this quantity up (all units)",
+            optional_column=n > 1,
+        ),
+        Column(
+            f"tier{n}_unit_price",
+            v.money,
+            _EXAMPLE_TIERS[n - 1][1],
+            f"tier {n}: price of every unit",
+            optional_column=n > 1,
+        ),
     )
 )
 
 _OFFERS = (
-    Column("offer_id", _reference, "LTA-2026-014",
-           "your reference for the offer (agreement or quote number), unique in the file",
-           True),
-    Column("supplier", v.code, "sup-001", "supplier id from the catalogue", True,
-           ref="supplier"),
+    Column(
+        "offer_id",
+        _reference,
+        "LTA-2026-014",
+        "your reference for the offer (agreement or quote number), unique in the file",
+        True,
+    ),
+    Column("supplier", v.code, "sup-001", "supplier id from the catalogue", True, ref="supplier"),
     Column("item", v.code, "ppe-mask-n95", "item id from the catalogue", True, ref="item"),
-    Column("capacity", _whole(v.INT32_MAX), 50000, "most units the offer delivers in a run",
-           True),
-    Column("min_order_quantity", _whole(v.INT32_MAX), 1000, "0 or blank = none",
-           optional_column=True),
+    Column("capacity", _whole(v.INT32_MAX), 50000, "most units the offer delivers in a run", True),
+    Column(
+        "min_order_quantity", _whole(v.INT32_MAX), 1000, "0 or blank = none", optional_column=True
+    ),
     Column("lead_time_days", _days, 10, "days from order to dispatch", True),
-    Column("eligible_agencies", v.agency_list, "IOM;UNHCR",
-           'agency codes separated by ";", blank = every agency, "none" = no agency',
-           optional_column=True, ref="agency"),
+    Column(
+        "eligible_agencies",
+        v.agency_list,
+        "IOM;UNHCR",
+        'agency codes separated by ";", blank = every agency, "none" = no agency',
+        optional_column=True,
+        ref="agency",
+    ),
     Column("valid_from", v.date, dt.date(2026, 11, 1), "first day the offer holds", True),
-    Column("valid_to", v.date, dt.date(2027, 10, 31), "last day; blank = open-ended",
-           optional_column=True),
+    Column(
+        "valid_to",
+        v.date,
+        dt.date(2027, 10, 31),
+        "last day; blank = open-ended",
+        optional_column=True,
+    ),
     *_TIER_COLUMNS,
 )
 
 _ROUTES = (
-    Column("supplier", v.code, "sup-001", "supplier id from the catalogue", True,
-           ref="supplier"),
-    Column("location", v.code, "pa-darien-lajas-blancas", "location id from the catalogue",
-           True, ref="location"),
-    Column("fixed_cost", v.money, 500, "charged once if anything moves; blank = 0",
-           optional_column=True),
+    Column("supplier", v.code, "sup-001", "supplier id from the catalogue", True, ref="supplier"),
+    Column(
+        "location",
+        v.code,
+        "pa-darien-lajas-blancas",
+        "location id from the catalogue",
+        True,
+        ref="location",
+    ),
+    Column(
+        "fixed_cost",
+        v.money,
+        500,
+        "charged once if anything moves; blank = 0",
+        optional_column=True,
+    ),
     Column("unit_cost", v.money, 0.01, "per unit moved; blank = 0", optional_column=True),
     Column("transit_days", _days, 3, "days from dispatch to arrival", True),
 )
@@ -200,8 +254,9 @@ class RowBuilder:
         wanted = value if isinstance(value, list) else [value]
         return [f"no {_NOUN[column.ref]} {w!r}" for w in wanted if w not in known]
 
-    def build(self, number: int, cells: dict[str, Any]) -> tuple[dict[str, Any] | None,
-                                                                 list[ParseError]]:
+    def build(
+        self, number: int, cells: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, list[ParseError]]:
         builders = {"needs": self._needs, "offers": self._offers, "routes": self._routes}
         return builders[self.kind](number, cells)
 
@@ -213,10 +268,14 @@ class RowBuilder:
 
     def _needs(self, number: int, c: dict[str, Any]) -> tuple[dict[str, Any], list[ParseError]]:
         errors: list[ParseError] = []
-        if (c.get("priority") in ("critical", "high") and not c.get("justification")
-                and "!justification" not in c):
-            errors.append(ParseError(number, "justification",
-                                     f"is required for a {c['priority']} need"))
+        if (
+            c.get("priority") in ("critical", "high")
+            and not c.get("justification")
+            and "!justification" not in c
+        ):
+            errors.append(
+                ParseError(number, "justification", f"is required for a {c['priority']} need")
+            )
         if self.today is not None and c.get("need_by") is not None and c["need_by"] < self.today:
             errors.append(ParseError(number, "need_by", f"must not be in the past ({self.today})"))
         row = {
@@ -237,8 +296,9 @@ class RowBuilder:
         errors += tier_errors
         valid_from, valid_to = c.get("valid_from"), c.get("valid_to")
         if valid_from is not None and valid_to is not None and valid_to < valid_from:
-            errors.append(ParseError(number, "valid_to",
-                                     f"must be on or after valid_from ({valid_from})"))
+            errors.append(
+                ParseError(number, "valid_to", f"must be on or after valid_from ({valid_from})")
+            )
         row = {
             "supplier_id": c.get("supplier"),
             "item_id": c.get("item"),
@@ -257,7 +317,9 @@ class RowBuilder:
         errors: list[ParseError] = []
         if c.get("supplier") is not None and c.get("location") is not None:
             errors += self._duplicate(
-                ("route", c["supplier"], c["location"]), number, "location",
+                ("route", c["supplier"], c["location"]),
+                number,
+                "location",
                 f"a route from {c['supplier']} to {c['location']} is",
             )
         row = {
@@ -288,32 +350,52 @@ def _tiers(number: int, c: dict[str, Any]) -> tuple[list[dict[str, Any]], list[P
             continue
         if low is None or price is None:
             missing = low_col if low is None else price_col
-            errors.append(ParseError(number, missing,
-                                     f"tier {n} needs both a minimum quantity and a unit price"))
+            errors.append(
+                ParseError(
+                    number, missing, f"tier {n} needs both a minimum quantity and a unit price"
+                )
+            )
             continue
         if gap is not None:
-            errors.append(ParseError(number, low_col,
-                                     f"tier {n} is given but tier {gap} is empty: fill tiers "
-                                     "from tier 1 on, without gaps"))
+            errors.append(
+                ParseError(
+                    number,
+                    low_col,
+                    f"tier {n} is given but tier {gap} is empty: fill tiers "
+                    "from tier 1 on, without gaps",
+                )
+            )
             gap = None
         if tiers:
             before = tiers[-1]
             if low <= before["min_quantity"]:
-                errors.append(ParseError(
-                    number, low_col,
-                    f"must be greater than the previous tier's minimum quantity "
-                    f"({before['min_quantity']})"))
+                errors.append(
+                    ParseError(
+                        number,
+                        low_col,
+                        f"must be greater than the previous tier's minimum quantity "
+                        f"({before['min_quantity']})",
+                    )
+                )
             if price > before["unit_price"]:
                 shown = v.show(before["unit_price"])
-                errors.append(ParseError(
-                    number, price_col,
-                    f"must not be above the previous tier's unit price ({shown}): "
-                    "tiers are volume discounts"))
+                errors.append(
+                    ParseError(
+                        number,
+                        price_col,
+                        f"must not be above the previous tier's unit price ({shown}): "
+                        "tiers are volume discounts",
+                    )
+                )
         tiers.append({"min_quantity": low, "unit_price": price})
     if not tiers and not any(k.startswith("!tier") for k in c):
-        errors.append(ParseError(number, "tier1_min_quantity",
-                                 "at least one price tier is required (tier1_min_quantity and "
-                                 "tier1_unit_price)"))
+        errors.append(
+            ParseError(
+                number,
+                "tier1_min_quantity",
+                "at least one price tier is required (tier1_min_quantity and tier1_unit_price)",
+            )
+        )
     return tiers, errors
 
 
@@ -336,8 +418,10 @@ def _map_header(
         column = by_name.get(name)
         if column is None:
             if name.startswith("tier") and name[4:5].isdigit():
-                reason = (f"unknown column: at most {MAX_TIERS} price tiers, as "
-                          "tierN_min_quantity and tierN_unit_price")
+                reason = (
+                    f"unknown column: at most {MAX_TIERS} price tiers, as "
+                    "tierN_min_quantity and tierN_unit_price"
+                )
             else:
                 reason = f"unknown column; the {kind} template has: {', '.join(headers(kind))}"
             errors.append(ParseError(number, str(raw).strip(), reason))
@@ -403,13 +487,19 @@ def _parse_rows(
             raise too_many_rows(max_rows)
         for i in sorted(pending_blank_headers):
             if i < len(cells) and not v.is_blank(cells[i]):
-                result.errors.append(ParseError(header_row[0], f"column {i + 1}",
-                                                "values under a column without a header"))
+                result.errors.append(
+                    ParseError(
+                        header_row[0], f"column {i + 1}", "values under a column without a header"
+                    )
+                )
                 pending_blank_headers.discard(i)
         for i in range(len(header_row[1]), len(cells)):
             if not v.is_blank(cells[i]):
-                result.errors.append(ParseError(number, f"column {i + 1}",
-                                                "a value beyond the last column of the header"))
+                result.errors.append(
+                    ParseError(
+                        number, f"column {i + 1}", "a value beyond the last column of the header"
+                    )
+                )
                 break
         parse_row(number, cells, index, result, builder)
     if header_row is None:
@@ -419,7 +509,10 @@ def _parse_rows(
 
 
 def parse_row(
-    number: int, cells: list[Any], index: dict[int, Column], result: ParseResult,
+    number: int,
+    cells: list[Any],
+    index: dict[int, Column],
+    result: ParseResult,
     builder: RowBuilder,
 ) -> None:
     typed: dict[str, Any] = {}
@@ -448,20 +541,23 @@ def parse_row(
         result.row_meta.append({})
 
 
-def parse_needs(data: bytes, filename: str | None = None, content_type: str | None = None,
-                **options: Any) -> ParseResult:
+def parse_needs(
+    data: bytes, filename: str | None = None, content_type: str | None = None, **options: Any
+) -> ParseResult:
     """Needs from a CSV/XLSX upload; see :func:`parse` for the options."""
     return parse("needs", data, filename, content_type, **options)
 
 
-def parse_offers(data: bytes, filename: str | None = None, content_type: str | None = None,
-                 **options: Any) -> ParseResult:
+def parse_offers(
+    data: bytes, filename: str | None = None, content_type: str | None = None, **options: Any
+) -> ParseResult:
     """Offers with their price tiers from a CSV/XLSX upload; see :func:`parse`."""
     return parse("offers", data, filename, content_type, **options)
 
 
-def parse_routes(data: bytes, filename: str | None = None, content_type: str | None = None,
-                 **options: Any) -> ParseResult:
+def parse_routes(
+    data: bytes, filename: str | None = None, content_type: str | None = None, **options: Any
+) -> ParseResult:
     """Routes from a CSV/XLSX upload; see :func:`parse`."""
     return parse("routes", data, filename, content_type, **options)
 
@@ -527,8 +623,9 @@ def _xlsx_template(kind: Kind, columns: tuple[Column, ...]) -> bytes:
             # A column style: dates typed in it become date cells, shown as ISO.
             sheet.column_dimensions[letter].number_format = "yyyy-mm-dd"
         if column.read is v.priority:
-            choice = DataValidation(type="list", formula1='"critical,high,normal"',
-                                    allow_blank=True)
+            choice = DataValidation(
+                type="list", formula1='"critical,high,normal"', allow_blank=True
+            )
             choice.add(f"{letter}2:{letter}100001")
             sheet.add_data_validation(choice)
     sheet.freeze_panes = "A2"
@@ -545,8 +642,11 @@ def _xlsx_template(kind: Kind, columns: tuple[Column, ...]) -> bytes:
     example.append(["column", "what to write", "required"])
     example.cell(row=example.max_row, column=1).font = Font(bold=True)
     for column in columns:
-        needed = "yes" if column.required else ("column optional" if column.optional_column
-                                                else "may be blank")
+        needed = (
+            "yes"
+            if column.required
+            else ("column optional" if column.optional_column else "may be blank")
+        )
         example.append([column.header, column.help, needed])
     example.append([])
     example.append([f"Fill in the sheet '{kind}'; this sheet is not imported."])

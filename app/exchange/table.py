@@ -99,7 +99,7 @@ class ParseResult:
         """Drop the rows if anything was wrong; errors sorted by row, file-level first."""
         if self.errors:
             self.rows, self.row_numbers, self.row_meta = [], [], []
-            self.errors.sort(key=lambda e: (-1 if e.row is None else e.row))
+            self.errors.sort(key=lambda e: -1 if e.row is None else e.row)
         return self
 
 
@@ -228,8 +228,10 @@ def _xlsx_rows(data: bytes, sheet: str | None) -> Iterator[tuple[int, list[Any]]
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise _file_error(f"the XLSX file cannot be read ({type(exc).__name__}); "
-                          "save it again from your spreadsheet program") from None
+        raise _file_error(
+            f"the XLSX file cannot be read ({type(exc).__name__}); "
+            "save it again from your spreadsheet program"
+        ) from None
     try:
         names = workbook.sheetnames
         if not names:
@@ -237,17 +239,17 @@ def _xlsx_rows(data: bytes, sheet: str | None) -> Iterator[tuple[int, list[Any]]
         chosen = sheet if sheet in names else names[0]
         worksheet = workbook[chosen]
         try:
-            for number, row in enumerate(
-                worksheet.iter_rows(max_col=MAX_COLUMNS), start=1
-            ):
+            for number, row in enumerate(worksheet.iter_rows(max_col=MAX_COLUMNS), start=1):
                 # iter_rows numbers from the sheet's first stored row, so use the cells' own.
                 actual = next((c.row for c in row if getattr(c, "row", None)), number)
                 yield actual, [_xlsx_value(c) for c in row]
         except UploadRejected:
             raise
         except Exception as exc:
-            raise _file_error(f"the XLSX file cannot be read ({type(exc).__name__}); "
-                              "save it again from your spreadsheet program") from None
+            raise _file_error(
+                f"the XLSX file cannot be read ({type(exc).__name__}); "
+                "save it again from your spreadsheet program"
+            ) from None
     finally:
         workbook.close()
 

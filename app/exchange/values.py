@@ -46,8 +46,19 @@ CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 AGENCY_RE = re.compile(r"^[A-Z][A-Z0-9-]{1,15}$")
 # Plain decimal notation only: no thousands separators, no "1_000", no nan/inf.
 _NUMBER_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-_NOT_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity",
-               "-infinity", "#num!", "#div/0!"}
+_NOT_FINITE = {
+    "nan",
+    "+nan",
+    "-nan",
+    "inf",
+    "+inf",
+    "-inf",
+    "infinity",
+    "+infinity",
+    "-infinity",
+    "#num!",
+    "#div/0!",
+}
 _ISO_DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?)?$")
 PRIORITIES = ("critical", "high", "normal")
 
@@ -245,9 +256,7 @@ def date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, bool | int | float | dt.time):
-        raise CellProblem(
-            "must be a date: write it as 2026-12-20, or format the cell as a date"
-        )
+        raise CellProblem("must be a date: write it as 2026-12-20, or format the cell as a date")
     if isinstance(value, str):
         raw = value.strip()
         match = _ISO_DATE_RE.match(raw)
