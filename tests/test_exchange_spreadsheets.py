@@ -840,3 +840,19 @@ def test_template_helpers() -> None:
     assert sp.media_type("xlsx").startswith("application/vnd.openxmlformats")
     with pytest.raises(ValueError):
         sp.template_bytes("needs", "ods")  # type: ignore[arg-type]
+
+
+def test_exchange_modules_need_no_web_framework_nor_database() -> None:
+    # Routes, web pages and the CLI reuse them; a fresh interpreter proves the imports.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import app.exchange.spreadsheets, app.exchange.plan_export, app.exchange.ocds, "
+        "app.exchange.hxl\n"
+        "loaded = [m for m in ('fastapi', 'starlette', 'sqlalchemy', 'psycopg') "
+        "if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

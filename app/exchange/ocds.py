@@ -134,13 +134,16 @@ def release_package(
     uri: str | None = None,
     publisher_name: str = DEFAULT_PUBLISHER,
     license_url: str | None = None,
+    release_id: str | None = None,
 ) -> dict[str, Any]:
     """The OCDS 1.1 release package of a round's approved plan (see the module docstring).
 
     ``coordinator``: the coordinating agency's code (procuring entity).
     ``item_codes``: item id -> UNSPSC code. ``tender_period``: when the round
     took needs (opened, deadline). ``uri``: where the package is served (a
-    ``urn:uuid:`` derived from the ocid when not given).
+    ``urn:uuid:`` derived from the ocid when not given). ``release_id``: unique
+    within the ocid, e.g. ``"<ocid>-run-12"`` if a round's plan can be approved
+    again after a re-run (default ``"<ocid>-plan-approved"``).
     Raises NotExportable for a plan that was not solved.
     """
     if plan.get("status") not in ("optimal", "feasible"):
@@ -348,7 +351,7 @@ def release_package(
 
     release = {
         "ocid": ocid,
-        "id": f"{ocid}-plan-approved",
+        "id": release_id or f"{ocid}-plan-approved",
         "date": published,
         "tag": ["tender", "award", "contract"],
         "initiationType": "tender",

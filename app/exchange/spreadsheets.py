@@ -542,24 +542,68 @@ def parse_row(
 
 
 def parse_needs(
-    data: bytes, filename: str | None = None, content_type: str | None = None, **options: Any
+    data: bytes,
+    filename: str | None = None,
+    content_type: str | None = None,
+    *,
+    known_ids: KnownIds | None = None,
+    today: dt.date | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ParseResult:
-    """Needs from a CSV/XLSX upload; see :func:`parse` for the options."""
-    return parse("needs", data, filename, content_type, **options)
+    """Needs from a CSV/XLSX upload (rows for ``NeedCreate``); see :func:`parse`."""
+    return parse(
+        "needs",
+        data,
+        filename,
+        content_type,
+        known_ids=known_ids,
+        today=today,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+    )
 
 
 def parse_offers(
-    data: bytes, filename: str | None = None, content_type: str | None = None, **options: Any
+    data: bytes,
+    filename: str | None = None,
+    content_type: str | None = None,
+    *,
+    known_ids: KnownIds | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ParseResult:
-    """Offers with their price tiers from a CSV/XLSX upload; see :func:`parse`."""
-    return parse("offers", data, filename, content_type, **options)
+    """Offers with their price tiers (rows for ``OfferCreate``); see :func:`parse`."""
+    return parse(
+        "offers",
+        data,
+        filename,
+        content_type,
+        known_ids=known_ids,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+    )
 
 
 def parse_routes(
-    data: bytes, filename: str | None = None, content_type: str | None = None, **options: Any
+    data: bytes,
+    filename: str | None = None,
+    content_type: str | None = None,
+    *,
+    known_ids: KnownIds | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ParseResult:
-    """Routes from a CSV/XLSX upload; see :func:`parse`."""
-    return parse("routes", data, filename, content_type, **options)
+    """Routes (rows for ``RouteCreate``); see :func:`parse`."""
+    return parse(
+        "routes",
+        data,
+        filename,
+        content_type,
+        known_ids=known_ids,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+    )
 
 
 # --------------------------------------------------------------------------- templates
