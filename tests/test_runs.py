@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from app.needs.models import Need, NeedStatus, Priority
 from app.rounds.models import Round, RoundStatus
 from app.runs import service as runs_service
 from app.runs.models import Run, RunStatus
+from app.settings import Settings, get_settings
 from solver import solve, validate
 from tests.factories import (
     make_agency,
@@ -408,8 +410,6 @@ def test_rerun_with_settings_overrides(
     assert settings["unmet_penalty_rate"] == 0.5
     assert settings["priority_weights"] == {"critical": 25.0, "high": 3.0, "normal": 1.0}
     assert settings["late_penalty_rate"] == 0.02  # the snapshot's, untouched
-    from app.settings import get_settings
-
     assert settings["time_limit_seconds"] == get_settings().max_solve_seconds  # capped
     assert {k: v for k, v in second["problem"].items() if k != "settings"} == {
         k: v for k, v in first["problem"].items() if k != "settings"
@@ -591,3 +591,76 @@ def test_run_list_filters_and_pagination(
     )
     too_many = client.get(world.url("/runs"), params={"limit": 10_000}, headers=headers)
     assert too_many.status_code == 422
+
+
+def test_the_solve_time_limit_is_capped_by_the_service_settings(
+    session: Session, client: TestClient, auth_headers: Headers, app: FastAPI
+) -> None:
+    world = build_world(session)
+    world.round.settings = {"time_limit_seconds": 600}
+    session.flush()
+    capped = Settings(max_solve_seconds=7)
+    app.dependency_overrides[get_settings] = lambda: capped
+    try:
+        run = close(client, world, auth_headers).json()
+    finally:
+        app.dependency_overrides.pop(get_settings, None)
+    assert run["problem"]["settings"]["time_limit_seconds"] == 7
+
+
+# --------------------------------------------------------------- access matrix
+
+# Who calls: the agency "a" has needs in the round, "d" has none; "nobody" acts for
+# no agency and is no coordinator; None sends no token.
+CALLERS = [
+    "coordinator",
+    "admin",
+    "a_team",
+    "d_team",
+    "a_spec",
+    "a_chief",
+    "d_chief",
+    "nobody",
+    None,
+]
+
+# Status per route once the round is optimised (run #1 succeeded), for each caller.
+MATRIX: dict[str, dict[str | None, int]] = {
+    "POST close": {"coordinator": 409, None: 401, "*": 403},
+    "POST runs": {"coordinator": 201, None: 401, "*": 403},
+    "GET runs": {"nobody": 404, None: 401, "*": 200},
+    "GET run": {"nobody": 404, None: 401, "*": 200},
+    "GET approvals": {"nobody": 404, None: 401, "*": 200},
+    "GET purchase-orders": {"nobody": 404, None: 401, "*": 200},
+    "GET cost-statements": {"nobody": 404, None: 401, "*": 200},
+    "GET unmet": {"nobody": 404, None: 401, "*": 200},
+    # Chief of an agency with needs decides; of one without, has nothing to decide.
+    "POST approvals": {"a_chief": 201, "d_chief": 403, "nobody": 403, None: 401, "*": 403},
+}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_access_matrix(
+    session: Session, client: TestClient, auth_headers: Headers, caller: str | None
+) -> None:
+    world, run = closed_world(session, client, auth_headers)
+    _, world.tokens["a_spec"] = make_user_and_token(
+        session, Role.technical_specialist, agency=world.agencies["a"]
+    )
+    headers = auth_headers(world.tokens[caller]) if caller else {}
+    base = f"/api/v1/runs/{run['id']}"
+    calls = {
+        "GET runs": ("GET", world.url("/runs"), None),
+        "GET run": ("GET", base, None),
+        "GET approvals": ("GET", f"{base}/approvals", None),
+        "GET purchase-orders": ("GET", f"{base}/purchase-orders", None),
+        "GET cost-statements": ("GET", f"{base}/cost-statements", None),
+        "GET unmet": ("GET", f"{base}/unmet", None),
+        "POST close": ("POST", world.url("/close"), None),
+        "POST approvals": ("POST", f"{base}/approvals", {"decision": "approved"}),
+        "POST runs": ("POST", world.url("/runs"), None),
+    }
+    for name, (method, url, body) in calls.items():
+        expected = MATRIX[name].get(caller, MATRIX[name]["*"])
+        response = client.request(method, url, json=body, headers=headers)
+        assert response.status_code == expected, (name, caller, response.text)

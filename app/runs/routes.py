@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 
 from app.api import IdempotencyDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
@@ -28,11 +28,32 @@ from app.runs.schemas import (
     RunSummary,
     UnmetNeed,
 )
+from app.settings import Settings, get_settings
 
 # Mounted under /api/v1 by app.main, like every domain router.
 router = APIRouter(tags=["runs and approvals"])
 
 RoundId = Annotated[int, Path(description="the round's id", examples=[3])]
+# The app's settings (tests and create_app(settings) override them): the solve limits.
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+RERUN_EXAMPLES: dict[str, Any] = {
+    "same": {"summary": "Solve the snapshot again with its own settings", "value": {}},
+    "weights": {
+        "summary": "Weigh critical needs more and split cost by stand-alone cost",
+        "value": {"settings": {"priority_weights": {"critical": 25}, "allocation": "proportional"}},
+    },
+}
+DECISION_EXAMPLES: dict[str, Any] = {
+    "approve": {"summary": "Approve your agency's share", "value": {"decision": "approved"}},
+    "reject": {
+        "summary": "Reject, with the reason",
+        "value": {
+            "decision": "rejected",
+            "reason": "the critical measles-vaccine need at Lajas Blancas is left unmet",
+        },
+    },
+}
 
 
 def _created(response: Response, run: Run) -> RunRead:
@@ -54,6 +75,7 @@ def close_round(
     coordinator: Coordinator,
     idem: IdempotencyDep,
     response: Response,
+    settings: SettingsDep,
 ) -> Any:
     """Coordinator. Moves an open round to `closed` and freezes its submitted needs (with
     their confirmed priority) and the catalogue valid on the round's `as_of` (else the
@@ -65,7 +87,11 @@ def close_round(
     if (replay := idem.replay()) is not None:
         return replay
     run = service.close_round(
-        session, coordinator, round_id, on_finished=service.remember_response(idem)
+        session,
+        coordinator,
+        round_id,
+        settings=settings,
+        on_finished=service.remember_response(idem),
     )
     return _created(response, run)
 
@@ -83,7 +109,8 @@ def rerun_round(
     coordinator: Coordinator,
     idem: IdempotencyDep,
     response: Response,
-    body: Annotated[RunCreate | None, Body()] = None,
+    settings: SettingsDep,
+    body: Annotated[RunCreate | None, Body(openapi_examples=RERUN_EXAMPLES)] = None,
 ) -> Any:
     """Coordinator. A new run (next number) of the snapshot frozen when the round closed,
     with the round's settings or the ones sent here (merged onto the snapshot's). Solved
@@ -93,7 +120,12 @@ def rerun_round(
     if (replay := idem.replay()) is not None:
         return replay
     run = service.rerun(
-        session, coordinator, round_id, body, on_finished=service.remember_response(idem)
+        session,
+        coordinator,
+        round_id,
+        body,
+        settings=settings,
+        on_finished=service.remember_response(idem),
     )
     return _created(response, run)
 
@@ -152,7 +184,7 @@ def read_run(visible: VisibleRunDep, response: Response) -> Any:
 )
 def decide(
     run_id: Annotated[int, Path(description="the run's id", examples=[7])],
-    body: ApprovalCreate,
+    body: Annotated[ApprovalCreate, Body(openapi_examples=DECISION_EXAMPLES)],
     session: SessionDep,
     chief: ChiefOfMission,
     idem: IdempotencyDep,
