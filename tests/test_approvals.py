@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,9 +11,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.auth.models import Role
-from app.rounds.models import RoundStatus
+from app.audit.models import AuditEntry
+from app.auth.models import Role, User
+from app.rounds.models import Round, RoundStatus
+from app.runs import service as runs_service
 from app.runs.models import Approval, Decision, Run
+from app.runs.schemas import ApprovalCreate
 from tests.factories import make_token, make_user, make_user_and_token
 from tests.test_runs import World, audit_actions, build_world, close, closed_world
 
@@ -284,3 +288,48 @@ def test_decisions_wait_for_a_plan_and_for_the_latest_run(
     # A re-run of an optimised round supersedes the run under review.
     assert decide(client, auth_headers, world.tokens["a_chief"], second["id"]).status_code == 409
     assert decide(client, auth_headers, world.tokens["a_chief"], third["id"]).status_code == 201
+
+
+def test_simultaneous_last_approvals_make_the_run_binding_exactly_once(
+    isolated_engine: sa.Engine,
+) -> None:
+    # Real commits from several connections: the round lock must serialise the decisions,
+    # or two "last" approvals could each miss the other and the run never become binding.
+    with Session(isolated_engine, expire_on_commit=False) as session:
+        world = build_world(session)
+        session.commit()
+        run = runs_service.close_round(session, world.users["coordinator"], world.round.id)
+        chiefs = [world.users[f"{name}_chief"].id for name in "abc"]
+        run_id, round_id = run.id, world.round.id
+
+    start = threading.Barrier(len(chiefs))
+    errors: list[str] = []
+
+    def approve(user_id: int) -> None:
+        with Session(isolated_engine, expire_on_commit=False) as session:
+            chief = session.get_one(User, user_id)
+            # End the read's transaction: on SQLite it holds the write lock from BEGIN.
+            session.commit()
+            start.wait(30)
+            try:
+                runs_service.decide(session, chief, run_id, ApprovalCreate(decision="approved"))
+            except Exception as exc:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=approve, args=(user_id,)) for user_id in chiefs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+
+    with Session(isolated_engine) as session:
+        run = session.get_one(Run, run_id)
+        assert run.binding and len(run.approvals) == 3
+        assert session.get_one(Round, round_id).status == RoundStatus.approved
+        binds = session.scalar(
+            sa.select(sa.func.count()).where(
+                AuditEntry.action == "run.bind", AuditEntry.entity_id == str(run_id)
+            )
+        )
+        assert binds == 1
