@@ -35,6 +35,20 @@ class Settings(BaseSettings):
     max_page_size: int = 500
     cors_origins: list[str] = []
 
+    # --- Web pages and data exchange (app.web, app.exchange) ---
+    # The browser session: a signed cookie (settings.secret_key) holding the API
+    # token the person signed in with, so revoking or expiring the token ends it too.
+    session_cookie_name: str = "poolbuy_session"
+    session_max_age_seconds: int = 8 * 3600
+    # Spreadsheet and HXL uploads: rows a file may hold (the byte limit is max_body_bytes).
+    upload_max_rows: int = 20_000
+    # OCDS: the ocid prefix the publisher registered, and the procuring entity used
+    # when the round's creator acts for no agency.
+    ocds_ocid_prefix: str = "ocds-poolbuy"
+    coordinating_agency: str = "OCHA"
+    # The group's time zone: OCDS dates and the dates shown on the pages.
+    timezone: str = "America/Panama"
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":
         if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
