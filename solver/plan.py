@@ -28,9 +28,8 @@ def build_plan(
     problem: Problem,
     result: SolveResult,
     standalone: dict[str, Standalone],
-    seconds: float,
-    stages: dict[str, float],
 ) -> dict[str, Any]:
+    """The plan document; the caller adds the solver's timings once they are known."""
     figures = result.figures
     status, bound, gap = result.assess(problem.settings.relative_gap)
     agencies = agencies_with_needs(problem)
@@ -125,11 +124,9 @@ def build_plan(
         },
         "solver": {
             "name": "HiGHS",
-            "seconds": round(seconds, 3),
             "variables": result.variables,
             "constraints": result.constraints,
             "nodes": result.outcome.nodes,
             "stopped_by": result.outcome.stopped_by,
-            "stages": {k: round(v, 4) for k, v in stages.items()},
         },
     }

@@ -47,11 +47,15 @@ def solve(
         problem, agencies, pooled, workers=workers, progress=progress, cancel=cancel
     )
     baselines_done = time.perf_counter()
-    stages = {"validate": validated - started, **result.stages}
-    plan = build_plan(problem, result, standalone, 0.0, stages)
+    plan = build_plan(problem, result, standalone)
     finished = time.perf_counter()
-    stages["baselines_wait"] = baselines_done - validated - sum(result.stages.values())
-    stages["plan"] = finished - baselines_done
+    stages = {
+        "validate": validated - started,
+        **result.stages,
+        # Time spent waiting for baselines still running after the pooled solve.
+        "baselines_wait": baselines_done - validated - sum(result.stages.values()),
+        "plan": finished - baselines_done,
+    }
     plan["solver"]["seconds"] = round(finished - started, 3)
     plan["solver"]["stages"] = {k: round(v, 4) for k, v in stages.items()}
     return plan
