@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import highspy
+import pulp
 
 from solver import solve, validate
 from solver.examples import generate_problem, summarize
@@ -28,6 +29,19 @@ from solver.pairs import build_pooling_data
 from solver.pipeline import solve_needs
 
 POOLED_STAGES = ("validate", "index", "build", "solve", "read_back")
+
+
+def write_model(document: dict[str, Any], path: Path) -> None:
+    """The exact model poolbuy hands HiGHS, objective constant included.
+
+    PuLP's own MPS writer drops the objective's constant; HiGHS's writer keeps it,
+    and the constant changes when a relative gap is reached.
+    """
+    lp = build_model(build_pooling_data(validate(document))).lp
+    handoff = pulp.HiGHS(msg=False)
+    handoff.createAndConfigureSolver(lp)
+    handoff.buildSolverModel(lp)
+    lp.solverModel.writeModel(str(path))
 
 
 def highs_alone(mps: Path, time_limit: float, gap: float) -> tuple[float, str, float]:
@@ -61,7 +75,7 @@ def measure(size: str, seed: int, repeats: int) -> dict[str, Any]:
     settings = validate(document).settings
     with tempfile.TemporaryDirectory() as folder:
         mps = Path(folder) / "pooled.mps"
-        build_model(build_pooling_data(validate(document))).lp.writeMPS(str(mps))
+        write_model(document, mps)
         ours, theirs, stage_runs, whole_runs = [], [], [], []
         for _ in range(repeats):
             # Alternate the two so that a burst of load hits both alike.
