@@ -14,12 +14,14 @@ from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
 from app.catalogue.routes import router as catalogue_router
 from app.errors import install_error_handlers
+from app.exchange.routes import router as exchange_router
 from app.middleware import BodySizeLimit, SecurityHeaders
 from app.needs.routes import router as needs_router
 from app.rounds.routes import router as rounds_router
 from app.runs.routes import router as runs_router
 from app.settings import Settings, get_settings
 from app.solve.routes import router as solve_router
+from app.web import mount_web
 
 API_PREFIX = "/api/v1"
 
@@ -34,6 +36,7 @@ API_ROUTERS: list[APIRouter] = [
     needs_router,
     catalogue_router,
     runs_router,
+    exchange_router,
 ]
 
 DESCRIPTION = """
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
 
+    mount_web(app)
     _install_docs(app)
     _hoist_schema_definitions(app)
     return app

@@ -1,0 +1,313 @@
+"""What every web page shares: who is signed in, the checked form, rendering, errors.
+
+``WebUser`` is the signed-in person (else a redirect to the sign-in page);
+``CheckedForm`` is the posted form once its CSRF token is verified (else 403).
+``render`` fills in what the layout needs (the user, the CSRF token, a notice).
+
+``WebRoute`` is the route class of every web router: a domain error raised by a
+service becomes an HTML page with the same status (the API's handlers answer JSON
+problem details, which a person in a browser should not be shown), and every page
+gets its Content-Security-Policy (own scripts and styles only) and ``no-store``,
+as pages show one person's view of their agency's data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Coroutine, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from starlette.datastructures import FormData
+
+from app.auth.models import Role, User
+from app.auth.service import authenticate
+from app.db import SessionDep
+from app.errors import DomainError, FieldIssue, Unauthorized
+from app.settings import Settings, get_settings
+from app.web import session as web_session
+from app.web.session import WebSession
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+class SignInRequired(Exception):
+    def __init__(self, next_path: str, reason: str | None = None) -> None:
+        super().__init__(reason or "sign in")
+        self.next_path = next_path
+        self.reason = reason
+
+
+class CsrfRefused(Exception):
+    """The form's CSRF token is missing or wrong (or the session cookie is)."""
+
+
+# ------------------------------------------------------------------------ formatting
+
+NONE = "\u2013"  # an en dash for "no figure"
+MINUS = "\u2212"  # a true minus sign: a hyphen is easy to miss before a figure
+
+
+def money(value: Any, places: int = 2) -> str:
+    if value is None or value == "":
+        return NONE
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return NONE
+    if not number.is_finite():
+        return NONE
+    sign = MINUS if number < 0 else ""
+    return f"{sign}{abs(number):,.{places}f}"
+
+
+def number(value: Any) -> str:
+    if value is None or value == "":
+        return NONE
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def percent(value: Any) -> str:
+    if value is None:
+        return NONE
+    return f"{float(value):.1f} %"
+
+
+def when(value: Any, zone: dt.tzinfo | None = None) -> str:
+    if value is None:
+        return NONE
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        if zone is not None and value.tzinfo is not None:
+            value = value.astimezone(zone)
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def with_query(request: Request, **changes: Any) -> str:
+    """This page's URL with some query parameters changed (None drops one): pager links."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return request.url.path + ("?" + urlencode(params) if params else "")
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters.update(money=money, number=number, percent=percent, when=when)
+templates.env.globals.update(Role=Role, with_query=with_query)
+
+
+# ------------------------------------------------------------------------ who is in
+
+
+def read_web_session(request: Request, settings: SettingsDep) -> WebSession | None:
+    return web_session.read_session(request, settings)
+
+
+def _next_path(request: Request) -> str:
+    path = request.url.path
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def current_user(request: Request, session: SessionDep, settings: SettingsDep) -> User:
+    """The signed-in user, authenticated again from the session's token on every request."""
+    state = web_session.read_session(request, settings)
+    if state is None or state.token is None:
+        raise SignInRequired(_next_path(request))
+    try:
+        user = authenticate(session, state.token)
+    except Unauthorized as exc:
+        raise SignInRequired(_next_path(request), f"Your session ended: {exc.detail}.") from exc
+    request.state.web_session = state
+    request.state.user = user
+    return user
+
+
+WebUser = Annotated[User, Depends(current_user)]
+
+
+async def checked_form(request: Request, settings: SettingsDep) -> FormData:
+    form = await request.form()
+    state = web_session.read_session(request, settings)
+    token = form.get("csrf_token")
+    if not web_session.csrf_valid(state, token if isinstance(token, str) else None, settings):
+        raise CsrfRefused()
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+# -------------------------------------------------------------------------- render
+
+
+def _context(request: Request, settings: Settings) -> dict[str, Any]:
+    state: WebSession | None = getattr(request.state, "web_session", None)
+    if state is None:
+        state = web_session.read_session(request, settings)
+    csrf = web_session.csrf_token(state, settings) if state is not None else ""
+    return {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf,
+        "notice": web_session.pop_notice(request, settings),
+        "settings": settings,
+    }
+
+
+def render(
+    request: Request,
+    settings: Settings,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    full = {**_context(request, settings), **(context or {})}
+    response = templates.TemplateResponse(request, template, full, status_code=status_code)
+    if full["notice"] is not None:
+        web_session.clear_notice(response, settings)
+    return response
+
+
+def redirect(
+    url: str, settings: Settings | None = None, notice: str | None = None, kind: str = "ok"
+) -> RedirectResponse:
+    """303 See Other: after a POST the browser GETs the page (no re-post on reload)."""
+    response = RedirectResponse(url, status_code=303)
+    if notice is not None and settings is not None:
+        web_session.set_notice(response, settings, notice, kind)
+    return response
+
+
+# ----------------------------------------------------------------------- form errors
+
+# Pydantic's wording, in words a person filling in a form understands.
+_FRIENDLY = {
+    "Input should be a valid integer": "enter a whole number",
+    "Input should be a valid integer, unable to parse string as an integer": (
+        "enter a whole number"
+    ),
+    "Input should be a valid date or datetime, input is too short": "enter a date",
+    "Input should be a valid date or datetime, invalid character in year": "enter a date",
+    "String should have at least 1 character": "is required",
+    "Input should be 'critical', 'high' or 'normal'": "choose critical, high or normal",
+    "Input should be greater than 0": "must be at least 1",
+}
+
+
+def friendly(reason: str) -> str:
+    if reason in _FRIENDLY:
+        return _FRIENDLY[reason]
+    if reason.startswith("Input should be a valid date"):
+        return "enter a date as YYYY-MM-DD"
+    return reason
+
+
+def field_errors(issues: list[FieldIssue], aliases: Mapping[str, str] | None = None) -> dict:
+    """``$.quantity: must be ...`` -> ``{"quantity": ["must be ..."]}``; ``$`` -> ``_form``."""
+    errors: dict[str, list[str]] = {}
+    for issue in issues:
+        field = issue.path.removeprefix("$").lstrip(".").split(".", 1)[0].split("[", 1)[0]
+        field = (aliases or {}).get(field, field) or "_form"
+        errors.setdefault(field, []).append(friendly(issue.reason))
+    return errors
+
+
+# ------------------------------------------------------------------------ the route
+
+
+def _error_page(request: Request, settings: Settings, status: int, title: str, detail: str) -> Any:
+    return render(
+        request,
+        settings,
+        "error.html",
+        {"status": status, "title": title, "detail": detail},
+        status_code=status,
+    )
+
+
+class WebRoute(APIRoute):
+    """An APIRoute whose errors are pages, and whose pages carry their security headers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            settings = _settings_of(request)
+            try:
+                response = await handler(request)
+            except SignInRequired as exc:
+                target = "/sign-in?next=" + quote(exc.next_path, safe="/")
+                response = (
+                    redirect(target, settings, exc.reason, "error")
+                    if exc.reason
+                    else (redirect(target))
+                )
+                if exc.reason:
+                    web_session.clear_session(response, settings)
+            except CsrfRefused:
+                response = _error_page(
+                    request,
+                    settings,
+                    403,
+                    "The form has expired",
+                    "The page you sent the form from is out of date or was not opened from "
+                    "poolbuy (its security token does not match). Go back, reload the page "
+                    "and send it again.",
+                )
+            except DomainError as exc:
+                response = _error_page(request, settings, exc.status, exc.title, exc.detail)
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'][1:])}: {friendly(e['msg'])}"
+                    for e in exc.errors()
+                )
+                response = _error_page(request, settings, 400, "Bad request", problems)
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
+
+        return route
+
+
+def _settings_of(request: Request) -> Settings:
+    # The app's own settings: create_app(settings) installs them as an override.
+    override = request.app.dependency_overrides.get(get_settings)
+    return override() if override is not None else get_settings()
+
+
+def page_markup(svg: str) -> Markup:
+    """SVG built by ``app.web.charts`` (every text in it escaped there)."""
+    return Markup(svg)

@@ -1,0 +1,184 @@
+"""The catalogue as the technical specialists keep it: items (searchable by UNSPSC code),
+suppliers, offers with their price tiers, routes; and the offers and routes uploads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api import PageParams, paginate
+from app.auth.deps import require_roles
+from app.auth.models import Role
+from app.catalogue import service as catalogue_service
+from app.catalogue.schemas import ItemRead, OfferRead, RouteRead, SupplierRead
+from app.db import SessionDep
+from app.errors import InvalidInput
+from app.exchange import service as exchange_service
+from app.web.deps import CheckedForm, SettingsDep, WebRoute, WebUser, redirect, render
+from app.web.pages.needs import upload_of
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+PAGE_SIZE = 50
+Offset = Annotated[int, Query(ge=0)]
+Text = Annotated[str, Query(max_length=100)]
+
+
+def _params(offset: int) -> PageParams:
+    return PageParams(limit=PAGE_SIZE, offset=offset)
+
+
+def _may_manage(user: Any) -> bool:
+    return bool(user.has_role(Role.technical_specialist, Role.admin))
+
+
+@router.get("/catalogue")
+def catalogue_home() -> Response:
+    return redirect("/catalogue/items")
+
+
+@router.get("/catalogue/items")
+def items_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    q: Text = "",
+    category: Text = "",
+    offset: Offset = 0,
+) -> Response:
+    search = q.strip()
+    digits = search.isdigit()
+    stmt = catalogue_service.items_query(
+        q=None if digits or not search else search,
+        unspsc=search if digits else None,
+        category=category or None,
+    )
+    categories = sorted({i.category for i in session.scalars(catalogue_service.items_query())})
+    return render(
+        request,
+        settings,
+        "catalogue_items.html",
+        {
+            "page": paginate(session, stmt, _params(offset), ItemRead),
+            "q": search,
+            "category": category,
+            "categories": categories,
+            "tab": "items",
+        },
+    )
+
+
+@router.get("/catalogue/suppliers")
+def suppliers_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    q: Text = "",
+    offset: Offset = 0,
+) -> Response:
+    stmt = catalogue_service.suppliers_query(q=q.strip() or None)
+    return render(
+        request,
+        settings,
+        "catalogue_suppliers.html",
+        {
+            "page": paginate(session, stmt, _params(offset), SupplierRead),
+            "q": q,
+            "tab": "suppliers",
+        },
+    )
+
+
+@router.get("/catalogue/offers")
+def offers_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    item_id: Text = "",
+    supplier_id: Text = "",
+    offset: Offset = 0,
+) -> Response:
+    stmt = catalogue_service.offers_query(
+        item_id=item_id.strip() or None, supplier_id=supplier_id.strip() or None
+    )
+    return render(
+        request,
+        settings,
+        "catalogue_offers.html",
+        {
+            "page": paginate(session, stmt, _params(offset), OfferRead),
+            "item_id": item_id,
+            "supplier_id": supplier_id,
+            "may_manage": _may_manage(user),
+            "tab": "offers",
+        },
+    )
+
+
+@router.get("/catalogue/routes")
+def routes_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    supplier_id: Text = "",
+    location_id: Text = "",
+    offset: Offset = 0,
+) -> Response:
+    stmt = catalogue_service.routes_query(
+        supplier_id=supplier_id.strip() or None, location_id=location_id.strip() or None
+    )
+    return render(
+        request,
+        settings,
+        "catalogue_routes.html",
+        {
+            "page": paginate(session, stmt, _params(offset), RouteRead),
+            "supplier_id": supplier_id,
+            "location_id": location_id,
+            "may_manage": _may_manage(user),
+            "tab": "routes",
+        },
+    )
+
+
+Kind = Literal["offers", "routes"]
+
+
+@router.get("/catalogue/{kind}/upload")
+def upload_page(kind: Kind, request: Request, user: WebUser, settings: SettingsDep) -> Response:
+    require_roles(Role.technical_specialist, Role.admin)(user)
+    return render(request, settings, "catalogue_upload.html", {"kind": kind, "tab": kind})
+
+
+@router.post("/catalogue/{kind}/upload")
+def upload(
+    kind: Kind,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    require_roles(Role.technical_specialist, Role.admin)(user)
+    upload = upload_of(form)
+    context: dict[str, Any] = {"kind": kind, "tab": kind}
+    if upload is None:
+        context["errors"] = {"file": ["Choose a CSV or XLSX file to upload."]}
+        return render(request, settings, "catalogue_upload.html", context, status_code=422)
+    importer = (
+        exchange_service.import_offers if kind == "offers" else exchange_service.import_routes
+    )
+    try:
+        result = importer(session, user, upload, settings=settings)
+    except InvalidInput as exc:
+        context |= {"problems": exc.errors, "detail": exc.detail, "filename": upload.filename}
+        return render(request, settings, "catalogue_upload.html", context, status_code=422)
+    noun = kind[:-1] if result.created == 1 else kind
+    return redirect(
+        f"/catalogue/{kind}", settings, f"{result.created} {noun} imported from {upload.filename}."
+    )

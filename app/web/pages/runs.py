@@ -1,0 +1,274 @@
+"""A run: its progress (followed live), the plan with its charts, and the chiefs' decisions.
+
+What a person sees of a run is what ``GET /api/v1/runs/{id}`` shows them
+(``runs_service.run_read``): the status, the ``progress`` document the solver
+fills in, and, once there is a plan, the figures regrouped by ``app.runs.outputs``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from app.auth.deps import require_roles
+from app.auth.models import Role, User
+from app.db import SessionDep
+from app.errors import FieldIssue
+from app.exchange.service import group_zone
+from app.needs import service as needs_service
+from app.rounds.models import RoundStatus
+from app.runs import outputs
+from app.runs import service as runs_service
+from app.runs.models import Decision, RunStatus
+from app.runs.schemas import ApprovalCreate, RunRead
+from app.settings import Settings
+from app.web import charts
+from app.web.deps import (
+    CheckedForm,
+    SettingsDep,
+    WebRoute,
+    WebUser,
+    field_errors,
+    money,
+    page_markup,
+    percent,
+    redirect,
+    render,
+    text,
+)
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+FINISHED = frozenset({RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled})
+
+
+# ------------------------------------------------------------------------ progress
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _stage(entry: dict[str, Any]) -> dict[str, Any]:
+    """One stage's report: the best plan's objective so far (``incumbent`` in the jobs'
+    reports, ``objective`` in the solver's), its bound, the gap, seconds, done."""
+    best = entry.get("incumbent", entry.get("objective"))
+    return {
+        "done": bool(entry.get("done")),
+        "best": _number(best),
+        "bound": _number(entry.get("bound")),
+        "gap": _number(entry.get("gap")),
+        "seconds": _number(entry.get("seconds")),
+    }
+
+
+def progress_view(read: RunRead, agencies_total: int | None) -> dict[str, Any]:
+    """The run's ``progress`` document in the terms the page shows."""
+    progress = read.progress or {}
+    pooled = progress.get("pooled") or None
+    standalone = progress.get("standalone") or {}
+    done = sum(1 for entry in standalone.values() if isinstance(entry, dict) and entry.get("done"))
+    return {
+        "status": read.status.value,
+        "state": progress.get("state") or read.status.value,
+        "finished": read.status in FINISHED,
+        "pooled": _stage(pooled) if isinstance(pooled, dict) else None,
+        "standalone_done": done,
+        "standalone_started": len(standalone),
+        "standalone_total": agencies_total,
+        "raw": progress,
+    }
+
+
+def _run_context(session: Any, user: User, run_id: int) -> dict[str, Any]:
+    visible = runs_service.get_run(session, user, run_id)
+    read = runs_service.run_read(visible.run, visible.viewer)
+    total = len(outputs.agencies_with_needs(read.problem))
+    return {
+        "run": visible.run,
+        "read": read,
+        "round": visible.run.round,
+        "viewer": visible.viewer,
+        "progress": progress_view(read, total),
+    }
+
+
+@router.get("/runs/{run_id}")
+def run_page(
+    run_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    context = _run_context(session, user, run_id)
+    context["zone"] = group_zone(settings)
+    return render(request, settings, "run.html", context)
+
+
+@router.get("/runs/{run_id}/progress")
+def run_progress(
+    run_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    """Just the progress panel, for the page's script to swap in while the run goes on."""
+    return render(request, settings, "_progress.html", _run_context(session, user, run_id))
+
+
+# ---------------------------------------------------------------------------- plan
+
+
+def frontier_points(run: Any) -> list[charts.Point]:
+    """Cost-against-lateness points, where a run carries them (scenarios of issue 4).
+
+    Read from ``frontier`` in the plan, the solver statistics or the progress: a list
+    of entries with ``money_cost`` and ``late_unit_days`` and optionally the weight
+    that produced them. None yet: the chart is shown only when there is data.
+    """
+    for source in (run.plan, run.solver_stats, run.progress):
+        entries = (source or {}).get("frontier") if isinstance(source, dict) else None
+        if not isinstance(entries, list):
+            continue
+        points = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            cost, late = entry.get("money_cost"), entry.get("late_unit_days")
+            if not isinstance(cost, int | float) or not isinstance(late, int | float):
+                continue
+            weight = next(
+                (
+                    entry[k]
+                    for k in ("late_penalty_rate", "lateness_weight", "weight")
+                    if k in entry
+                ),
+                None,
+            )
+            points.append(
+                charts.Point(float(late), float(cost), f"weight {weight}" if weight else "")
+            )
+        if points:
+            return points
+    return []
+
+
+def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
+    summary = needs_service.three_w(session, user, round_)
+    locations: dict[str, tuple[str, str]] = {}
+    cells: dict[tuple[str, str], list[charts.MatrixCell]] = {}
+    for row in summary.rows:
+        label = row.location_name + (f" ({row.region})" if row.region else "")
+        locations[row.location_id] = (row.region or "", label)
+        cells.setdefault((row.location_id, row.agency_id), []).append(
+            charts.MatrixCell(row.item_category, row.quantity_needed, row.quantity_awarded)
+        )
+    rows = [(lid, label) for lid, (_region, label) in sorted(locations.items(), key=lambda x: x[1])]
+    columns = sorted({row.agency_id for row in summary.rows})
+    svg = charts.matrix_chart(
+        rows,
+        columns,
+        cells,
+        title="Who needs what where: units needed per agency, location and category, "
+        "and the share the plan meets",
+    )
+    return svg, summary
+
+
+def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> dict[str, Any]:
+    context = _run_context(session, user, run_id)
+    run, read = context["run"], context["read"]
+    context["zone"] = group_zone(settings)
+    if read.plan is None:
+        return context
+    problem, plan = read.problem, read.plan
+    statements = outputs.cost_statements(problem, plan)
+    context["statements"] = statements
+    context["unmet"] = outputs.unmet_needs(problem, plan)
+    context["currency"] = problem.get("currency", "")
+    if context["viewer"].full:
+        context["orders"] = outputs.purchase_orders(problem, plan)
+        context["baseline"] = plan.get("baseline") or {}
+        context["plan"] = plan
+        svg, summary = three_w_chart(session, user, run.round)
+        context["three_w_svg"] = page_markup(svg)
+        context["three_w"] = summary
+        frontier = frontier_points(run)
+        if frontier:
+            context["frontier_svg"] = page_markup(
+                charts.line_chart(
+                    frontier,
+                    title="Cost against lateness: the plans for a range of lateness weights",
+                    x_label="late unit-days",
+                    y_label=f"money cost ({context['currency']})",
+                )
+            )
+    context["savings_svg"] = page_markup(
+        charts.bar_chart(
+            [charts.Bar(s.agency, s.savings, percent(s.savings_pct)) for s in statements],
+            title="What pooling saves each agency against buying alone",
+            unit=context["currency"],
+            fmt=lambda v: money(v),
+        )
+    )
+    context |= _decision_context(user, run, read)
+    return context
+
+
+def _decision_context(user: User, run: Any, read: RunRead) -> dict[str, Any]:
+    """Whether to offer this user the decision form; the service decides what counts."""
+    agency = user.agency_id
+    decisions = {a.agency_id: a for a in run.approvals}
+    with_needs = outputs.agencies_with_needs(run.problem)
+    offer = (
+        user.has_role(Role.chief_of_mission)
+        and agency is not None
+        and agency in with_needs
+        and agency not in decisions
+        and run.round.status == RoundStatus.optimised
+        and run.status == RunStatus.succeeded
+    )
+    return {
+        "decisions": decisions,
+        "own_decision": decisions.get(agency) if agency else None,
+        "offer_decision": offer,
+        "four_eyes": run.triggered_by_id == user.id,
+    }
+
+
+@router.get("/runs/{run_id}/plan")
+def plan_page(
+    run_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    return render(request, settings, "plan.html", plan_context(session, user, run_id, settings))
+
+
+@router.post("/runs/{run_id}/decision")
+def decide(
+    run_id: int,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    require_roles(Role.chief_of_mission)(user)
+    values = {"decision": text(form, "decision"), "reason": text(form, "reason")}
+    try:
+        body = ApprovalCreate.model_validate(
+            {"decision": values["decision"], "reason": values["reason"] or None}
+        )
+    except ValidationError as exc:
+        issues = [
+            FieldIssue(
+                ".".join(str(p) for p in e["loc"]) or "reason",
+                e["msg"].removeprefix("Value error, "),
+            )
+            for e in exc.errors(include_url=False)
+        ]
+        context = plan_context(session, user, run_id, settings)
+        context |= {"decision_values": values, "errors": field_errors(issues)}
+        return render(request, settings, "plan.html", context, status_code=422)
+    approval = runs_service.decide(session, user, run_id, body)
+    said = "approved" if approval.decision == Decision.approved else "rejected"
+    return redirect(
+        f"/runs/{run_id}/plan#approval",
+        settings,
+        f"You {said} {approval.agency_id}'s share of run #{approval.run.number}.",
+    )
