@@ -1,0 +1,781 @@
+"""Web pages through the app (TestClient): sign-in, CSRF, each role's pages, field errors,
+the bulk upload that imports nothing from a file with a bad row, the plan page's figures.
+
+``build_group`` (also used by ``tests/test_exchange_routes.py``) is a small pooling
+group: two agencies with needs for masks (that pool into a cheaper tier) and a water
+tank nobody can deliver, a third agency with no needs, and a user of every role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from openpyxl import Workbook
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEntry
+from app.auth.models import Agency, Role, User
+from app.catalogue.models import Item, Location
+from app.db import utcnow
+from app.needs.models import Need, NeedStatus, Priority
+from app.rounds.models import Round, RoundStatus
+from app.settings import Settings
+from app.web import session as web_session
+from tests.factories import (
+    make_agency,
+    make_item,
+    make_location,
+    make_need,
+    make_offer,
+    make_round,
+    make_route,
+    make_supplier,
+    make_token,
+    make_user,
+)
+
+pytestmark = pytest.mark.integration
+
+NEED_BY = (utcnow() + dt.timedelta(days=30)).date()
+
+
+@dataclass
+class Group:
+    round: Round
+    agencies: dict[str, Agency]
+    users: dict[str, User]
+    tokens: dict[str, str]
+    items: dict[str, Item]
+    locations: dict[str, Location]
+    needs: dict[str, Need] = field(default_factory=dict)
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+def build_group(session: Session) -> Group:
+    a, b, c = make_agency(session), make_agency(session), make_agency(session)
+    mask = make_item(session, name="Respirator N95", category="PPE", unspsc_code="42131606")
+    tank = make_item(session, name="Water tank 1000 l", unit="tank", category="WASH")
+    make_item(session, name="Surgical gown", category="PPE", unspsc_code="42131702")
+    l1 = make_location(session, name="Lajas Blancas reception station", region="Darién")
+    l2 = make_location(session, name="Bajo Chiquito", region="Darién")
+    s1, s2 = make_supplier(session, name="Suministros Istmo"), make_supplier(session)
+    make_offer(session, supplier=s1, item=mask, tiers=[(0, "1.20"), (10_000, "1.00")])
+    make_offer(session, supplier=s2, item=tank, tiers=[(0, "300")])
+    make_route(session, supplier=s1, location=l1, fixed_cost="500", unit_cost="0.01")
+    make_route(session, supplier=s1, location=l2, fixed_cost="800", unit_cost="0.02")
+    make_route(session, supplier=s2, location=l1, fixed_cost="100", unit_cost="1")
+
+    coordinator_agency = make_agency(session)
+    users = {
+        "local_a": make_user(session, Role.local_team, agency=a, name="Ana Local"),
+        "local_b": make_user(session, Role.local_team, agency=b, name="Beto Local"),
+        "chief_a": make_user(session, Role.chief_of_mission, agency=a, name="Carla Chief"),
+        "chief_b": make_user(session, Role.chief_of_mission, agency=b, name="Dario Chief"),
+        "specialist": make_user(session, Role.technical_specialist, agency=c, name="Dr. Spec"),
+        "coordinator": make_user(
+            session, Role.coordinator, agency=coordinator_agency, name="Isa Coordinator"
+        ),
+        "admin": make_user(session, Role.admin, name="Admin"),
+    }
+    tokens = {who: make_token(session, user) for who, user in users.items()}
+    round_ = make_round(session, created_by=users["coordinator"], name="December round")
+    needs = {
+        "mask_a": make_need(
+            session,
+            round_=round_,
+            agency=a,
+            item=mask,
+            location=l1,
+            quantity=4000,
+            need_by=NEED_BY,
+            created_by=users["local_a"],
+        ),
+        "mask_b": make_need(
+            session,
+            round_=round_,
+            agency=b,
+            item=mask,
+            location=l1,
+            quantity=7000,
+            need_by=NEED_BY,
+            created_by=users["local_b"],
+        ),
+        "tank_a": make_need(
+            session,
+            round_=round_,
+            agency=a,
+            item=tank,
+            location=l2,
+            quantity=3,
+            need_by=NEED_BY,
+            priority=Priority.high,
+            justification="new arrivals",
+            created_by=users["local_a"],
+        ),
+        "draft_b": make_need(
+            session,
+            round_=round_,
+            agency=b,
+            item=tank,
+            location=l1,
+            quantity=2,
+            need_by=NEED_BY,
+            status=NeedStatus.draft,
+            created_by=users["local_b"],
+        ),
+    }
+    return Group(
+        round=round_,
+        agencies={"a": a, "b": b, "c": c},
+        users=users,
+        tokens=tokens,
+        items={"mask": mask, "tank": tank},
+        locations={"l1": l1, "l2": l2},
+        needs=needs,
+    )
+
+
+@pytest.fixture
+def group(session: Session) -> Group:
+    return build_group(session)
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+ETAG_RE = re.compile(r'name="etag" value="([^"]*)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, token: str) -> TestClient:
+    page = client.get("/sign-in")
+    assert page.status_code == 200
+    answer = client.post(
+        "/sign-in",
+        data={"csrf_token": csrf_of(page.text), "token": token, "next": "/rounds"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/rounds"
+    return client
+
+
+def as_(client: TestClient, group: Group, who: str) -> TestClient:
+    return sign_in(client, group.tokens[who])
+
+
+def post_form(client: TestClient, page_url: str, action: str, data: dict[str, Any], **kw: Any):
+    """POST a form the way a browser would: with the CSRF token of the page it is on."""
+    page = client.get(page_url)
+    assert page.status_code == 200, page.text
+    return client.post(action, data={"csrf_token": csrf_of(page.text), **data}, **kw)
+
+
+def text_of(page: str) -> str:
+    """The page's text, tags dropped and spaces squeezed: what a person reads."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def test_pages_need_sign_in(client: TestClient, group: Group) -> None:
+    answer = client.get(f"/rounds/{group.round.id}", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/sign-in?next=/rounds/{group.round.id}"
+
+
+def test_sign_in_sets_a_safe_session_cookie_and_shows_the_user(
+    client: TestClient, group: Group
+) -> None:
+    page = client.get("/sign-in")
+    answer = client.post(
+        "/sign-in",
+        data={"csrf_token": csrf_of(page.text), "token": group.tokens["local_a"], "next": "/"},
+        follow_redirects=False,
+    )
+    cookie = next(
+        h for h in answer.headers.get_list("set-cookie") if h.startswith("poolbuy_session=")
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    # The cookie does not show the token in the clear to anyone who decodes it? It is
+    # signed, not encrypted; what matters is that a changed cookie is refused.
+    rounds = client.get("/rounds")
+    assert rounds.status_code == 200
+    assert "Ana Local" in rounds.text
+    assert "December round" in rounds.text
+    assert rounds.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "script-src 'self'" in rounds.headers["content-security-policy"]
+    assert rounds.headers["cache-control"] == "no-store"
+
+
+def test_a_wrong_token_is_refused_next_to_the_field(client: TestClient, group: Group) -> None:
+    page = client.get("/sign-in")
+    answer = client.post(
+        "/sign-in", data={"csrf_token": csrf_of(page.text), "token": "pb_nope", "next": "/"}
+    )
+    assert answer.status_code == 401
+    assert 'id="token-error"' in answer.text
+    assert "malformed token" in answer.text
+    assert 'aria-invalid="true"' in answer.text
+
+
+def test_a_tampered_cookie_is_no_session(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    value = client.cookies["poolbuy_session"]
+    body, mac = value.split(".")
+    client.cookies.set("poolbuy_session", body[:-2] + "AA." + mac)
+    assert client.get("/rounds", follow_redirects=False).status_code == 303
+
+
+def test_a_revoked_token_ends_the_web_session(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    from app.auth.models import ApiToken
+
+    as_(client, group, "local_a")
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.user_id == group.users["local_a"].id))
+    assert token is not None
+    token.revoked_at = utcnow()
+    session.flush()
+    answer = client.get("/rounds", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/sign-in")
+    notice = client.get(answer.headers["location"])
+    assert "Your session ended: token revoked" in notice.text
+
+
+def test_sign_out_clears_the_session(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    answer = post_form(client, "/rounds", "/sign-out", {}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert client.get("/rounds", follow_redirects=False).status_code == 303
+
+
+def test_open_redirects_are_refused(client: TestClient, group: Group) -> None:
+    page = client.get("/sign-in")
+    answer = client.post(
+        "/sign-in",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "token": group.tokens["local_a"],
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/rounds"
+
+
+def test_secure_cookie_outside_development() -> None:
+    assert web_session.secure_cookies(Settings(environment="production", secret_key="x" * 32))
+    assert not web_session.secure_cookies(Settings(environment="development"))
+
+
+# ------------------------------------------------------------------------------ CSRF
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "local_a")
+    before = session.scalar(sa.select(sa.func.count()).select_from(Need))
+    data = {
+        "item_id": group.items["mask"].id,
+        "location_id": group.locations["l1"].id,
+        "quantity": "10",
+        "need_by": NEED_BY.isoformat(),
+        "priority": "normal",
+        "action": "submit",
+    }
+    url = f"/rounds/{group.round.id}/needs/new"
+    for token in (None, "forged", csrf_of(client.get("/sign-in").text) + "x"):
+        sent = data if token is None else {**data, "csrf_token": token}
+        answer = client.post(url, data=sent)
+        assert answer.status_code == 403
+        assert "The form has expired" in answer.text
+    assert session.scalar(sa.select(sa.func.count()).select_from(Need)) == before
+
+
+def test_the_csrf_token_is_bound_to_the_session(client: TestClient, group: Group) -> None:
+    """A token taken from another person's session does not work in this one."""
+    other = TestClient(client.app)
+    as_(other, group, "local_b")
+    foreign = csrf_of(other.get("/rounds").text)
+    as_(client, group, "local_a")
+    answer = client.post("/sign-out", data={"csrf_token": foreign})
+    assert answer.status_code == 403
+
+
+# -------------------------------------------------------------------- local team
+
+
+def test_local_team_round_page_shows_own_needs_drafts_and_duplicates(
+    client: TestClient, group: Group
+) -> None:
+    as_(client, group, "local_b")
+    page = client.get(f"/rounds/{group.round.id}")
+    assert page.status_code == 200
+    html = page.text
+    assert f'id="need-{group.needs["draft_b"].id}"' in html  # its own draft
+    assert f'id="need-{group.needs["mask_a"].id}"' not in html  # not another agency's row
+    # The duplication flag names the other agency's need.
+    a = group.agencies["a"].id
+    assert f"{a} need #{group.needs['mask_a'].id}" in text_of(html)
+    assert "Add a need" in html and "Upload needs from a spreadsheet" in html
+
+
+def test_another_agency_draft_stays_hidden(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    answer = client.get(f"/needs/{group.needs['draft_b'].id}/edit")
+    assert answer.status_code == 404
+
+
+def test_need_form_lists_items_and_searches_unspsc(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    url = f"/rounds/{group.round.id}/needs/new"
+    everything = client.get(url).text
+    assert "Respirator N95" in everything and "Water tank 1000 l" in everything
+    by_class = client.get(url, params={"q": "42131600"}).text
+    assert "Respirator N95" in by_class
+    assert "Water tank 1000 l" not in by_class
+    by_code = client.get(url, params={"q": "42131606"}).text
+    assert "Respirator N95" in by_code and "Surgical gown" not in by_code
+
+
+def test_need_with_mistakes_shows_every_error_next_to_its_field(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "local_a")
+    before = session.scalar(sa.select(sa.func.count()).select_from(Need))
+    url = f"/rounds/{group.round.id}/needs/new"
+    answer = post_form(
+        client,
+        url,
+        url,
+        {
+            "item_id": group.items["mask"].id,
+            "location_id": "",
+            "quantity": "ten",
+            "need_by": "2020-01-01",
+            "priority": "critical",
+            "justification": "",
+            "action": "submit",
+        },
+    )
+    assert answer.status_code == 422
+    html = answer.text
+    for name in ("location_id", "quantity", "need_by", "justification"):
+        assert f'id="{name}-error"' in html, name
+    assert "enter a whole number" in html
+    assert "must not be in the past" in html
+    assert "is required for a critical need" in html
+    assert 'id="error-summary"' in html
+    # What was typed is kept, so only the mistakes need retyping.
+    assert 'value="ten"' in html
+    assert f'<option value="{group.items["mask"].id}" selected>' in html
+    assert session.scalar(sa.select(sa.func.count()).select_from(Need)) == before
+
+
+def test_need_fixed_is_submitted_and_audited(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "local_a")
+    url = f"/rounds/{group.round.id}/needs/new"
+    answer = post_form(
+        client,
+        url,
+        url,
+        {
+            "item_id": group.items["mask"].id,
+            "location_id": group.locations["l1"].id,
+            "quantity": "1,500",
+            "need_by": NEED_BY.isoformat(),
+            "priority": "normal",
+            "justification": "",
+            "action": "submit",
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    need = session.scalars(sa.select(Need).order_by(Need.id.desc())).first()
+    assert need is not None
+    assert (need.quantity, need.status, need.agency_id) == (
+        1500,
+        NeedStatus.submitted,
+        group.agencies["a"].id,
+    )
+    assert session.scalar(
+        sa.select(AuditEntry).where(
+            AuditEntry.action == "need.create", AuditEntry.entity_id == str(need.id)
+        )
+    )
+    page = client.get(answer.headers["location"].split("#")[0])
+    assert f"Need #{need.id} submitted." in page.text
+
+
+def test_edit_submit_and_withdraw_a_need(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_b")
+    draft = group.needs["draft_b"]
+    edit_url = f"/needs/{draft.id}/edit"
+    form = client.get(edit_url).text
+    etag = ETAG_RE.search(form)
+    assert etag is not None
+    answer = client.post(
+        edit_url,
+        data={
+            "csrf_token": csrf_of(form),
+            "etag": html.unescape(etag.group(1)),
+            "item_id": draft.item_id,
+            "location_id": draft.location_id,
+            "quantity": "5",
+            "need_by": NEED_BY.isoformat(),
+            "priority": "normal",
+            "justification": "",
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert draft.quantity == 5
+
+    # A stale form (the ETag read before that change) is refused, nothing changed.
+    stale = client.post(
+        edit_url,
+        data={
+            "csrf_token": csrf_of(form),
+            "etag": html.unescape(etag.group(1)),
+            "item_id": draft.item_id,
+            "location_id": draft.location_id,
+            "quantity": "9",
+            "need_by": NEED_BY.isoformat(),
+            "priority": "normal",
+        },
+    )
+    assert stale.status_code == 412
+    assert "Someone changed this need" in stale.text
+    assert draft.quantity == 5
+
+    round_page = client.get(f"/rounds/{group.round.id}").text
+    fresh = re.search(
+        rf'action="/needs/{draft.id}/submit".*?name="etag" value="([^"]*)"', round_page, re.S
+    )
+    assert fresh is not None
+    done = client.post(
+        f"/needs/{draft.id}/submit",
+        data={"csrf_token": csrf_of(round_page), "etag": html.unescape(fresh.group(1))},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert draft.status == NeedStatus.submitted
+
+
+def test_other_roles_cannot_use_the_need_form(client: TestClient, group: Group) -> None:
+    as_(client, group, "chief_a")
+    answer = client.get(f"/rounds/{group.round.id}/needs/new")
+    assert answer.status_code == 403
+    assert "local_team" in answer.text
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "needs"
+    sheet.append(["item", "location", "quantity", "need_by", "priority", "justification"])
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_upload_with_a_bad_row_lists_it_and_imports_nothing(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "local_a")
+    mask, l1 = group.items["mask"].id, group.locations["l1"].id
+    body = _xlsx(
+        [
+            [mask, l1, 100, NEED_BY, "normal", ""],
+            [mask, l1, -5, NEED_BY, "normal", ""],
+            [mask, "nowhere", 10, NEED_BY, "critical", ""],
+        ]
+    )
+    before = session.scalar(sa.select(sa.func.count()).select_from(Need))
+    url = f"/rounds/{group.round.id}/needs/upload"
+    page = client.get(url)
+    answer = client.post(
+        url,
+        data={"csrf_token": csrf_of(page.text), "layout": "template", "submit": "yes"},
+        files={"file": ("needs.xlsx", body, "application/octet-stream")},
+    )
+    assert answer.status_code == 422
+    readable = text_of(answer.text)
+    assert "needs.xlsx was not imported" in readable
+    assert "row 3, quantity" in readable
+    assert "row 4, location" in readable and "no location 'nowhere'" in readable
+    assert "row 4, justification" in readable
+    assert "row 2" not in readable.replace("row 2,", "")  # the good row is not blamed
+    assert session.scalar(sa.select(sa.func.count()).select_from(Need)) == before
+
+
+def test_upload_of_a_good_file_imports_every_row(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "local_a")
+    mask, l1 = group.items["mask"].id, group.locations["l1"].id
+    body = _xlsx([[mask, l1, 100, NEED_BY, "normal", ""], [mask, l1, 200, NEED_BY, "high", "x"]])
+    url = f"/rounds/{group.round.id}/needs/upload"
+    answer = client.post(
+        url,
+        data={"csrf_token": csrf_of(client.get(url).text), "layout": "template"},
+        files={"file": ("needs.xlsx", body)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    new = session.scalars(
+        sa.select(Need).where(Need.quantity.in_([100, 200])).order_by(Need.id)
+    ).all()
+    assert [(n.quantity, n.status) for n in new] == [
+        (100, NeedStatus.draft),
+        (200, NeedStatus.draft),
+    ]
+    assert "2 needs imported from needs.xlsx and saved as drafts" in client.get("/rounds").text
+
+
+def test_template_downloads(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    xlsx = client.get("/files/templates/needs.xlsx")
+    assert xlsx.status_code == 200
+    assert xlsx.content[:2] == b"PK"
+    assert "attachment" in xlsx.headers["content-disposition"]
+    csv = client.get("/files/templates/needs.csv")
+    assert csv.text.lstrip("\ufeff").startswith("item,location,quantity")
+
+
+# ----------------------------------------------------------- specialist and coordinator
+
+
+def test_specialist_sees_catalogue_with_tiers_and_reviews_a_priority(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "specialist")
+    offers = client.get("/catalogue/offers").text
+    assert "10,000+ : 1.0000" in offers and "0+ : 1.2000" in offers
+    items = client.get("/catalogue/items", params={"q": "4213"}).text
+    assert "Respirator N95" in items and "Water tank" not in items
+    assert "Suministros Istmo" in client.get("/catalogue/suppliers").text
+    assert group.locations["l2"].id in client.get("/catalogue/routes").text
+
+    need = group.needs["tank_a"]
+    reviews = client.get(f"/rounds/{group.round.id}/reviews")
+    assert f"/needs/{need.id}/review" in reviews.text
+    url = f"/needs/{need.id}/review"
+    missing = post_form(client, url, url, {"priority": "critical", "evidence": "", "source": ""})
+    assert missing.status_code == 422
+    assert 'id="evidence-error"' in missing.text and 'id="source-error"' in missing.text
+    done = post_form(
+        client,
+        url,
+        url,
+        {"priority": "critical", "evidence": "cases up 40%", "source": "MINSA week 46"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert need.confirmed_priority == Priority.critical
+
+
+def test_coordinator_opens_a_round_with_field_errors_first(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "coordinator")
+    bad = post_form(client, "/rounds", "/rounds", {"name": "", "deadline": "2001-01-01T10:00"})
+    assert bad.status_code == 422
+    assert 'id="name-error"' in bad.text and 'id="deadline-error"' in bad.text
+    assert "must be in the future" in bad.text
+    deadline = (utcnow() + dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    good = post_form(
+        client,
+        "/rounds",
+        "/rounds",
+        {"name": "January round", "deadline": deadline, "currency": "USD"},
+        follow_redirects=False,
+    )
+    assert good.status_code == 303
+    created = session.scalar(sa.select(Round).where(Round.name == "January round"))
+    assert created is not None and created.status == RoundStatus.open
+
+
+def test_only_coordinators_close_a_round(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    page = client.get(f"/rounds/{group.round.id}")
+    assert "Close the round and run it" not in page.text
+    answer = client.post(f"/rounds/{group.round.id}/close", data={"csrf_token": csrf_of(page.text)})
+    assert answer.status_code == 403
+    assert group.round.status == RoundStatus.open
+
+
+def close_through_the_page(client: TestClient, group: Group) -> int:
+    as_(client, group, "coordinator")
+    url = f"/rounds/{group.round.id}"
+    answer = post_form(client, url, f"{url}/close", {}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    match = re.fullmatch(r"/runs/(\d+)", answer.headers["location"])
+    assert match, answer.headers["location"]
+    return int(match.group(1))
+
+
+def test_coordinator_closes_and_follows_the_run(client: TestClient, group: Group) -> None:
+    run_id = close_through_the_page(client, group)
+    page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 200
+    assert 'id="run-progress"' in page.text
+    fragment = client.get(f"/runs/{run_id}/progress")
+    assert fragment.status_code == 200
+    assert "data-finished=" in fragment.text
+    api = client.get(f"/api/v1/runs/{run_id}", headers=group.headers("coordinator")).json()
+    assert f'data-status="{api["status"]}"' in fragment.text
+    if api["status"] == "succeeded":
+        assert f"/runs/{run_id}/plan" in page.text
+        assert 'data-finished="true"' in fragment.text
+    else:
+        # Still solving in the background: the page polls and offers a plain refresh link.
+        assert f'data-poll="/runs/{run_id}/progress"' in page.text
+        assert ">Refresh</a>" in page.text
+
+
+def _wait_for_plan(client: TestClient, group: Group, run_id: int) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        run = client.get(f"/api/v1/runs/{run_id}", headers=group.headers("coordinator")).json()
+        if run["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
+
+
+def _figure(html: str, agency: str, field: str) -> str:
+    match = re.search(
+        rf'<tr data-agency="{re.escape(agency)}">.*?data-field="{field}">([^<]*)<', html, re.S
+    )
+    assert match, (agency, field)
+    return match.group(1).strip()
+
+
+def test_plan_page_shows_the_api_figures_and_charts(client: TestClient, group: Group) -> None:
+    run_id = close_through_the_page(client, group)
+    run = _wait_for_plan(client, group, run_id)
+    assert run["status"] == "succeeded", run
+    statements = client.get(
+        f"/api/v1/runs/{run_id}/cost-statements", headers=group.headers("coordinator")
+    ).json()["items"]
+    as_(client, group, "local_b")  # any member agency, once the round is optimised
+    page = client.get(f"/runs/{run_id}/plan")
+    assert page.status_code == 200
+    html = page.text
+    for line in statements:
+        for field_name in ("allocated_cost", "standalone_cost", "savings"):
+            value = f"{line[field_name]:,.2f}".replace("-", "\u2212")
+            assert _figure(html, line["agency"], field_name) == value
+        assert _figure(html, line["agency"], "savings_pct") == f"{line['savings_pct']:.1f} %"
+    baseline = run["plan"]["baseline"]
+    assert f"{baseline['pooled_money_cost']:,.2f}" in html
+    # Charts, drawn on the server as SVG, with a text alternative.
+    assert html.count('class="chart bar-chart"') == 1
+    assert 'class="chart matrix-chart"' in html
+    assert "<desc" in html
+    # Orders per supplier, unmet needs with their reason.
+    orders = client.get(
+        f"/api/v1/runs/{run_id}/purchase-orders", headers=group.headers("coordinator")
+    ).json()["items"]
+    for order in orders:
+        assert f"{order['total_cost']:,.2f}" in html
+    assert "no route" in html
+    # No frontier data in a plain run: no frontier chart.
+    assert "line-chart" not in html
+
+
+def test_chief_approves_and_the_round_becomes_approved(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    run_id = close_through_the_page(client, group)
+    assert _wait_for_plan(client, group, run_id)["status"] == "succeeded"
+    url = f"/runs/{run_id}/plan"
+
+    as_(client, group, "chief_a")
+    no_reason = post_form(client, url, f"/runs/{run_id}/decision", {"decision": "rejected"})
+    assert no_reason.status_code == 422
+    assert 'id="reason-error"' in no_reason.text
+    assert "a rejection needs a reason" in no_reason.text
+    approved = post_form(
+        client, url, f"/runs/{run_id}/decision", {"decision": "approved"}, follow_redirects=False
+    )
+    assert approved.status_code == 303
+    page = client.get(url).text
+    assert "You decided for" in text_of(page)
+
+    as_(client, group, "chief_b")
+    post_form(client, url, f"/runs/{run_id}/decision", {"decision": "approved"})
+    session.refresh(group.round)
+    assert group.round.status == RoundStatus.approved
+    final = client.get(url).text
+    assert "this plan is binding" in final
+    assert f"/files/rounds/{group.round.id}/ocds.json" in final
+    package = client.get(f"/files/rounds/{group.round.id}/ocds.json")
+    assert package.status_code == 200 and package.json()["version"] == "1.1"
+
+
+def test_plan_downloads_through_the_session(client: TestClient, group: Group) -> None:
+    run_id = close_through_the_page(client, group)
+    assert _wait_for_plan(client, group, run_id)["status"] == "succeeded"
+    assert client.get(f"/files/runs/{run_id}/plan.xlsx").content[:2] == b"PK"
+    assert client.get(f"/files/runs/{run_id}/plan-csv.zip").content[:2] == b"PK"
+    hxl = client.get(f"/files/runs/{run_id}/plan.hxl.csv").text.splitlines()
+    assert hxl[1].startswith("#org+code")
+    # OCDS before approval: refused, as in the API.
+    assert client.get(f"/files/rounds/{group.round.id}/ocds.json").status_code == 409
+
+
+def test_errors_are_pages_not_json(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    missing = client.get("/rounds/999999")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "round 999999 was not found" in missing.text
+
+
+# ------------------------------------------------------------------- accessibility
+
+
+def test_pages_have_landmarks_labels_and_a_viewport(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    for url in (
+        "/rounds",
+        f"/rounds/{group.round.id}",
+        f"/rounds/{group.round.id}/needs/new",
+        f"/rounds/{group.round.id}/needs/upload",
+        "/catalogue/items",
+    ):
+        html = client.get(url).text
+        assert '<html lang="en">' in html, url
+        assert 'name="viewport"' in html, url
+        assert "<main" in html and "<header" in html and "<nav" in html, url
+        assert 'class="skip-link"' in html, url
+        # Every form control has a label (by id) or is hidden.
+        ids = set(re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html))
+        labelled = set(re.findall(r'<label for="([^"]+)"', html))
+        assert ids <= labelled, (url, ids - labelled)
