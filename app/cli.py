@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from app import db_cli
 from app.auth import cli as auth_cli
+from app.backup import cli as backup_cli
 from app.demo import cli as demo_cli
 
 if TYPE_CHECKING:
@@ -442,6 +443,7 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     db_cli.register,
     auth_cli.register,
     demo_cli.register,
+    backup_cli.register,
 ]
 
 
