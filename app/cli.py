@@ -22,6 +22,7 @@ from app import db_cli
 from app.auth import cli as auth_cli
 from app.backup import cli as backup_cli
 from app.demo import cli as demo_cli
+from app.jobs import cli as jobs_cli
 
 if TYPE_CHECKING:
     from solver import SolveProgress
@@ -444,6 +445,8 @@ COMMANDS: list[Callable[[Subcommands], None]] = [
     auth_cli.register,
     demo_cli.register,
     backup_cli.register,
+    jobs_cli.register_worker,
+    jobs_cli.register_jobs,
 ]
 
 

@@ -283,6 +283,7 @@ def load_models() -> None:
     import app.audit.models
     import app.auth.models
     import app.catalogue.models
+    import app.jobs.models
     import app.needs.models
     import app.rounds.models
     import app.runs.models  # noqa: F401

@@ -15,6 +15,7 @@ from app.auth.routes import router as auth_router
 from app.catalogue.routes import router as catalogue_router
 from app.errors import install_error_handlers
 from app.exchange.routes import router as exchange_router
+from app.jobs.routes import router as jobs_router
 from app.middleware import BodySizeLimit, SecurityHeaders
 from app.needs.routes import router as needs_router
 from app.rounds.routes import router as rounds_router
@@ -37,6 +38,7 @@ API_ROUTERS: list[APIRouter] = [
     catalogue_router,
     runs_router,
     exchange_router,
+    jobs_router,
 ]
 
 DESCRIPTION = """

@@ -49,6 +49,34 @@ class Settings(BaseSettings):
     # The group's time zone: OCDS dates and the dates shown on the pages.
     timezone: str = "America/Panama"
 
+    # --- background jobs (app.jobs): solves, scenarios, schedules ------------------------
+    # "embedded": a process pool inside the service, nothing else to run (SQLite works).
+    # "broker": jobs go to RabbitMQ and `poolbuy worker` processes, on any number of
+    # machines sharing this database (PostgreSQL) and this broker, solve them.
+    jobs_backend: Literal["embedded", "broker"] = "embedded"
+    # Solving processes of the embedded pool; 0 = one per core but one (at least one).
+    jobs_embedded_workers: int = Field(default=0, ge=0)
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    jobs_queue: str = Field(default="poolbuy.jobs", pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
+    # How long a close or re-run request waits for its solve before answering with the
+    # run still queued or running (`Prefer: wait=N` asks for another wait, up to the max).
+    jobs_wait_seconds: float = Field(default=10.0, ge=0)
+    jobs_max_wait_seconds: float = Field(default=60.0, ge=0)
+    # A worker renews its lease on a job every heartbeat; a lease not renewed for this
+    # long means the worker died, and the job is taken over by another.
+    jobs_lease_seconds: float = Field(default=30.0, gt=0)
+    jobs_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    # Attempts before a job that keeps losing its worker is failed.
+    jobs_max_attempts: int = Field(default=5, ge=1)
+    # Whether this process fires round schedules and re-dispatches stranded jobs (one
+    # process at a time does, under a database lease), and how often it looks.
+    jobs_scheduler: bool = True
+    jobs_scheduler_interval_seconds: float = Field(default=5.0, gt=0)
+    # Solving processes run at this lower CPU priority, so the API on the same machine
+    # keeps answering while they solve.
+    jobs_worker_nice: int = Field(default=10, ge=0, le=19)
+    jobs_max_scenarios_per_run: int = Field(default=50, ge=1)
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":
         if self.environment == "production" and self.secret_key == DEFAULT_SECRET:

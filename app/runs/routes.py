@@ -1,7 +1,11 @@
 """/api/v1: closing rounds, runs, approvals and a run's outputs. Thin: each route calls a service.
 
-Routes that solve are plain ``def``: FastAPI runs them in its thread pool, so
-a solve never blocks the event loop.
+Closing and re-running queue the solve as a job (``app.jobs``): it runs in the
+embedded process pool or on a broker's workers, never in the API process. The
+request then waits for it a little (``Prefer: wait=N``, default the service's
+``jobs_wait_seconds``) in FastAPI's thread pool, never on the event loop, and
+answers with the run as it stands: solved, or still queued or running (follow
+``GET /runs/{id}``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from app.api import IdempotencyDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
+from app.jobs import service as jobs_service
+from app.jobs.deps import JobBackendDep, WaitDep
 from app.runs import outputs, service
 from app.runs.deps import ChiefOfMission, Coordinator, VisibleRunDep
 from app.runs.models import Decision, Run, RunStatus
@@ -62,6 +68,18 @@ def _created(response: Response, run: Run) -> RunRead:
     return service.run_read(run, service.Viewer(True, None))
 
 
+def _waited(session: SessionDep, run: Run, wait: float, idem: Any) -> Run:
+    """The run once its job ended or ``wait`` seconds passed, whichever comes first."""
+    job = jobs_service.run_job(session, run.id)
+    if job is not None and job.state in jobs_service.IN_PROGRESS and wait > 0:
+        jobs_service.wait(session, [job.id], wait)
+    session.rollback()
+    fresh = session.get(Run, run.id, populate_existing=True)
+    assert fresh is not None
+    service.update_remembered_response(session, idem, fresh)
+    return fresh
+
+
 @router.post(
     "/rounds/{round_id}/close",
     status_code=status.HTTP_201_CREATED,
@@ -76,14 +94,18 @@ def close_round(
     idem: IdempotencyDep,
     response: Response,
     settings: SettingsDep,
+    backend: JobBackendDep,
+    wait: WaitDep,
 ) -> Any:
     """Coordinator. Moves an open round to `closed` and freezes its submitted needs (with
     their confirmed priority) and the catalogue valid on the round's `as_of` (else the
-    closing day) into a contract-v1 problem document: run #1. The run is solved in this
-    request (the solve's time limit is capped by the service); when it succeeds the round
-    is `optimised`. A round that is not open: 409. A round whose data do not make a
-    valid document (e.g. a setting out of range): 409 listing every problem, nothing
-    changed. Send an Idempotency-Key to retry safely."""
+    closing day) into a contract-v1 problem document: run #1, whose solve is queued as a
+    job (its time limit capped by the service). The answer waits for the solve up to the
+    service's wait or `Prefer: wait=N` (`respond-async`: not at all), then gives the run as
+    it stands: `succeeded` (the round is `optimised`) or `failed`, or still `queued` or
+    `running` (follow `GET /runs/{id}`). A round that is not open: 409. A round whose data
+    do not make a valid document (e.g. a setting out of range): 409 listing every problem,
+    nothing changed. Send an Idempotency-Key to retry safely."""
     if (replay := idem.replay()) is not None:
         return replay
     run = service.close_round(
@@ -92,8 +114,9 @@ def close_round(
         round_id,
         settings=settings,
         on_finished=service.remember_response(idem),
+        backend=backend,
     )
-    return _created(response, run)
+    return _created(response, _waited(session, run, wait, idem))
 
 
 @router.post(
@@ -110,13 +133,16 @@ def rerun_round(
     idem: IdempotencyDep,
     response: Response,
     settings: SettingsDep,
+    backend: JobBackendDep,
+    wait: WaitDep,
     body: Annotated[RunCreate | None, Body(openapi_examples=RERUN_EXAMPLES)] = None,
 ) -> Any:
     """Coordinator. A new run (next number) of the snapshot frozen when the round closed,
-    with the round's settings or the ones sent here (merged onto the snapshot's). Solved
-    in this request. Refused with 409 while the round is open, once it is approved, and
-    while another run of the round is queued or running. A run of a rejected round puts
-    it back to `optimised` when it succeeds. Send an Idempotency-Key to retry safely."""
+    with the round's settings or the ones sent here (merged onto the snapshot's), queued
+    as a job; the answer waits for it as the close does (`Prefer: wait=N`). Refused with
+    409 while the round is open, once it is approved, and while another run of the round
+    is queued or running. A run of a rejected round puts it back to `optimised` when it
+    succeeds. Send an Idempotency-Key to retry safely."""
     if (replay := idem.replay()) is not None:
         return replay
     run = service.rerun(
@@ -126,8 +152,9 @@ def rerun_round(
         body,
         settings=settings,
         on_finished=service.remember_response(idem),
+        backend=backend,
     )
-    return _created(response, run)
+    return _created(response, _waited(session, run, wait, idem))
 
 
 @router.get(
@@ -167,7 +194,9 @@ def list_runs(
 )
 def read_run(visible: VisibleRunDep, response: Response) -> Any:
     """The whole run once its round is optimised (coordinators: always). Before that an
-    agency's users see only their own needs and their outcome (`scope: own_agency`)."""
+    agency's users see only their own needs and their outcome (`scope: own_agency`), and of
+    the solve's progress only its state. While the run is queued or running, `progress`
+    holds the solver's incumbent, bound and gap, latest and over time; poll it."""
     set_etag(response, visible.run)
     return service.run_read(visible.run, visible.viewer)
 

@@ -114,6 +114,21 @@ class RunSummary(BaseModel):
     finished_at: dt.datetime | None
 
 
+class RunJob(BaseModel):
+    """How the run's solve goes: its job (``GET /jobs/{id}`` has the rest)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    state: RunStatus = Field(description="queued, running, succeeded, failed or cancelled")
+    attempts: int = Field(description="workers that took it; 2 or more: one was lost")
+    time_limit_seconds: float = Field(description="per solve (pooled and each stand-alone)")
+    cancel_requested: bool
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
 class RunRead(RunSummary):
     """A run with its frozen problem document and its plan.
 
@@ -131,7 +146,18 @@ class RunRead(RunSummary):
                     "problem": {"as_of": "2026-12-01", "currency": "USD", "needs": ["..."]},
                     "plan": {"status": "optimal", "money_cost": 15650.0, "awards": ["..."]},
                     "solver_stats": {"name": "HiGHS", "seconds": 0.4, "variables": 12},
-                    "progress": {"state": "done"},
+                    "progress": {
+                        "state": "done",
+                        "pooled": {"seconds": 0.4, "incumbent": 15650.0, "bound": 15650.0,
+                                   "gap": 0.0, "done": True},
+                        "history": [{"seconds": 0.2, "incumbent": 15700.0, "bound": 15400.0,
+                                     "gap": 0.0191}],
+                    },
+                    "job": {"id": 12, "state": "succeeded", "attempts": 1,
+                            "time_limit_seconds": 60.0, "cancel_requested": False,
+                            "created_at": "2026-12-01T14:00:00Z",
+                            "started_at": "2026-12-01T14:00:00Z",
+                            "finished_at": "2026-12-01T14:00:02Z"},
                     "approval": {
                         "required": ["IOM", "UNICEF"],
                         "approved": ["IOM"],
@@ -148,7 +174,12 @@ class RunRead(RunSummary):
     problem: dict[str, Any] = Field(description="the frozen problem document, contract v1")
     plan: dict[str, Any] | None = Field(description="the plan document, contract v1")
     solver_stats: dict[str, Any] | None
-    progress: dict[str, Any] | None
+    progress: dict[str, Any] | None = Field(
+        description="the solve's state and, to readers who see the whole run, the incumbent, "
+        "bound and gap: the latest of the pooled solve and each stand-alone baseline, and the "
+        "pooled solve's history over time"
+    )
+    job: RunJob | None = Field(default=None, description="the job solving the run")
     approval: ApprovalState | None = Field(description="null until the run has a plan")
 
 

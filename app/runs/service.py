@@ -3,10 +3,14 @@
 Life of a run
 -------------
 ``close_round`` and ``rerun`` each commit a new run (status ``queued``) with
-its frozen problem document, then hand it to ``execute_run``, which a worker
-can call just the same: it claims the run (``running``), solves it with no
+its frozen problem document and the job that solves it (``app.jobs``), then
+hand the job to a backend: the embedded process pool or the broker's workers
+(or, for a script or test with no backend, solve it in the same call). The
+worker claims the job (the run becomes ``running``), solves with no
 transaction open, and stores the plan, the run's final status and the round's
-move to ``optimised`` in one transaction.
+move to ``optimised`` in one transaction, conditional on still holding the
+job: a job delivered twice stores one plan. ``GET /runs/{id}`` shows the job's
+progress while it runs.
 
 Decisions taken here
 --------------------
@@ -38,21 +42,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from app.api import Idempotency
+from app.api import Idempotency, etag_for
+from app.api.models import IdempotencyKey
 from app.audit import record, snapshot
 from app.auth.models import Role, User
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
+from app.jobs import dispatch
+from app.jobs import service as jobs_service
+from app.jobs.models import Job
+from app.jobs.progress import own_share
 from app.rounds.models import Round, RoundStatus
 from app.rounds.service import PUBLISHED_STATUSES, lock_round, transition
 from app.runs import outputs
@@ -62,13 +70,18 @@ from app.runs.schemas import (
     ApprovalRead,
     ApprovalState,
     RunCreate,
+    RunJob,
     RunRead,
     RunSummary,
 )
 from app.runs.snapshot import build_document, check_document, closing_day, resolve_settings
 from app.settings import Settings, get_settings
 from app.solve.service import effective_time_limit
-from solver import ProblemInvalid, SolveProgress, solve
+from solver import SolveProgress, solve
+
+if TYPE_CHECKING:
+    from app.jobs.backends import JobBackend
+    from solver.highs import CancelToken
 
 log = logging.getLogger("poolbuy.runs")
 
@@ -220,19 +233,31 @@ def run_read(run: Run, viewer: Viewer) -> RunRead:
         problem, plan = outputs.own_share(problem, plan, viewer.agency_id)
     summary = RunSummary.model_validate(run).model_dump()
     solver_stats = run.solver_stats
+    job = _job_of(run)
+    progress = run.progress
+    if job is not None and job.state in jobs_service.IN_PROGRESS and job.progress is not None:
+        # The worker writes the live figures on the job; the run gets them when it ends.
+        progress = job.progress
     if not viewer.full:
         # Pooled totals would tell one agency about the others' needs.
         summary |= {"objective": None, "money_cost": None}
         solver_stats = None
+        progress = own_share(progress)
     return RunRead(
         **summary,
         scope=viewer.scope,
         problem=problem,
         plan=plan,
         solver_stats=solver_stats,
-        progress=run.progress,
+        progress=progress,
+        job=RunJob.model_validate(job) if job is not None else None,
         approval=approval_state(run, only),
     )
+
+
+def _job_of(run: Run) -> Job | None:
+    session = object_session(run)
+    return jobs_service.run_job(session, run.id) if session is not None else None
 
 
 def require_full_view(visible: VisibleRun, what: str) -> None:
@@ -270,7 +295,14 @@ def _audit_state(run: Run) -> dict[str, Any]:
     return state
 
 
-def _new_run(session: Session, actor: User, round_: Round, document: dict[str, Any]) -> Run:
+def _new_run(
+    session: Session,
+    actor: User,
+    round_: Round,
+    document: dict[str, Any],
+    *,
+    audit_actor: User | str | None = None,
+) -> Run:
     number = session.scalar(
         sa.select(sa.func.coalesce(sa.func.max(Run.number), 0)).where(Run.round_id == round_.id)
     )
@@ -284,8 +316,41 @@ def _new_run(session: Session, actor: User, round_: Round, document: dict[str, A
     )
     session.add(run)
     session.flush()
-    record(session, actor, "run.create", "run", run.id, None, _audit_state(run))
+    record(session, audit_actor or actor, "run.create", "run", run.id, None, _audit_state(run))
     return run
+
+
+def _queue(
+    session: Session, actor: User, run: Run, *, audit_actor: User | str | None = None
+) -> Job:
+    time_limit = float(run.problem.get("settings", {}).get("time_limit_seconds", 60.0))
+    return jobs_service.create(
+        session, actor, run, time_limit_seconds=time_limit, audit_actor=audit_actor
+    )
+
+
+def freeze_round(
+    session: Session,
+    actor: User,
+    round_: Round,
+    settings: Settings,
+    *,
+    audit_actor: User | str | None = None,
+) -> tuple[Run, Job]:
+    """Close a locked open round and freeze its snapshot as a queued run (no commit).
+
+    Shared by the coordinator's close and a schedule's firing (``app.jobs``).
+    Raises SnapshotInvalid (changing nothing) when the snapshot breaks the contract.
+    """
+    if round_.status != RoundStatus.open:
+        raise Conflict(f"round {round_.id} is {round_.status.value}; only an open round closes")
+    transition(session, round_, RoundStatus.closed, audit_actor or actor)
+    as_of = closing_day(round_, round_.closed_at or utcnow())
+    document = build_document(
+        session, round_, as_of, max_time_limit_seconds=settings.max_solve_seconds
+    )
+    run = _new_run(session, actor, round_, document, audit_actor=audit_actor)
+    return run, _queue(session, actor, run, audit_actor=audit_actor)
 
 
 def close_round(
@@ -295,29 +360,31 @@ def close_round(
     *,
     settings: Settings | None = None,
     on_finished: Callable[[Run], None] | None = None,
+    backend: JobBackend | None = None,
 ) -> Run:
-    """Close an open round, freeze its snapshot as run #1, solve it (see ``execute_run``).
+    """Close an open round, freeze its snapshot as run #1 and queue its solve.
 
     Needs are read with the round locked: a submission or edit either
     committed before (and is in the snapshot) or waits and then finds the
     round closed (409). Nothing is changed when the snapshot is invalid.
+
+    Without ``backend`` (a script, a test) the run is solved here, before this
+    returns; with one, it is handed to the backend and returned ``queued``.
+    ``on_finished`` is called in the transaction that stores the run as the
+    caller will answer with it (see ``remember_response``).
     """
     settings = settings or get_settings()
+    inline = dispatch.runs_inline(session, backend)
     try:
         round_ = lock_round(session, round_id)
-        if round_.status != RoundStatus.open:
-            raise Conflict(f"round {round_id} is {round_.status.value}; only an open round closes")
-        transition(session, round_, RoundStatus.closed, actor)
-        as_of = closing_day(round_, round_.closed_at or utcnow())
-        document = build_document(
-            session, round_, as_of, max_time_limit_seconds=settings.max_solve_seconds
-        )
-        run = _new_run(session, actor, round_, document)
+        run, job = freeze_round(session, actor, round_, settings)
+        if not inline and on_finished is not None:
+            on_finished(run)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return execute_run(session, run.id, settings=settings, on_finished=on_finished)
+    return _start(session, run, job, settings, backend, on_finished if inline else None)
 
 
 def rerun(
@@ -328,10 +395,15 @@ def rerun(
     *,
     settings: Settings | None = None,
     on_finished: Callable[[Run], None] | None = None,
+    backend: JobBackend | None = None,
 ) -> Run:
-    """A new run of the round's frozen snapshot, optionally with other settings; solved."""
+    """A new run of the round's frozen snapshot, optionally with other settings; queued.
+
+    Solved here without ``backend``, as ``close_round``.
+    """
     settings = settings or get_settings()
     overrides = body.settings.model_dump(exclude_none=True) if body and body.settings else None
+    inline = dispatch.runs_inline(session, backend)
     try:
         round_ = lock_round(session, round_id)
         if round_.status == RoundStatus.open:
@@ -366,41 +438,70 @@ def rerun(
         }
         check_document(document)
         run = _new_run(session, actor, round_, document)
+        job = _queue(session, actor, run)
+        if not inline and on_finished is not None:
+            on_finished(run)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return execute_run(session, run.id, settings=settings, on_finished=on_finished)
+    return _start(session, run, job, settings, backend, on_finished if inline else None)
 
 
-class _Progress:
-    """Collects the solver's progress reports (they come from several threads)."""
+def _start(
+    session: Session,
+    run: Run,
+    job: Job,
+    settings: Settings,
+    backend: JobBackend | None,
+    on_finished: Callable[[Run], None] | None,
+) -> Run:
+    dispatch.start(session, [job.id], backend=backend, settings=settings, on_finished=on_finished)
+    stored = session.get(Run, run.id, populate_existing=True)
+    assert stored is not None
+    return stored
 
-    def __init__(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
-        self._lock = threading.Lock()
-        self._state: dict[str, Any] = {"state": "running", "pooled": None, "standalone": {}}
-        self._sink = sink
 
-    def __call__(self, report: SolveProgress) -> None:
-        entry = {
-            "seconds": round(report.seconds, 3),
-            "objective": report.objective,
-            "bound": report.bound,
-            "gap": report.gap,
-            "done": report.done,
-        }
-        with self._lock:
-            if report.stage == "pooled":
-                self._state["pooled"] = entry
-            else:
-                self._state["standalone"][report.agency or ""] = entry
-            current = json.loads(json.dumps(self._state))
-        if self._sink is not None:
-            self._sink(current)
+def execute_run(
+    session: Session,
+    run_id: int,
+    *,
+    settings: Settings | None = None,
+    on_finished: Callable[[Run], None] | None = None,
+) -> Run:
+    """Solve a queued run here and now, in ``session``, and store its outcome.
 
-    def final(self, state: str) -> dict[str, Any]:
-        with self._lock:
-            return {**json.loads(json.dumps(self._state)), "state": state}
+    The same claim and conditional completion a worker goes through
+    (``app.jobs.runner``), without a heartbeat: for scripts and tests.
+    """
+    job = jobs_service.run_job(session, run_id)
+    session.rollback()
+    if job is None:
+        raise NotFound(f"a job for run {run_id}")
+    from app.jobs import runner
+
+    runner.run_inline(session, job.id, settings or get_settings(), on_finished)
+    stored = session.get(Run, run_id, populate_existing=True)
+    assert stored is not None
+    return stored
+
+
+def solve_problem(
+    problem: dict[str, Any],
+    *,
+    time_limit_seconds: float,
+    settings: Settings,
+    progress: Callable[[SolveProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Solve a stored document under the service's limits (raises as ``solver.solve``)."""
+    return solve(
+        problem,
+        time_limit_seconds=effective_time_limit(time_limit_seconds, settings.max_solve_seconds),
+        workers=settings.solver_workers or None,
+        progress=progress,
+        cancel=cancel,
+    )
 
 
 def _lock_run(session: Session, run_id: int) -> Run:
@@ -415,77 +516,44 @@ def _lock_run(session: Session, run_id: int) -> Run:
     return run
 
 
-def execute_run(
-    session: Session,
-    run_id: int,
-    *,
-    settings: Settings | None = None,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
-    on_finished: Callable[[Run], None] | None = None,
-) -> Run:
-    """Solve a queued run and store its outcome; returns the finished run.
-
-    Three short transactions: claim the run (``running``); solve with no
-    transaction open (on SQLite an open one would hold the database's write
-    lock for the whole solve); then, in one transaction, the plan, the run's
-    status (``succeeded`` when the plan is optimal or feasible, else
-    ``failed``) and the round's move to ``optimised``. ``on_progress`` gets
-    the progress document as the solver reports (from solver threads; a worker
-    persists it with its own session). ``on_finished`` runs inside the last
-    transaction before it commits (the API stores its idempotent response there).
-    """
-    settings = settings or get_settings()
-    try:
-        run = _lock_run(session, run_id)
-        if run.status != RunStatus.queued:
-            raise Conflict(f"run {run_id} is {run.status.value}, not queued")
-        before = _audit_state(run)
-        run.status = RunStatus.running
+def start_run(session: Session, run_id: int, attempt: int) -> None:
+    """The run's job was claimed: the run is running (no commit; the claim commits)."""
+    run = _lock_run(session, run_id)
+    before = _audit_state(run)
+    run.status = RunStatus.running
+    if run.started_at is None:
         run.started_at = utcnow()
-        run.progress = {"state": "running"}
-        session.flush()
-        record(session, run.triggered_by, "run.start", "run", run.id, before, _audit_state(run))
-        problem = run.problem
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-    progress = _Progress(on_progress)
-    plan: dict[str, Any] | None = None
-    error: str | None = None
-    try:
-        requested = float(problem.get("settings", {}).get("time_limit_seconds", 60.0))
-        plan = solve(
-            problem,
-            time_limit_seconds=effective_time_limit(requested, settings.max_solve_seconds),
-            workers=settings.solver_workers or None,
-            progress=progress,
-        )
-    except ProblemInvalid as exc:
-        error = "the frozen problem document breaks contract v1: " + "; ".join(
-            f"{e.path}: {e.reason}" for e in exc.errors
-        )
-        log.error("run %s: %s", run_id, error)
-    except Exception as exc:
-        log.exception("run %s: the solver failed", run_id)
-        error = f"the solver failed: {type(exc).__name__}: {exc}"
-
-    try:
-        return _store_outcome(session, run_id, plan, error, progress, on_finished)
-    except BaseException:
-        session.rollback()
-        raise
+    run.progress = {"state": "running", "attempt": attempt}
+    session.flush()
+    # A second attempt means the first worker was lost; the log says so.
+    action = "run.start" if attempt == 1 else "run.restart"
+    record(session, run.triggered_by, action, "run", run.id, before, _audit_state(run))
 
 
-def _store_outcome(
+def requeue_run(session: Session, run_id: int) -> None:
+    run = _lock_run(session, run_id)
+    before = _audit_state(run)
+    run.status = RunStatus.queued
+    run.progress = {"state": "queued"}
+    session.flush()
+    record(session, "scheduler", "run.requeue", "run", run.id, before, _audit_state(run))
+
+
+def store_outcome(
     session: Session,
     run_id: int,
     plan: dict[str, Any] | None,
     error: str | None,
-    progress: _Progress,
-    on_finished: Callable[[Run], None] | None,
+    progress: dict[str, Any],
+    on_finished: Callable[[Run], None] | None = None,
+    *,
+    cancelled: bool = False,
 ) -> Run:
+    """Store a run's plan (or why there is none) and move its round; no commit.
+
+    The caller completed the run's job first, conditionally, in the same
+    transaction (``app.jobs.service.finish``): so this runs once per job.
+    """
     # Round first, then run: the order every writer of a round's runs takes locks in.
     round_id = session.scalar(sa.select(Run.round_id).where(Run.id == run_id))
     if round_id is None:
@@ -493,26 +561,32 @@ def _store_outcome(
     round_ = lock_round(session, round_id)
     run = _lock_run(session, run_id)
     before = _audit_state(run)
-    succeeded = plan is not None and plan.get("status") in SOLVED
+    succeeded = not cancelled and plan is not None and plan.get("status") in SOLVED
     run.plan = plan
     if plan is not None:
         run.plan_status = PlanStatus(plan["status"])
         run.objective = plan.get("objective")
         run.money_cost = Decimal(str(plan["money_cost"])) if "money_cost" in plan else None
         run.solver_stats = plan.get("solver")
-    run.status = RunStatus.succeeded if succeeded else RunStatus.failed
-    if not succeeded:
+    if cancelled:
+        run.status = RunStatus.cancelled
+        run.error = error or "cancelled"
+    elif succeeded:
+        run.status = RunStatus.succeeded
+    else:
+        run.status = RunStatus.failed
         run.error = error or f"the solver found no plan (status {plan and plan.get('status')})"
     run.finished_at = utcnow()
-    run.progress = progress.final("done" if succeeded else "failed")
+    final = "done" if succeeded else ("cancelled" if cancelled else "failed")
+    run.progress = {**progress, "state": final}
     session.flush()
-    record(session, run.triggered_by, "run.finish", "run", run.id, before, _audit_state(run))
+    action = "run.cancel" if cancelled else "run.finish"
+    record(session, run.triggered_by, action, "run", run.id, before, _audit_state(run))
     if succeeded and round_.status != RoundStatus.approved:
         # Also from optimised (a re-run): the move bumps the round's ETag, as its plan changed.
         transition(session, round_, RoundStatus.optimised, run.triggered_by)
     if on_finished is not None:
         on_finished(run)
-    session.commit()
     return run
 
 
@@ -526,6 +600,27 @@ def remember_response(idem: Idempotency | None) -> Callable[[Run], None] | None:
         idem.save(201, body, row=run, location=run_url(run))
 
     return _save
+
+
+def update_remembered_response(session: Session, idem: Idempotency | None, run: Run) -> None:
+    """Replace a stored idempotent response with the run as it is now answered; commits.
+
+    A queued run's POST stored its response when the run was created; the
+    request then waited for the solve, and a retry must get what was answered.
+    """
+    if idem is None or idem.key is None:
+        return
+    body = run_read(run, Viewer(True, None)).model_dump(mode="json")
+    session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.user_id == idem.user.id, IdempotencyKey.key == idem.key)
+        .values(
+            response_body=body,
+            response_headers={"ETag": etag_for(run), "Location": run_url(run)},
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 # --------------------------------------------------------------------- approvals
