@@ -134,6 +134,9 @@ def build_group(session: Session) -> Group:
             created_by=users["local_b"],
         ),
     }
+    # Committed (to the test's savepoint; the test still rolls everything back): a
+    # request that fails rolls its session back, which must not take the group with it.
+    session.commit()
     return Group(
         round=round_,
         agencies={"a": a, "b": b, "c": c},
@@ -251,7 +254,7 @@ def test_a_revoked_token_ends_the_web_session(
     token = session.scalar(sa.select(ApiToken).where(ApiToken.user_id == group.users["local_a"].id))
     assert token is not None
     token.revoked_at = utcnow()
-    session.flush()
+    session.commit()  # kept across the failing requests below
     answer = client.get("/rounds", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/sign-in")
