@@ -782,3 +782,47 @@ def test_pages_have_landmarks_labels_and_a_viewport(client: TestClient, group: G
         ids = set(re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html))
         labelled = set(re.findall(r'<label for="([^"]+)"', html))
         assert ids <= labelled, (url, ids - labelled)
+
+
+def test_coordinator_tries_scenarios_and_sees_the_frontier(
+    client: TestClient, group: Group
+) -> None:
+    run_id = close_through_the_page(client, group)
+    assert _wait_for_plan(client, group, run_id)["status"] == "succeeded"
+    url = f"/runs/{run_id}"
+    page = client.get(url).text
+    assert "Try another setting" in page and "Solve the frontier" in page
+
+    nameless = post_form(client, url, f"{url}/scenarios", {"name": "", "late_penalty_factor": "x"})
+    assert nameless.status_code == 422
+    assert 'id="name-error"' in nameless.text
+    assert 'id="late_penalty_factor-error"' in nameless.text
+
+    made = post_form(
+        client,
+        url,
+        f"{url}/scenarios",
+        {"name": "lateness ten times", "late_penalty_factor": "10"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    scenarios = client.get(
+        f"/api/v1/runs/{run_id}/scenarios", headers=group.headers("coordinator")
+    ).json()["items"]
+    assert [s["name"] for s in scenarios] == ["lateness ten times"]
+    assert "lateness ten times" in client.get(url).text
+
+    assert "line-chart" not in client.get(f"{url}/plan").text
+    frontier = post_form(client, url, f"{url}/frontier", {}, follow_redirects=False)
+    assert frontier.status_code == 303
+    api = client.get(f"/api/v1/runs/{run_id}/frontier", headers=group.headers("coordinator"))
+    points = [p for p in api.json()["points"] if p["money_cost"] is not None]
+    assert len(points) >= 2
+    plan = client.get(f"{url}/plan").text
+    assert 'class="chart line-chart"' in plan
+    for point in points:
+        assert f"{point['money_cost']:,.2f}" in plan
+
+    as_(client, group, "local_a")
+    member_view = client.get(url).text
+    assert "Try another setting" not in member_view  # coordinators plan scenarios

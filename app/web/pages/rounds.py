@@ -15,6 +15,7 @@ from app.auth.models import Role, User
 from app.db import SessionDep
 from app.errors import FieldIssue, NotFound
 from app.exchange.service import group_zone
+from app.jobs.deps import JobBackendDep
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus
 from app.needs.schemas import NeedRead
@@ -189,10 +190,16 @@ def round_page(
 
 @router.post("/rounds/{round_id}/close")
 def close_round(
-    round_id: int, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
+    round_id: int,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    backend: JobBackendDep,
 ) -> Response:
+    """Queue the solve and go straight to the run's page, which follows its progress."""
     require_roles(Role.coordinator)(user)
-    run = runs_service.close_round(session, user, round_id, settings=settings)
+    run = runs_service.close_round(session, user, round_id, settings=settings, backend=backend)
     return redirect(
         f"/runs/{run.id}", settings, f"Round closed: its needs are frozen in run #{run.number}."
     )
@@ -200,8 +207,13 @@ def close_round(
 
 @router.post("/rounds/{round_id}/rerun")
 def rerun_round(
-    round_id: int, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
+    round_id: int,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    backend: JobBackendDep,
 ) -> Response:
     require_roles(Role.coordinator)(user)
-    run = runs_service.rerun(session, user, round_id, settings=settings)
+    run = runs_service.rerun(session, user, round_id, settings=settings, backend=backend)
     return redirect(f"/runs/{run.id}", settings, f"Run #{run.number} started.")

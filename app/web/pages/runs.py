@@ -17,6 +17,10 @@ from app.auth.models import Role, User
 from app.db import SessionDep
 from app.errors import FieldIssue
 from app.exchange.service import group_zone
+from app.jobs import scenarios as scenarios_service
+from app.jobs import service as jobs_service
+from app.jobs.deps import JobBackendDep
+from app.jobs.schemas import FrontierCreate, ScenarioCreate
 from app.needs import service as needs_service
 from app.rounds.models import RoundStatus
 from app.runs import outputs
@@ -95,13 +99,118 @@ def _run_context(session: Any, user: User, run_id: int) -> dict[str, Any]:
     }
 
 
+def _scenarios_context(session: Any, user: User, context: dict[str, Any]) -> dict[str, Any]:
+    """A run's scenarios and frontier points, for whoever sees the run in full."""
+    if not context["viewer"].full:
+        return {}
+    rows = [
+        scenarios_service.summary(s)
+        for s in session.scalars(scenarios_service.scenarios_query(context["run"].id))
+    ]
+    return {
+        "scenarios": rows,
+        "scenarios_busy": any(r.state in jobs_service.IN_PROGRESS for r in rows),
+        "may_plan_scenarios": user.has_role(Role.coordinator)
+        and context["read"].status == RunStatus.succeeded,
+    }
+
+
+def _render_run(
+    request: Request,
+    session: Any,
+    user: User,
+    run_id: int,
+    settings: Settings,
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = _run_context(session, user, run_id)
+    context["zone"] = group_zone(settings)
+    context |= _scenarios_context(session, user, context)
+    context |= extra or {}
+    return render(request, settings, "run.html", context, status_code=status_code)
+
+
 @router.get("/runs/{run_id}")
 def run_page(
     run_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
-    context = _run_context(session, user, run_id)
-    context["zone"] = group_zone(settings)
-    return render(request, settings, "run.html", context)
+    return _render_run(request, session, user, run_id, settings)
+
+
+def _optional_number(value: str) -> float | str | None:
+    if not value:
+        return None
+    try:
+        return float(value) if "." in value or "e" in value.lower() else int(value)
+    except ValueError:
+        return value  # the schema says what is wrong with it, next to the field
+
+
+@router.post("/runs/{run_id}/scenarios")
+def create_scenario(
+    run_id: int,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    backend: JobBackendDep,
+) -> Response:
+    """A what-if of the run (a job of its own): another lateness weight, faster orders."""
+    require_roles(Role.coordinator)(user)
+    values = {
+        k: text(form, k)
+        for k in ("name", "late_penalty_factor", "order_processing_days", "allocation")
+    }
+    overrides: dict[str, Any] = {}
+    if values["order_processing_days"]:
+        overrides["order_processing_days"] = _optional_number(values["order_processing_days"])
+    if values["allocation"]:
+        overrides["allocation"] = values["allocation"]
+    raw: dict[str, Any] = {"name": values["name"]}
+    if overrides:
+        raw["settings"] = overrides
+    if values["late_penalty_factor"]:
+        raw["late_penalty_factor"] = _optional_number(values["late_penalty_factor"])
+    try:
+        body = ScenarioCreate.model_validate(raw)
+    except ValidationError as exc:
+        issues = [
+            FieldIssue(
+                str(e["loc"][-1]) if e["loc"] else "name", e["msg"].removeprefix("Value error, ")
+            )
+            for e in exc.errors(include_url=False)
+        ]
+        extra = {"scenario_values": values, "errors": field_errors(issues)}
+        return _render_run(request, session, user, run_id, settings, extra, 422)
+    scenario = scenarios_service.create(
+        session, user, run_id, body, settings=settings, backend=backend
+    )
+    return redirect(
+        f"/runs/{run_id}#scenarios-title", settings, f"Scenario “{scenario.name}” queued."
+    )
+
+
+@router.post("/runs/{run_id}/frontier")
+def create_frontier(
+    run_id: int,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    backend: JobBackendDep,
+) -> Response:
+    """One scenario per lateness weight: the cost-against-lateness frontier."""
+    require_roles(Role.coordinator)(user)
+    scenarios_service.create_frontier(
+        session, user, run_id, FrontierCreate(), settings=settings, backend=backend
+    )
+    return redirect(
+        f"/runs/{run_id}#scenarios-title",
+        settings,
+        "The frontier's scenarios are queued; its chart is on the plan page once they are solved.",
+    )
 
 
 @router.get("/runs/{run_id}/progress")
@@ -115,38 +224,27 @@ def run_progress(
 # ---------------------------------------------------------------------------- plan
 
 
-def frontier_points(run: Any) -> list[charts.Point]:
-    """Cost-against-lateness points, where a run carries them (scenarios of issue 4).
-
-    Read from ``frontier`` in the plan, the solver statistics or the progress: a list
-    of entries with ``money_cost`` and ``late_unit_days`` and optionally the weight
-    that produced them. None yet: the chart is shown only when there is data.
-    """
-    for source in (run.plan, run.solver_stats, run.progress):
-        entries = (source or {}).get("frontier") if isinstance(source, dict) else None
-        if not isinstance(entries, list):
-            continue
-        points = []
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            cost, late = entry.get("money_cost"), entry.get("late_unit_days")
-            if not isinstance(cost, int | float) or not isinstance(late, int | float):
-                continue
-            weight = next(
-                (
-                    entry[k]
-                    for k in ("late_penalty_rate", "lateness_weight", "weight")
-                    if k in entry
-                ),
-                None,
-            )
-            points.append(
-                charts.Point(float(late), float(cost), f"weight {weight}" if weight else "")
-            )
-        if points:
-            return points
-    return []
+def frontier_chart(session: Any, run: Any, currency: str) -> tuple[str | None, Any]:
+    """The run's cost-against-lateness frontier (``app.jobs.scenarios``), once it has points."""
+    frontier = scenarios_service.frontier(session, run)
+    points = [
+        charts.Point(
+            float(p.late_unit_days),
+            float(p.money_cost),
+            f"rate {p.late_penalty_rate:g}",
+        )
+        for p in frontier.points
+        if p.money_cost is not None and p.late_unit_days is not None
+    ]
+    if not points:
+        return None, frontier
+    svg = charts.line_chart(
+        points,
+        title="Cost against lateness: the plan solved with a range of lateness weights",
+        x_label="late unit-days",
+        y_label=f"money cost ({currency})",
+    )
+    return svg, frontier
 
 
 def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
@@ -189,16 +287,10 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
         svg, summary = three_w_chart(session, user, run.round)
         context["three_w_svg"] = page_markup(svg)
         context["three_w"] = summary
-        frontier = frontier_points(run)
-        if frontier:
-            context["frontier_svg"] = page_markup(
-                charts.line_chart(
-                    frontier,
-                    title="Cost against lateness: the plans for a range of lateness weights",
-                    x_label="late unit-days",
-                    y_label=f"money cost ({context['currency']})",
-                )
-            )
+        frontier_svg, frontier = frontier_chart(session, run, context["currency"])
+        context["frontier"] = frontier
+        if frontier_svg is not None:
+            context["frontier_svg"] = page_markup(frontier_svg)
     context["savings_svg"] = page_markup(
         charts.bar_chart(
             [charts.Bar(s.agency, s.savings, percent(s.savings_pct)) for s in statements],

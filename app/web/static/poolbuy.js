@@ -45,3 +45,23 @@
     summary.focus();
   }
 })();
+
+// A section marked data-refresh-after (scenarios still solving) reloads the page after
+// that many seconds, unless the person has started filling in a form meanwhile.
+(function () {
+  "use strict";
+  var section = document.querySelector("[data-refresh-after]");
+  if (!section) {
+    return;
+  }
+  var typing = false;
+  document.addEventListener("input", function () {
+    typing = true;
+  });
+  var seconds = parseFloat(section.getAttribute("data-refresh-after")) || 5;
+  window.setTimeout(function () {
+    if (!typing) {
+      window.location.reload();
+    }
+  }, seconds * 1000);
+})();
