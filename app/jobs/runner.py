@@ -324,6 +324,12 @@ def complete(
             log.warning("job %s: cannot store the result yet (%s); retrying", claim.job_id, exc)
             time.sleep(pause)
             pause = min(pause * 2, 10.0)
+        except Exception as exc:
+            # A result the service refuses to store (a bug): solving again would not help.
+            log.exception("job %s: storing the result failed", claim.job_id)
+            reason = f"storing the result failed: {type(exc).__name__}: {exc}"
+            with factory() as session:
+                return store(session, claim, None, reason, recorder, None)
 
 
 def store(
