@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -89,6 +90,32 @@ class ServiceUnavailable(DomainError):
         super().__init__(503, "Service unavailable", detail, headers={"Retry-After": "5"})
 
 
+class InsufficientStorage(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(507, "Insufficient storage", detail)
+
+
+# What the drivers say when the disk is full (SQLite's SQLITE_FULL, PostgreSQL's 53100).
+_DISK_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+_READ_ONLY = ("readonly database", "read-only")
+
+
+def database_unavailable(exc: OperationalError | InterfaceError) -> DomainError:
+    """The problem a request answers with when the database fails under it.
+
+    A lost or refused connection, a server restarting, a lock wait that timed out: the
+    request changed nothing (its transaction was rolled back) and may be retried, so 503
+    with Retry-After. A full disk is 507. The driver's own message is never shown: it
+    can name hosts, users and files.
+    """
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    if any(marker in text for marker in _DISK_FULL):
+        return InsufficientStorage("the database's disk is full; nothing was changed")
+    if any(marker in text for marker in _READ_ONLY):
+        return ServiceUnavailable("the database is read-only at the moment; nothing was changed")
+    return ServiceUnavailable("the database is unavailable at the moment; try again shortly")
+
+
 def problem_response(
     status: int,
     title: str,
@@ -139,6 +166,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(
             exc.status_code, str(exc.detail), "", None, request.url.path, exc.headers
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database(request: Request, exc: OperationalError | InterfaceError) -> JSONResponse:
+        import logging
+
+        logging.getLogger("poolbuy").warning(
+            "database unavailable on %s: %s", request.url.path, exc.orig or exc
+        )
+        err = database_unavailable(exc)
+        return problem_response(
+            err.status, err.title, err.detail, None, request.url.path, err.headers
         )
 
     @app.exception_handler(Exception)
