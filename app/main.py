@@ -10,13 +10,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from app.api.openapi import complete_document
 from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
 from app.catalogue.routes import router as catalogue_router
 from app.errors import install_error_handlers
 from app.exchange.routes import router as exchange_router
 from app.jobs.routes import router as jobs_router
-from app.middleware import BodySizeLimit, SecurityHeaders
+from app.middleware import AllowOnMethodNotAllowed, BodySizeLimit, SecurityHeaders
 from app.needs.routes import router as needs_router
 from app.rounds.routes import router as rounds_router
 from app.runs.routes import router as runs_router
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     mount_web(app)
     _install_docs(app)
-    _hoist_schema_definitions(app)
+    _hoist_schema_definitions(app, settings)
     return app
 
 
@@ -98,6 +99,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             allow_headers=["Authorization", "Content-Type", "If-Match"],
             expose_headers=["ETag", "Location"],
         )
+    app.add_middleware(AllowOnMethodNotAllowed)
     app.add_middleware(SecurityHeaders)
 
 
@@ -135,7 +137,7 @@ def _install_docs(app: FastAPI) -> None:
         return response
 
 
-def _hoist_schema_definitions(app: FastAPI) -> None:
+def _hoist_schema_definitions(app: FastAPI, settings: Settings) -> None:
     """Move `$defs` that routes embed in their body/response schemas to components.schemas.
 
     A route whose body is documented by hand (not a FastAPI model) ships its definitions
@@ -156,7 +158,8 @@ def _hoist_schema_definitions(app: FastAPI) -> None:
                         # A copy without them: the route's own dict is shared by every app.
                         components.update(schema["$defs"])
                         media["schema"] = {k: v for k, v in schema.items() if k != "$defs"}
-        return document
+        # What every route answers besides its own responses (422, 413, 429, ...).
+        return complete_document(document, max_page_size=settings.max_page_size)
 
     app.openapi = openapi  # type: ignore[method-assign]
 

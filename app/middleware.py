@@ -132,3 +132,48 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class AllowOnMethodNotAllowed:
+    """Make a 405's ``Allow`` list every method the path takes (RFC 9110, 15.5.6).
+
+    The router answers 405 from the first route whose path matched, so ``GET /tokens``
+    would advertise ``GET`` alone although ``POST /tokens`` exists too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                methods = _methods_for(scope)
+                if methods:
+                    MutableHeaders(scope=message)["Allow"] = ", ".join(methods)
+            await send(message)
+
+        await self.app(scope, receive, send_with_allow)
+
+
+def _methods_for(scope: Scope) -> list[str]:
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Match
+
+    app = scope.get("app")
+    if app is None:
+        return []
+    # Routes whose pattern matches the path, by how many path parameters they take: a
+    # literal path ("/offers/import") is its own resource even though "/offers/{offer_id}"
+    # would match it too.
+    matched: dict[int, set[str]] = {}
+    for route in iter_route_contexts(app.routes):
+        if route.methods and route.matches({**scope, "method": "GET"})[0] != Match.NONE:
+            params = len(getattr(route, "param_convertors", {}) or {})
+            matched.setdefault(params, set()).update(route.methods)
+    methods = matched[min(matched)] if matched else set()
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+    return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))

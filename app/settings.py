@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 500
     cors_origins: list[str] = []
+    # Abuse limits (app.auth.ratelimit), per process; 0 turns one off. Bad tokens a
+    # client address may present per window before its token requests get 429, and
+    # requests one token may make per window (generous: a person clicking never meets
+    # it; a runaway script does. Load tests turn it off or use many tokens).
+    auth_failure_limit: int = Field(default=20, ge=0)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0)
+    token_rate_limit: int = Field(default=1200, ge=0)
+    token_rate_window_seconds: float = Field(default=60.0, gt=0)
 
     # --- Web pages and data exchange (app.web, app.exchange) ---
     # The browser session: a signed cookie (settings.secret_key) holding the API

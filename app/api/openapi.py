@@ -60,6 +60,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid input; every problem is listed",
     428: "If-Match is required on this update",
+    429: "Too many requests: wait for Retry-After seconds",
 }
 
 
@@ -76,3 +77,111 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+# FastAPI's own 422 body, which the service never sends (app.errors answers problem details).
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def complete_document(document: dict[str, Any], *, max_page_size: int) -> dict[str, Any]:
+    """Make the OpenAPI document say what every route really answers.
+
+    Applied once to the whole document (``app.main``), so no route can forget:
+
+    * 422 is problem details, not FastAPI's ``HTTPValidationError``, and every
+      operation that takes parameters or a body documents it;
+    * an operation with a body documents 400 (a body that cannot be parsed at all,
+      e.g. broken multipart) and 413 (``app.middleware.BodySizeLimit``);
+    * ``If-Match`` is required where it is taken: without it the answer is 428;
+    * ``limit`` says its maximum, this deployment's ``max_page_size``;
+    * every operation behind a token documents 429 (``app.auth.ratelimit``).
+    """
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            parameters = operation.get("parameters", [])
+            for parameter in parameters:
+                if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
+                    parameter["required"] = True
+                if parameter.get("in") == "query" and parameter.get("name") == "limit":
+                    _set_maximum(parameter.get("schema", {}), max_page_size)
+            statuses: list[int] = []
+            if parameters or "requestBody" in operation:
+                statuses.append(422)
+            if "requestBody" in operation:
+                statuses += [400, 413]
+            if operation.get("security") or "401" in responses:
+                statuses.append(429)
+            for status in statuses:
+                current = responses.get(str(status))
+                if current is None or PROBLEM_JSON not in current.get("content", {}):
+                    responses[str(status)] = problem_responses(status)[status]
+    schemas = document.get("components", {}).get("schemas", {})
+    _json_schema_bounds(document)
+    for name in NULL_TAKES_DEFAULT:
+        for prop in schemas.get(name, {}).get("properties", {}).values():
+            _allow_null(prop)
+    _allow_null_settings(document)
+    text = repr(document.get("paths", {}))
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        if f"#/components/schemas/{name}'" not in text:
+            schemas.pop(name, None)
+    return document
+
+
+# Contract v1: "a null setting takes its default", in a problem document's settings and
+# in a round's. The models drop the nulls before validating, so the schema must allow them.
+NULL_TAKES_DEFAULT = (
+    "RoundSettings",
+    "RoundPriorityWeights",
+    "ProblemV1Settings",
+    "ProblemV1PriorityWeights",
+)
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _json_schema_bounds(node: Any) -> None:
+    """Pydantic writes a bound placed after a validator as ``ge``/``le`` (not JSON Schema);
+    spell it as JSON Schema so clients and validators see the range the API enforces."""
+    if isinstance(node, dict):
+        for short, keyword in _BOUNDS.items():
+            value = node.get(short)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                node.setdefault(keyword, node.pop(short))
+        for value in node.values():
+            _json_schema_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _json_schema_bounds(value)
+
+
+def _allow_null(prop: dict[str, Any]) -> None:
+    variants = prop.get("anyOf")
+    if variants is not None:
+        if {"type": "null"} not in variants:
+            variants.append({"type": "null"})
+        return
+    typed = {k: prop.pop(k) for k in list(prop) if k not in ("title", "description", "default")}
+    prop["anyOf"] = [typed, {"type": "null"}]
+
+
+def _allow_null_settings(document: dict[str, Any]) -> None:
+    # The problem document's own ``settings`` (POST /solve's body, inline): null is
+    # "every setting left null".
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                settings = media.get("schema", {}).get("properties", {}).get("settings")
+                if isinstance(settings, dict) and "ProblemV1Settings" in repr(settings):
+                    _allow_null(settings)
+
+
+def _set_maximum(schema: dict[str, Any], maximum: int) -> None:
+    for variant in schema.get("anyOf", [schema]):
+        if variant.get("type") == "integer":
+            variant["maximum"] = maximum

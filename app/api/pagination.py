@@ -27,6 +27,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from app.api.params import MAX_OFFSET
 from app.errors import FieldIssue, InvalidInput
 from app.settings import Settings, get_settings
 
@@ -51,7 +52,7 @@ def page_params(
         int | None,
         Query(ge=1, description="rows per page; default and maximum are set by the service"),
     ] = None,
-    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")] = 0,
 ) -> PageParams:
     if limit is None:
         limit = settings.default_page_size

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from app.api import Page, PageParamsDep, paginate
 from app.api.openapi import problem_responses
+from app.api.params import MAX_ID, IsoDateTime
 from app.audit import service
 from app.audit.schemas import AuditEntryRead, ChainReportRead
 from app.auth.deps import AuditReader
@@ -27,10 +27,10 @@ def list_audit_entries(
     page: PageParamsDep,
     entity_type: Annotated[str | None, Query(examples=["need"])] = None,
     entity_id: Annotated[str | None, Query(examples=["12"])] = None,
-    actor_id: int | None = None,
+    actor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     action: Annotated[str | None, Query(examples=["need.update"])] = None,
-    since: Annotated[dt.datetime | None, Query(description="from this instant, inclusive")] = None,
-    until: Annotated[dt.datetime | None, Query(description="before this instant")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="from this instant, inclusive")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="before this instant")] = None,
 ) -> Any:
     """Entries newest first, filtered by entity, actor, action and time."""
     stmt = service.entries_query(

@@ -23,26 +23,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.models import Role, User
-from app.auth.service import authenticate
+from app.auth.ratelimit import Limits, SlidingWindow
+from app.auth.service import authenticate, hash_token
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
+from app.settings import Settings, get_settings
 
 # auto_error=False: a missing or non-Bearer header reaches us, and gets our
 # RFC 9457 401 instead of FastAPI's plain 403.
 _bearer = HTTPBearer(auto_error=False, description="an API token: 'Bearer pb_...'")
 
 
+def limits_of(request: Request, settings: Settings) -> Limits:
+    """The app's limiters, made on first use from the app's settings."""
+    limits: Limits | None = getattr(request.app.state, "limits", None)
+    if limits is None:
+        limits = Limits(
+            SlidingWindow(settings.auth_failure_limit, settings.auth_failure_window_seconds),
+            SlidingWindow(settings.token_rate_limit, settings.token_rate_window_seconds),
+        )
+        request.app.state.limits = limits
+    return limits
+
+
 def get_current_user(
+    request: Request,
     session: SessionDep,
+    settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None:
         raise Unauthorized("send 'Authorization: Bearer <token>'")
-    return authenticate(session, credentials.credentials)
+    limits = limits_of(request, settings)
+    client = request.client.host if request.client else "unknown"
+    limits.check_client(client)
+    try:
+        user = authenticate(session, credentials.credentials)
+    except Unauthorized:
+        limits.failed(client)
+        raise
+    limits.check_token(hash_token(credentials.credentials))
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

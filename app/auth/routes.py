@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
+from app.api.params import IdPath
 from app.auth import service
 from app.auth.deps import AdminUser, CurrentUser
 from app.auth.models import Role
@@ -56,7 +57,7 @@ def create_token(body: TokenCreate, session: SessionDep, user: CurrentUser) -> A
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 404),
 )
-def revoke_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def revoke_token(token_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     """Revoke one of your tokens (an admin: anyone's). It stops working at once."""
     service.revoke_token(session, user, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -135,7 +136,7 @@ def create_user(
 
 
 @router.get("/users/{user_id}", response_model=UserRead, responses=problem_responses(401, 403, 404))
-def read_user(user_id: int, session: SessionDep, admin: AdminUser, response: Response) -> Any:
+def read_user(user_id: IdPath, session: SessionDep, admin: AdminUser, response: Response) -> Any:
     user = service.get_user(session, user_id)
     set_etag(response, user)
     return user
@@ -147,7 +148,7 @@ def read_user(user_id: int, session: SessionDep, admin: AdminUser, response: Res
     responses=problem_responses(401, 403, 404, 412, 422, 428),
 )
 def update_user(
-    user_id: int,
+    user_id: IdPath,
     body: UserUpdate,
     session: SessionDep,
     admin: AdminUser,

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from app.api.params import IdPath
 from app.auth.deps import CurrentUser, require_roles
 from app.auth.models import Role, User
 from app.catalogue import service
@@ -46,11 +47,11 @@ def valid_supplier_id(supplier_id: str, session: SessionDep, _user: CurrentUser)
     return service.get_supplier(session, supplier_id)
 
 
-def valid_offer_id(offer_id: int, session: SessionDep, _user: CurrentUser) -> Offer:
+def valid_offer_id(offer_id: IdPath, session: SessionDep, _user: CurrentUser) -> Offer:
     return service.get_offer(session, offer_id)
 
 
-def valid_route_id(route_id: int, session: SessionDep, _user: CurrentUser) -> Route:
+def valid_route_id(route_id: IdPath, session: SessionDep, _user: CurrentUser) -> Route:
     return service.get_route(session, route_id)
 
 

@@ -5,7 +5,6 @@ Everyone signed in reads the catalogue; technical specialists and admins change 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -13,6 +12,7 @@ from pydantic import BaseModel
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
+from app.api.params import IsoDate
 from app.auth.deps import CurrentUser
 from app.catalogue import service
 from app.catalogue.deps import (
@@ -368,7 +368,7 @@ def list_offers(
     item_id: Annotated[str | None, Query(description="offers of this item")] = None,
     supplier_id: Annotated[str | None, Query(description="offers of this supplier")] = None,
     valid_on: Annotated[
-        dt.date | None, Query(description="offers valid on this day", examples=["2026-12-01"])
+        IsoDate | None, Query(description="offers valid on this day", examples=["2026-12-01"])
     ] = None,
     eligible_for: Annotated[
         str | None, Query(description="offers this agency may buy through", examples=["IOM"])

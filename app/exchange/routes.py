@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.idempotency import MAX_KEY_LENGTH, Idempotency, request_fingerprint
 from app.api.openapi import problem_responses
+from app.api.params import MAX_ID
 from app.auth.deps import CurrentUser
 from app.catalogue.deps import CatalogueManager
 from app.db import SessionDep
@@ -31,8 +32,8 @@ from app.settings import Settings, get_settings
 router = APIRouter(tags=["data exchange"])
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-RunId = Annotated[int, Path(description="the run's id", examples=[7])]
-RoundId = Annotated[int, Path(description="the round's id", examples=[3])]
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])]
+RoundId = Annotated[int, Path(ge=1, le=MAX_ID, description="the round's id", examples=[3])]
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _UPLOAD_EXAMPLE = (
@@ -265,7 +266,13 @@ def import_routes(
     "/templates/{kind}",
     summary="Download an empty spreadsheet template",
     responses={
-        **_file_response(_XLSX, "the template (XLSX, or CSV with format=csv)"),
+        200: {
+            "description": "the template (XLSX, or CSV with format=csv)",
+            "content": {
+                _XLSX: {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
         **problem_responses(401, 422),
     },
 )

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
+from app.api.params import MAX_ID
 from app.auth.deps import CurrentUser
 from app.db import SessionDep, get_session_factory
 from app.errors import Forbidden
@@ -71,8 +72,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 # Mounted under /api/v1 by app.main, like every domain router.
 router = APIRouter(tags=["jobs, scenarios and schedules"], lifespan=lifespan)
 
-RunId = Annotated[int, Path(description="the run's id", examples=[7])]
-ScenarioId = Annotated[int, Path(description="the scenario's id", examples=[31])]
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])]
+ScenarioId = Annotated[int, Path(ge=1, le=MAX_ID, description="the scenario's id", examples=[31])]
 
 SCENARIO_EXAMPLES: dict[str, Any] = {
     "cost_only": {
@@ -122,8 +123,8 @@ def list_jobs(
     page: PageParamsDep,
     state: JobState | None = None,
     kind: JobKind | None = None,
-    run_id: Annotated[int | None, Query(examples=[7])] = None,
-    round_id: Annotated[int | None, Query(examples=[3])] = None,
+    run_id: Annotated[int | None, Query(ge=1, le=MAX_ID, examples=[7])] = None,
+    round_id: Annotated[int | None, Query(ge=1, le=MAX_ID, examples=[3])] = None,
 ) -> Any:
     """Coordinators and admins: every job, newest first, with filters."""
     stmt = jobs_service.jobs_query(state=state, kind=kind, run_id=run_id, round_id=round_id)
@@ -354,7 +355,7 @@ def read_schedule(round_: ValidRound, session: SessionDep, response: Response) -
     responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
 )
 def set_schedule(
-    round_id: Annotated[int, Path(examples=[4])],
+    round_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[4])],
     body: Annotated[ScheduleSet, Body(openapi_examples=SCHEDULE_EXAMPLES)],
     session: SessionDep,
     manager: RoundManager,
@@ -380,7 +381,7 @@ def set_schedule(
     responses=problem_responses(401, 403, 404, 409, 412, 428),
 )
 def clear_schedule(
-    round_id: Annotated[int, Path(examples=[4])],
+    round_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[4])],
     session: SessionDep,
     manager: RoundManager,
     if_match: IfMatchDep,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
+from app.api.params import MAX_ID
 from app.auth.deps import CurrentUser, require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -16,7 +17,7 @@ from app.needs.models import Need
 
 
 def valid_need_id(
-    need_id: Annotated[int, Path(description="the need's id", examples=[12])],
+    need_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the need's id", examples=[12])],
     session: SessionDep,
     user: CurrentUser,
 ) -> Need:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
+from app.api.params import MAX_ID, IdPath
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
 from app.errors import PROBLEM_JSON
@@ -97,7 +98,9 @@ def list_needs(
     session: SessionDep,
     user: CurrentUser,
     page: PageParamsDep,
-    round_id: Annotated[int | None, Query(description="only this round's", examples=[4])] = None,
+    round_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="only this round's", examples=[4])
+    ] = None,
     agency_id: AgencyFilter = None,
     item_id: ItemFilter = None,
     location_id: LocationFilter = None,
@@ -164,7 +167,7 @@ def list_round_needs(
     openapi_extra=_body_doc(NeedCreate),
 )
 def create_need(
-    round_id: int,
+    round_id: IdPath,
     body: JsonObject,
     session: SessionDep,
     user: LocalTeam,

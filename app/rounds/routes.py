@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
+from app.api.params import IdPath
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
 from app.rounds import service
@@ -87,7 +88,7 @@ def read_round(round_: ValidRound, response: Response) -> Any:
     responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
 )
 def update_round(
-    round_id: int,
+    round_id: IdPath,
     body: RoundUpdate,
     session: SessionDep,
     manager: RoundManager,

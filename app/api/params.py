@@ -1,0 +1,45 @@
+"""Bounds and formats shared by path and query parameters.
+
+``MAX_ID``: ids are 32-bit integer columns on PostgreSQL. A larger number names
+no row, and would not even fit in the query (SQLite overflows, PostgreSQL
+refuses the value), so the parameters that take an id say ``ge=1, le=MAX_ID``
+and a larger one is a 422 like any other out-of-range input.
+
+``IsoDate`` / ``IsoDateTime``: Pydantic also reads a bare number as a Unix time
+("0" is 1970-01-01); a query parameter documented as an ISO 8601 date takes one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BeforeValidator
+
+MAX_ID = 2_147_483_647
+# Rows to skip in a list: the same ceiling, far past any table this service holds.
+MAX_OFFSET = MAX_ID
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 date, YYYY-MM-DD")
+    return value
+
+
+def _iso_datetime(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
+
+# A path parameter that is a row's id.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
