@@ -45,12 +45,15 @@ def _text(x: float, y: float, content: str, **attributes: str | float) -> str:
     return f'<text x="{_num(x)}" y="{_num(y)}"{extra}>{escape(content)}</text>'
 
 
-def _open(width: float, height: float, title: str, desc: str, css_class: str) -> list[str]:
+def _open(
+    width: float, height: float, title: str, desc: str, css_class: str, font_size: int = 12
+) -> list[str]:
     title_id, desc_id = _id("chart-title"), _id("chart-desc")
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_num(width)} {_num(height)}" '
         f'width="100%" role="img" aria-labelledby="{title_id} {desc_id}" '
-        f'class="chart {css_class}" font-family={quoteattr(FONT)} font-size="12" fill="{INK}">',
+        f'class="chart {css_class}" font-family={quoteattr(FONT)} font-size="{font_size}" '
+        f'fill="{INK}">',
         f'<title id="{title_id}">{escape(title)}</title>',
         f'<desc id="{desc_id}">{escape(desc)}</desc>',
     ]
@@ -105,7 +108,7 @@ def bar_chart(
     title: str,
     unit: str = "",
     fmt: Callable[[float], str] | None = None,
-    width: int = 640,
+    width: int = 560,
 ) -> str:
     """Horizontal bars from a zero line; negative values to the left, in another colour."""
     show = fmt or (lambda v: f"{v:,.2f}")
@@ -126,7 +129,7 @@ def bar_chart(
         )
         or "no data"
     )
-    out = _open(width, height, title, desc, "bar-chart")
+    out = _open(width, height, title, desc, "bar-chart", font_size=13)
     for tick in nice_ticks(low, high, 4):
         if low - 1e-9 <= tick <= high + 1e-9:
             x = x_of(tick)

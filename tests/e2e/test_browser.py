@@ -1,0 +1,317 @@
+"""The web pages in a real browser: Debian's headless Chromium driven by Playwright against
+``poolbuy serve --demo`` started as a subprocess on a free port with a temporary SQLite
+database, as a newcomer would start it.
+
+The tests run in file order and build on each other, as the group's week does: a local
+team member submits a need (with a mistake first) and uploads a spreadsheet with a bad
+row; the coordinator closes and runs the round, follows the run and opens the plan with
+its charts; a chief of mission approves. Each page is saved as a screenshot in
+``artifacts/screenshots/`` (git-ignored; CI keeps it as an artefact).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+START_TIMEOUT = 120
+SOLVE_TIMEOUT_MS = 180_000
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "Debian's Chromium is not installed at /usr/bin/chromium (CI installs it with "
+        ".ci/browser: apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@dataclass
+class Server:
+    base: str
+    tokens: dict[str, str]
+    round_id: int
+
+    def api(self, who: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.base}/api/v1",
+            headers={"Authorization": f"Bearer {self.tokens[who]}"},
+            timeout=30,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder / 'poolbuy.db'}",
+        "POOLBUY_ENVIRONMENT": "development",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = (folder / "serve.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"poolbuy serve --demo exited with {process.returncode}:\n"
+                    + (folder / "serve.log").read_text()
+                )
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("poolbuy serve --demo did not start in time")
+            time.sleep(0.3)
+        printed = "".join(lines)
+        tokens = dict(re.findall(r"^export (TOKEN_\w+)=(\S+)$", printed, re.M))
+        round_id = int(re.search(r"^export ROUND=(\d+)$", printed, re.M).group(1))  # type: ignore[union-attr]
+        assert "TOKEN_LOCAL_IOM" in tokens and "TOKEN_COORDINATOR" in tokens, printed
+        yield Server(base, tokens, round_id)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def signed_in(browser: Browser, server: Server, who: str, **context: Any) -> Page:
+    options: dict[str, Any] = {"viewport": {"width": 1280, "height": 900}, **context}
+    page = browser.new_context(**options).new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{server.base}/sign-in")
+    page.get_by_label("API token (required)").fill(server.tokens[who])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Procurement rounds")).to_be_visible()
+    return page
+
+
+def iom_needs(server: Server) -> int:
+    with server.api("TOKEN_LOCAL_IOM") as api:
+        listed = api.get(f"/rounds/{server.round_id}/needs", params={"agency_id": "IOM"})
+        listed.raise_for_status()
+        return int(listed.json()["total"])
+
+
+def catalogue_codes(server: Server) -> tuple[str, str, str]:
+    """An item, its name and a location of the demo catalogue."""
+    with server.api("TOKEN_LOCAL_IOM") as api:
+        item = api.get("/items", params={"limit": 1, "active": "true"}).json()["items"][0]
+        location = api.get("/locations", params={"limit": 1}).json()["items"][0]
+    return item["id"], item["name"], location["id"]
+
+
+NEED_BY = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+
+
+def test_sign_in_page(browser: Browser, server: Server) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{server.base}/sign-in")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("API token (required)").fill("pb_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#token-error")).to_contain_text("malformed token")
+    shot(page, "01-sign-in-refused")
+    page.close()
+
+
+def test_local_team_submits_a_need_after_fixing_a_mistake(browser: Browser, server: Server) -> None:
+    item, item_name, location = catalogue_codes(server)
+    before = iom_needs(server)
+    page = signed_in(browser, server, "TOKEN_LOCAL_IOM")
+    page.goto(f"{server.base}/rounds/{server.round_id}")
+    shot(page, "02-round-local-team")
+    page.get_by_role("link", name="Add a need").click()
+
+    page.get_by_label("Item (required)").select_option(item)
+    page.get_by_label("Location (required)").select_option(location)
+    page.get_by_label("Quantity (required)").fill("five hundred")
+    page.get_by_label("Need by (required)").fill(NEED_BY)
+    page.get_by_label("critical").check()
+    page.get_by_role("button", name="Submit the need").click()
+
+    expect(page.locator("#quantity-error")).to_contain_text("enter a whole number")
+    expect(page.locator("#justification-error")).to_contain_text("required for a critical need")
+    expect(page.locator("#error-summary")).to_be_focused()
+    shot(page, "03-need-with-mistakes")
+    assert iom_needs(server) == before
+
+    page.get_by_label("Quantity (required)").fill("500")
+    page.get_by_label("Justification").fill("Respiratory outbreak among new arrivals")
+    page.get_by_role("button", name="Submit the need").click()
+    expect(page.get_by_role("status")).to_contain_text("submitted")
+    shot(page, "04-need-submitted")
+    assert iom_needs(server) == before + 1
+    row = page.locator("table.needs tbody tr").filter(has_text=item).filter(has_text="500")
+    expect(row.first).to_be_visible()
+    assert item_name
+
+
+def test_local_team_upload_with_a_bad_row_imports_nothing(
+    browser: Browser, server: Server, tmp_path: Path
+) -> None:
+    from openpyxl import Workbook
+
+    item, _name, location = catalogue_codes(server)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "needs"
+    sheet.append(["item", "location", "quantity", "need_by", "priority", "justification"])
+    sheet.append([item, location, 120, NEED_BY, "normal", ""])
+    sheet.append([item, location, -3, NEED_BY, "normal", ""])
+    sheet.append([item, location, 80, NEED_BY, "high", "school term starts"])
+    upload = tmp_path / "iom-needs.xlsx"
+    book.save(upload)
+    before = iom_needs(server)
+
+    page = signed_in(browser, server, "TOKEN_LOCAL_IOM")
+    page.goto(f"{server.base}/rounds/{server.round_id}")
+    page.get_by_role("link", name="Upload needs from a spreadsheet").click()
+    page.get_by_label("Spreadsheet (CSV or XLSX) (required)").set_input_files(upload)
+    page.get_by_role("button", name="Upload").click()
+
+    expect(page.get_by_role("heading", name="iom-needs.xlsx was not imported")).to_be_visible()
+    problems = page.locator("table", has=page.locator("caption", has_text="Problems in"))
+    expect(problems.locator("tbody tr")).to_have_count(1)
+    expect(problems).to_contain_text("row 3, quantity")
+    shot(page, "05-upload-bad-row")
+    assert iom_needs(server) == before
+
+
+def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Server) -> None:
+    page = signed_in(browser, server, "TOKEN_COORDINATOR")
+    page.goto(f"{server.base}/rounds/{server.round_id}")
+    shot(page, "06-round-coordinator")
+    page.get_by_role("button", name="Close the round and run it").click()
+
+    expect(page.get_by_role("heading", name="Run #1")).to_be_visible()
+    expect(page.locator("#run-progress")).to_be_visible()
+    shot(page, "07-run-progress")
+    # The page follows the run by itself and shows the plan's link when it is solved.
+    plan_link = page.get_by_role("link", name="See the plan")
+    expect(plan_link).to_be_visible(timeout=SOLVE_TIMEOUT_MS)
+    expect(page.locator("#run-progress")).to_contain_text("Succeeded")
+    shot(page, "08-run-done")
+
+    plan_link.click()
+    expect(page.get_by_role("heading", name="The plan of run #1")).to_be_visible()
+    expect(page.locator("svg.bar-chart")).to_be_visible()
+    expect(page.locator("svg.matrix-chart")).to_be_visible()
+    expect(page.locator("#cost-statements tbody tr")).to_have_count(8)
+    expect(page.get_by_role("heading", name="Consolidated orders per supplier")).to_be_visible()
+    shot(page, "09-plan")
+
+    phone = signed_in(
+        browser,
+        server,
+        "TOKEN_COORDINATOR",
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+    )
+    phone.goto(page.url)
+    expect(phone.locator("svg.bar-chart")).to_be_visible()
+    # Readable on a small screen: the page itself does not scroll sideways.
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1, width
+    shot(phone, "10-plan-phone")
+
+
+def test_chief_of_mission_approves(browser: Browser, server: Server) -> None:
+    with server.api("TOKEN_COORDINATOR") as api:
+        runs = api.get(f"/rounds/{server.round_id}/runs").json()["items"]
+    run_id = runs[0]["id"]
+    page = signed_in(browser, server, "TOKEN_CHIEF_IOM")
+    page.goto(f"{server.base}/runs/{run_id}/plan")
+    page.get_by_role("radio", name="Reject").check()
+    page.get_by_role("button", name="Send the decision").click()
+    expect(page.locator("#reason-error")).to_contain_text("a rejection needs a reason")
+    shot(page, "11-chief-reject-without-reason")
+
+    page.get_by_role("radio", name="Approve").check()
+    page.get_by_role("button", name="Send the decision").click()
+    expect(page.get_by_role("status")).to_contain_text("You approved IOM's share")
+    expect(page.locator("#approval")).to_be_visible()
+    shot(page, "12-chief-approved")
+    with server.api("TOKEN_CHIEF_IOM") as api:
+        decision = api.get(f"/runs/{run_id}/approvals/IOM").json()
+    assert decision["decision"] == "approved"
