@@ -826,3 +826,32 @@ def test_coordinator_tries_scenarios_and_sees_the_frontier(
     as_(client, group, "local_a")
     member_view = client.get(url).text
     assert "Try another setting" not in member_view  # coordinators plan scenarios
+
+
+def test_failed_sign_ins_count_against_the_client_as_on_the_api(
+    session: Session, group: Group
+) -> None:
+    from collections.abc import Iterator
+
+    from app.db import get_session, serve_session
+    from app.main import create_app
+
+    app = create_app(Settings(auth_failure_limit=2, auth_failure_window_seconds=60))
+
+    def _session() -> Iterator[Session]:
+        yield from serve_session(session)
+
+    app.dependency_overrides[get_session] = _session
+    browser = TestClient(app)
+    page = browser.get("/sign-in")
+    statuses = [
+        browser.post(
+            "/sign-in",
+            data={"csrf_token": csrf_of(page.text), "token": "pb_" + "x" * 43, "next": "/"},
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [401, 401, 429]
+    # The API's own counter is the same one: this client is refused there too.
+    api = browser.get("/api/v1/rounds", headers=group.headers("local_a"))
+    assert api.status_code == 429

@@ -28,8 +28,9 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
+from app.auth.deps import limits_of
 from app.auth.models import Role, User
-from app.auth.service import authenticate
+from app.auth.service import authenticate, hash_token
 from app.db import SessionDep
 from app.errors import DomainError, FieldIssue, Unauthorized
 from app.settings import Settings, get_settings
@@ -136,13 +137,28 @@ def _next_path(request: Request) -> str:
     return path + (f"?{request.url.query}" if request.url.query else "")
 
 
+def authenticate_limited(request: Request, session: Any, settings: Settings, token: str) -> User:
+    """``authenticate`` under the API's own rate limits: failed tokens per client, requests
+    per token. A browser is one more client of the same tokens, not a way around them."""
+    limits = limits_of(request, settings)
+    client = request.client.host if request.client else "unknown"
+    limits.check_client(client)
+    try:
+        user = authenticate(session, token)
+    except Unauthorized:
+        limits.failed(client)
+        raise
+    limits.check_token(hash_token(token))
+    return user
+
+
 def current_user(request: Request, session: SessionDep, settings: SettingsDep) -> User:
     """The signed-in user, authenticated again from the session's token on every request."""
     state = web_session.read_session(request, settings)
     if state is None or state.token is None:
         raise SignInRequired(_next_path(request))
     try:
-        user = authenticate(session, state.token)
+        user = authenticate_limited(request, session, settings, state.token)
     except Unauthorized as exc:
         raise SignInRequired(_next_path(request), f"Your session ended: {exc.detail}.") from exc
     request.state.web_session = state

@@ -10,7 +10,15 @@ from app.auth.service import authenticate
 from app.db import SessionDep
 from app.errors import Unauthorized
 from app.web import session as web_session
-from app.web.deps import CheckedForm, SettingsDep, WebRoute, redirect, render, text
+from app.web.deps import (
+    CheckedForm,
+    SettingsDep,
+    WebRoute,
+    authenticate_limited,
+    redirect,
+    render,
+    text,
+)
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -62,7 +70,7 @@ def sign_in(
         problem = "Paste your API token (it starts with pb_)."
     else:
         try:
-            user = authenticate(session, token)
+            user = authenticate_limited(request, session, settings, token)
         except Unauthorized as exc:
             problem = f"This token cannot sign you in: {exc.detail}."
         else:
