@@ -17,7 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
+from app.auth.deps import get_current_user
+from app.auth.models import User
 from app.main import create_app
 from app.settings import Settings
 from app.solve import service
@@ -39,8 +42,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def signed_in_app(settings: Settings) -> FastAPI:
+    # /solve needs a signed-in user (any role); these tests are about the solve, not
+    # who asks, and run without a database: a user stands in for the token check.
+    app = create_app(settings)
+    app.dependency_overrides[get_current_user] = lambda: User(id=1, email="t@example.org")
+    return app
+
+
 def client_for(settings: Settings | None = None, **kwargs: Any) -> httpx.AsyncClient:
-    app = create_app(settings or Settings())
+    app = signed_in_app(settings or Settings())
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, **kwargs), base_url="http://testserver"
     )
@@ -266,7 +277,9 @@ def live_server() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(Settings()), host="127.0.0.1", port=port, log_level="error")
+    config = uvicorn.Config(
+        signed_in_app(Settings()), host="127.0.0.1", port=port, log_level="error"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

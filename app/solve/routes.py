@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from app.auth.deps import CurrentUser
 from app.errors import PROBLEM_JSON, DomainError
 from app.settings import Settings, get_settings
 from app.solve import service
@@ -88,14 +89,16 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     description=(
         "Validates the problem document, solves the pooled plan and every agency's "
         "stand-alone baseline, and returns the plan document. The document's "
-        "`settings.time_limit_seconds` applies to each solve and is capped by the service."
+        "`settings.time_limit_seconds` applies to each solve and is capped by the service. "
+        "Any signed-in user (a solve costs up to the service's time limit in CPU, so it is "
+        "not offered to anonymous callers)."
     ),
     response_class=JSONResponse,
     responses=_RESPONSES,
     dependencies=[Depends(require_json)],
     openapi_extra=_OPENAPI_EXTRA,
 )
-async def solve(request: Request, settings: SettingsDep) -> JSONResponse:
+async def solve(request: Request, settings: SettingsDep, _user: CurrentUser) -> JSONResponse:
     # The body is read raw, not declared as a model: the solver's validation reports every
     # problem at once, which FastAPI's own body validation would cut short.
     body = await request.body()
