@@ -1,0 +1,307 @@
+"""Batch optimisation throughput: 20 queued medium-size runs with 1 and with 2 workers.
+
+What it does, on this machine only (PostgreSQL and RabbitMQ on 127.0.0.1):
+
+1. makes a fresh PostgreSQL database and migrates it; seeds a coordinator and, per
+   phase, 20 closed rounds each with a queued run of a medium example problem
+   (``solver.examples``, seeds 0-19: 8 agencies, 60 items, 25 suppliers, 800 needs);
+2. serves the API (``poolbuy serve``, broker mode) and measures ``GET /api/v1/rounds``
+   with nothing solving (the baseline);
+3. per phase, starts N ``poolbuy worker`` processes on a queue of its own, publishes
+   the 20 jobs and measures the wall time until all 20 have ended, while a client
+   keeps timing ``GET /api/v1/rounds``;
+4. prints the figures as a Markdown table, stops everything, drops the database and
+   deletes the queues.
+
+Run it when the machine is otherwise idle::
+
+    uv run --frozen python -m bench.queue_throughput
+
+Options: ``--runs 20 --size medium --workers 1 2 --database postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+--broker amqp://guest:guest@127.0.0.1:5672/%2F``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Latency:
+    samples: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        ordered = sorted(self.samples)
+
+        def pct(p: float) -> float:
+            return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+        return {
+            "n": len(ordered),
+            "p50": statistics.median(ordered) * 1000,
+            "p95": pct(0.95),
+            "max": ordered[-1] * 1000,
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get(url: str, token: str) -> float:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        answer.read()
+        assert answer.status == 200
+    return time.perf_counter() - started
+
+
+def _measure(url: str, token: str, stop: threading.Event, into: Latency, pause: float) -> None:
+    while not stop.is_set():
+        into.samples.append(_get(url, token))
+        stop.wait(pause)
+
+
+def _seed(factory: sessionmaker[Session], runs: int, size: str) -> tuple[str, list[int]]:
+    from app.auth.models import Role
+    from app.jobs import service as jobs_service
+    from app.rounds.models import RoundStatus
+    from app.runs.models import Run
+    from solver.examples import generate_problem
+    from tests.factories import make_round, make_token, make_user
+
+    with factory() as session:
+        coordinator = make_user(session, Role.coordinator)
+        token = make_token(session, coordinator)
+        jobs = []
+        for seed in range(runs):
+            round_ = make_round(session, created_by=coordinator, status=RoundStatus.closed)
+            problem = generate_problem(size=size, seed=seed)
+            run = Run(
+                round_id=round_.id,
+                number=1,
+                problem=problem,
+                triggered_by_id=coordinator.id,
+                progress={"state": "queued"},
+            )
+            session.add(run)
+            session.flush()
+            job = jobs_service.create(
+                session,
+                coordinator,
+                run,
+                time_limit_seconds=float(problem["settings"].get("time_limit_seconds", 60)),
+            )
+            jobs.append(job.id)
+        session.commit()
+        return token, jobs
+
+
+def _wait_for_workers(processes: list[subprocess.Popen[str]]) -> None:
+    for process in processes:
+        assert process.stdout is not None
+        while True:
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("a worker exited before it was ready")
+            if "poolbuy worker ready" in line:
+                break
+        # Keep draining its output so it never blocks on a full pipe.
+        threading.Thread(target=lambda p=process: p.stdout.read(), daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--size", default="medium", choices=["small", "medium", "large"])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server URL; a throw-away database is made on it",
+    )
+    parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from app.db import load_models, make_engine, upgrade_database
+
+    load_models()
+    from app.jobs.backends import BrokerBackend
+    from app.jobs.models import FINISHED, Job
+    from app.settings import Settings
+
+    server = make_url(args.database)
+    name = f"poolbuy_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    queue = f"poolbuy-bench-{uuid.uuid4().hex[:8]}"
+    engine = make_engine(url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "POOLBUY_JOBS_BACKEND": "broker",
+        "POOLBUY_BROKER_URL": args.broker,
+        "POOLBUY_JOBS_QUEUE": queue,
+        # The bench hands the jobs over itself; no sweeper re-dispatches them meanwhile.
+        "POOLBUY_JOBS_SCHEDULER": "false",
+        # One core per worker: two workers on two cores are then comparable to one.
+        "POOLBUY_SOLVER_WORKERS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    api: subprocess.Popen[str] | None = None
+    results: list[dict[str, float]] = []
+    try:
+        upgrade_database(url)
+        port = _free_port()
+        api = subprocess.Popen(
+            [str(BIN / "poolbuy"), "serve", "--port", str(port)],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        )
+        rounds_url = f"http://127.0.0.1:{port}/api/v1/rounds?limit=50"
+        token, _ = _seed(factory, 0, args.size)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _get(rounds_url, token)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+        idle = Latency()
+        for _ in range(200):
+            idle.samples.append(_get(rounds_url, token))
+            time.sleep(0.02)
+        print(f"load average before: {os.getloadavg()}", file=sys.stderr)
+
+        settings = Settings(
+            database_url=url, jobs_backend="broker", broker_url=args.broker, jobs_queue=queue
+        )
+        for count in args.workers:
+            _, jobs = _seed(factory, args.runs, args.size)
+            workers = [
+                subprocess.Popen(
+                    [str(BIN / "poolbuy"), "worker", "--no-sweeper"],
+                    env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                for _ in range(count)
+            ]
+            try:
+                _wait_for_workers(workers)
+                busy = Latency()
+                stop = threading.Event()
+                probe = threading.Thread(
+                    target=_measure, args=(rounds_url, token, stop, busy, 0.05), daemon=True
+                )
+                backend = BrokerBackend(settings)
+                started = time.perf_counter()
+                backend.dispatch(jobs, url)
+                probe.start()
+                while True:
+                    with factory() as session:
+                        open_jobs = session.scalar(
+                            sa.select(sa.func.count())
+                            .select_from(Job)
+                            .where(Job.id.in_(jobs), Job.state.not_in(tuple(FINISHED)))
+                        )
+                    if not open_jobs:
+                        break
+                    time.sleep(0.25)
+                wall = time.perf_counter() - started
+                stop.set()
+                probe.join()
+                backend.close()
+                with factory() as session:
+                    states = session.scalars(sa.select(Job.state).where(Job.id.in_(jobs))).all()
+                ok = sum(1 for s in states if s.value == "succeeded")
+                results.append(
+                    {"workers": count, "wall": wall, "ok": ok, **{
+                        f"busy_{k}": v for k, v in busy.summary().items()
+                    }}
+                )
+                print(f"{count} worker(s): {wall:.1f} s, {ok}/{len(jobs)} succeeded",
+                      file=sys.stderr)
+            finally:
+                for worker in workers:
+                    worker.terminate()
+                for worker in workers:
+                    try:
+                        worker.wait(30)
+                    except subprocess.TimeoutExpired:
+                        worker.kill()
+        print(f"load average after: {os.getloadavg()}", file=sys.stderr)
+
+        base = idle.summary()
+        print(f"\n{args.runs} queued {args.size} runs, broker mode, this machine "
+              f"({os.cpu_count()} cores)\n")
+        print("| workers | wall time (s) | runs/min | succeeded | GET /rounds p50 (ms) "
+              "| p95 (ms) | max (ms) | p50 vs idle |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(f"| idle | - | - | - | {base['p50']:.1f} | {base['p95']:.1f} | {base['max']:.1f} "
+              f"| 1.0x |")
+        for row in results:
+            print(
+                f"| {row['workers']:.0f} | {row['wall']:.1f} | {60 * args.runs / row['wall']:.1f} "
+                f"| {row['ok']:.0f}/{args.runs} | {row['busy_p50']:.1f} | {row['busy_p95']:.1f} "
+                f"| {row['busy_max']:.1f} | {row['busy_p50'] / base['p50']:.2f}x |"
+            )
+        if len(results) >= 2:
+            print(f"\nspeed-up, {results[-1]['workers']:.0f} workers over "
+                  f"{results[0]['workers']:.0f}: {results[0]['wall'] / results[-1]['wall']:.2f}x")
+    finally:
+        if api is not None:
+            api.terminate()
+            try:
+                api.wait(30)
+            except subprocess.TimeoutExpired:
+                api.kill()
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _delete_queues(args.broker, queue)
+    return 0
+
+
+def _delete_queues(broker_url: str, queue: str) -> None:
+    import pika
+
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    except Exception:
+        return
+    try:
+        channel = connection.channel()
+        for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+            channel.queue_delete(queue=name)
+    finally:
+        connection.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
