@@ -608,3 +608,54 @@ def test_the_sweeper_hands_over_jobs_a_dead_service_left(
 def _no_leftover_backends() -> Iterator[None]:
     yield
     backends.close_all()
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _poolbuy(database_url: str, *args: str) -> Any:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "POOLBUY_JOBS_EMBEDDED_WORKERS": "1",
+        "POOLBUY_JOBS_WORKER_NICE": "0",
+    }
+    script = Path(sys.executable).parent / "poolbuy"
+    return subprocess.run(
+        [str(script), *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_poolbuy_jobs_sweep_closes_a_due_round_and_follow_prints_its_progress(
+    factory: sessionmaker[Session], isolated_engine: sa.Engine
+) -> None:
+    url = isolated_engine.url.render_as_string(hide_password=False)
+    with factory() as session:
+        world = build_world(session)
+        world.round.schedule_timezone = "America/Panama"
+        world.round.deadline = utcnow() - dt.timedelta(minutes=5)
+        session.commit()
+        round_id = world.round.id
+
+    # The embedded backend: the sweep fires the schedule and the pool solves the run.
+    swept = _poolbuy(url, "jobs", "sweep")
+    assert swept.returncode == 0, swept.stderr
+    assert f"rounds closed [{round_id}]" in swept.stdout
+    with factory() as session:
+        run = session.scalars(sa.select(Run).where(Run.round_id == round_id)).one()
+        assert run.status == RunStatus.succeeded
+        job = jobs_service.run_job(session, run.id)
+        assert job is not None and (job.worker or "").startswith("embedded:")
+
+    followed = _poolbuy(url, "jobs", "follow", "--run", str(run.id))
+    assert followed.returncode == 0, followed.stderr
+    assert f"job {job.id} succeeded" in followed.stdout and "gap" in followed.stdout
+    listed = _poolbuy(url, "jobs", "list", "--state", "succeeded")
+    assert listed.returncode == 0 and f"{job.id:>6}" in listed.stdout
+    missing = _poolbuy(url, "jobs", "follow", "--job", "999999")
+    assert missing.returncode == 1

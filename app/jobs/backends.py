@@ -93,6 +93,14 @@ class EmbeddedBackend:
                 self._futures[job_id] = future
                 future.add_done_callback(functools.partial(self._done, job_id))
 
+    def warm_up(self) -> None:
+        """Start the solving processes now (importing the solver takes seconds), not on the
+        first job."""
+        with self._lock:
+            pool = self._executor()
+            for _ in range(pool_size(self.settings)):
+                pool.submit(runner.warm)
+
     def _done(self, job_id: int, future: Future[str]) -> None:
         with self._lock:
             self._futures.pop(job_id, None)

@@ -54,12 +54,13 @@ log = logging.getLogger("poolbuy.jobs")
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.dependency_overrides.get(get_settings, get_settings)()
+    backend = backends.get_backend(settings)
+    if isinstance(backend, backends.EmbeddedBackend):
+        await run_in_threadpool(backend.warm_up)
     sweeper = None
     if settings.jobs_scheduler:
         # Its first pass catches up the deadlines missed while the service was down.
-        sweeper = Sweeper(
-            settings, backends.get_backend(settings), get_session_factory(), settings.database_url
-        )
+        sweeper = Sweeper(settings, backend, get_session_factory(), settings.database_url)
         sweeper.start()
     try:
         yield

@@ -382,6 +382,11 @@ def pool_initializer(nice: int) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
 
 
+def warm() -> int:
+    """Nothing: submitted once per pool process at start, so the first job finds it ready."""
+    return os.getpid()
+
+
 def pool_entry(job_id: int, database_url: str, settings_data: dict[str, Any]) -> str:
     """What an embedded pool process runs for one job."""
     settings = Settings.model_construct(**settings_data)
