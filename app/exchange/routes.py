@@ -131,20 +131,39 @@ Submit = Annotated[
     bool,
     Query(description="true: create the needs submitted at once; false (default): as drafts"),
 ]
-_UPLOAD_BODY = {
-    "requestBody": {
-        "content": {
-            "multipart/form-data": {
-                "examples": {
-                    "csv": {
-                        "summary": "A needs CSV (the template's columns)",
-                        "value": {"file": _UPLOAD_EXAMPLE},
-                    }
+
+
+def _upload_body(summary: str, example: str) -> dict[str, Any]:
+    """OpenAPI: the multipart body with an example file (as text, for reading)."""
+    return {
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "examples": {"csv": {"summary": summary, "value": {"file": example}}}
                 }
             }
         }
     }
-}
+
+
+_UPLOAD_BODY = _upload_body("A needs CSV (the template's columns)", _UPLOAD_EXAMPLE)
+_HXL_BODY = _upload_body(
+    "Needs tagged with HXL hashtags under the headers",
+    "Item,Place,Units,Needed by,Priority\n"
+    "#item+code,#loc+code,#indicator+num+quantity,#date+needed,#severity+priority\n"
+    "ppe-mask-n95,pa-darien-lajas-blancas,5000,2026-12-20,normal\n",
+)
+_OFFERS_BODY = _upload_body(
+    "Offers with two price tiers",
+    "offer_id,supplier,item,capacity,lead_time_days,valid_from,tier1_min_quantity,"
+    "tier1_unit_price,tier2_min_quantity,tier2_unit_price\n"
+    "LTA-2026-014,sup-001,ppe-mask-n95,50000,10,2026-11-01,0,1.20,10000,1.00\n",
+)
+_ROUTES_BODY = _upload_body(
+    "Delivery routes",
+    "supplier,location,fixed_cost,unit_cost,transit_days\n"
+    "sup-001,pa-darien-lajas-blancas,500,0.01,3\n",
+)
 
 
 @router.post(
@@ -185,6 +204,7 @@ def import_needs(
     response_model=ImportRead,
     summary="Import needs from an HXL-tagged CSV",
     responses=_import_responses(),
+    openapi_extra=_HXL_BODY,
 )
 def import_needs_hxl(
     round_id: RoundId,
@@ -217,6 +237,7 @@ def import_needs_hxl(
     response_model=ImportRead,
     summary="Import offers with their price tiers from a CSV or XLSX file",
     responses=_import_responses(),
+    openapi_extra=_OFFERS_BODY,
 )
 def import_offers(
     upload: UploadDep,
@@ -243,6 +264,7 @@ def import_offers(
     response_model=ImportRead,
     summary="Import delivery routes from a CSV or XLSX file",
     responses=_import_responses(),
+    openapi_extra=_ROUTES_BODY,
 )
 def import_routes(
     upload: UploadDep,
