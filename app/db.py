@@ -32,6 +32,7 @@ JSON columns are not change-tracked in place: assign a new dict/list
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from enum import StrEnum
@@ -43,6 +44,7 @@ import sqlalchemy as sa
 from fastapi import Depends
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -265,10 +267,24 @@ def serve_session(session: Session) -> Iterator[Session]:
         raise
 
 
+def open_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session from ``factory`` for one request, closed after it (``get_session``)."""
+    session = factory()
+    try:
+        yield from serve_session(session)
+    finally:
+        try:
+            session.close()
+        except (OperationalError, InterfaceError):
+            # The answer is already on its way (the work was committed or rolled back);
+            # a connection that died since is the pool's business: SQLAlchemy has
+            # invalidated it, and raising here would only break the sent response.
+            logging.getLogger("poolbuy").warning("database connection lost closing a session")
+
+
 def get_session() -> Iterator[Session]:
     """One session per request; whatever is not committed is rolled back."""
-    with get_session_factory()() as session:
-        yield from serve_session(session)
+    yield from open_session(get_session_factory())
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

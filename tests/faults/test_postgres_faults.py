@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.service import verify_chain
 from app.auth.models import Role, User
-from app.db import get_session, make_engine, serve_session, upgrade_database
+from app.db import get_session, make_engine, open_session, upgrade_database
 from app.errors import PROBLEM_JSON
 from app.needs.models import Need
 from app.rounds.models import Round, RoundStatus
@@ -100,8 +100,7 @@ def app(through_proxy: sa.Engine) -> FastAPI:
 
     def session_through_proxy() -> Iterator[Session]:
         # app.db.get_session, with this engine instead of the settings' one.
-        with factory() as session:
-            yield from serve_session(session)
+        yield from open_session(factory)
 
     application = create_app()
     application.dependency_overrides[get_session] = session_through_proxy

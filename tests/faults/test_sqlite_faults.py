@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.models import Role
-from app.db import get_session, make_engine, serve_session, upgrade_database
+from app.db import get_session, make_engine, open_session, upgrade_database
 from app.errors import PROBLEM_JSON
 from app.needs.models import Need
 from tests.factories import make_agency, make_item, make_location, make_round, make_user_and_token
@@ -93,8 +93,7 @@ def build(url: str, **engine_kwargs: Any) -> World:
     factory = sessionmaker(bind=engine, expire_on_commit=False)
 
     def session_for_this_file() -> Iterator[Session]:
-        with factory() as session:
-            yield from serve_session(session)
+        yield from open_session(factory)
 
     app = create_app()
     app.dependency_overrides[get_session] = session_for_this_file
@@ -264,8 +263,7 @@ def build_read_only(url: str, world: World) -> World:
     factory = sessionmaker(bind=engine, expire_on_commit=False)
 
     def read_only_session() -> Iterator[Session]:
-        with factory() as session:
-            yield from serve_session(session)
+        yield from open_session(factory)
 
     app = create_app()
     app.dependency_overrides[get_session] = read_only_session
