@@ -140,13 +140,13 @@ def import_needs(
             upload.data, upload.filename, upload.content_type, **common
         )
     _raise_parse_errors(result, "needs")
-    needs = batch.create_needs(
+    created = batch.create_needs(
         session, actor, round_id, result.rows, result.row_numbers, submit=submit
     )
     return _finish(
         session,
         "needs",
-        [n.id for n in needs],
+        created,
         idem,
         f"/api/v1/needs?round_id={round_id}&agency_id={actor.agency_id}",
     )

@@ -253,9 +253,13 @@ def create(
     """A need of ``actor``'s own agency in an open round; a draft unless ``submit``."""
     if not actor.has_role(Role.local_team) or actor.agency_id is None:
         raise Forbidden("only a local team member of an agency creates needs")
-    round_ = lock_round(session, round_id)
-    ensure_open(round_)
+    # The body's rules do not depend on the round, so they are checked before its lock:
+    # the lock is held only for the write itself. A shared lock: creations in the same
+    # round go side by side, and the close (an exclusive lock) still waits for each of
+    # them to commit, or makes them wait and refuse with 409.
     data = validate_create(session, body)
+    round_ = lock_round(session, round_id, shared=True)
+    ensure_open(round_)
     now = utcnow()
     need = Need(
         round_id=round_.id,
@@ -273,7 +277,8 @@ def create(
     session.add(need)
     session.flush()
     record(session, actor, "need.create", "need", need.id, None, snapshot(need))
-    if idem is not None:
+    if idem is not None and idem.key is not None:
+        # The duplicates query only when there is a response to remember.
         idem.save(201, present(session, need), row=need, location=need_url(need))
     session.commit()
     return need

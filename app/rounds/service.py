@@ -139,8 +139,13 @@ def _stored_settings(settings: Any) -> dict[str, Any]:
 # ------------------------------------------------------------ lock and life cycle
 
 
-def lock_round(session: Session, round_id: int) -> Round:
+def lock_round(session: Session, round_id: int, *, shared: bool = False) -> Round:
     """The round, locked against other writers until this transaction ends.
+
+    ``shared``: ``FOR SHARE`` instead, for writes that depend on the round's status
+    but do not change the round (creating a need): they do not wait for each other,
+    yet conflict with an exclusive locker (the close), so each either commits before
+    the close reads the round or waits and then sees it closed.
 
     PostgreSQL: ``SELECT ... FOR UPDATE`` on the round's row; a concurrent
     locker waits here and then reads the status the other committed.
@@ -154,7 +159,7 @@ def lock_round(session: Session, round_id: int) -> Round:
     round_ = session.scalars(
         sa.select(Round)
         .where(Round.id == round_id)
-        .with_for_update()
+        .with_for_update(read=shared)
         .execution_options(populate_existing=True)
     ).one_or_none()
     if round_ is None:
