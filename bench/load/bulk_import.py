@@ -1,0 +1,181 @@
+"""Bulk import: 100,000 needs from one CSV through the service path, timed by stage.
+
+    .venv/bin/python -m bench.load.bulk_import [--rows 100000] [--http]
+        [--server postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--sqlite]
+
+The path is the one ``POST /api/v1/rounds/{round_id}/needs/import`` takes
+(``app.exchange.service.import_needs``: parse and check every row, then
+``app.exchange.batch.create_needs``: the round lock, the needs' own rules per row, the
+inserts and one audit entry per need, one commit). ``--http`` sends the file through
+that route instead (multipart, in-process ASGI), so the upload and response are
+counted too. The row limit is raised for the run (``upload_max_rows``, 20,000 by
+default). A scratch database on the server (or a SQLite file) is made and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bench.load.run import DEFAULT_SERVER, scratch_database
+
+
+def make_csv(rows: int, items: list[str], locations: list[str], seed: int = 7) -> bytes:
+    rng = random.Random(seed)
+    today = dt.date.today()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["item", "location", "quantity", "need_by", "priority", "justification"])
+    for _ in range(rows):
+        priority = rng.choice(["normal", "normal", "normal", "high"])
+        writer.writerow(
+            [
+                rng.choice(items),
+                rng.choice(locations),
+                rng.randint(1, 5000),
+                (today + dt.timedelta(days=rng.randint(20, 90))).isoformat(),
+                priority,
+                "stock runs out before the need-by date" if priority == "high" else "",
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def bench(url: str, rows: int, http: bool) -> dict[str, float]:
+    from app.auth import service as auth_service
+    from app.auth.models import Role, User
+    from app.auth.schemas import UserCreate
+    from app.catalogue.models import Item, Location
+    from app.db import make_engine, upgrade_database
+    from app.demo.loader import load_demo
+    from app.exchange import service as exchange_service
+    from app.exchange.service import Upload
+    from app.needs.models import Need
+    from app.rounds import service as rounds_service
+    from app.rounds.schemas import RoundCreate
+    from app.settings import get_settings
+
+    upgrade_database(url)
+    engine = make_engine(url)
+    settings = get_settings().model_copy(
+        update={"upload_max_rows": rows, "max_body_bytes": 64 * 1024 * 1024}
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        load_demo(session)
+        session.commit()
+        coordinator = session.scalars(
+            sa.select(User).where(User.email == "coordinator@demo.poolbuy.org")
+        ).one()
+        round_ = rounds_service.create(
+            session,
+            coordinator,
+            RoundCreate(
+                name="Bulk import round",
+                deadline=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
+            ),
+        )
+        officer = auth_service.create_user(
+            session,
+            None,
+            UserCreate(
+                email="bulk@load.poolbuy.org",
+                name="Bulk importer",
+                agency_id="UNHCR",
+                roles=[Role.local_team],
+            ),
+        )
+        _, token = auth_service.create_token(session, None, officer, "bulk", 1)
+        items = sorted(session.scalars(sa.select(Item.id).where(Item.active)))
+        locations = sorted(session.scalars(sa.select(Location.id).where(Location.active)))
+        round_id = round_.id
+
+    started = time.perf_counter()
+    data = make_csv(rows, items, locations)
+    made = time.perf_counter()
+    figures = {"csv_mb": round(len(data) / 1e6, 2), "make_csv_s": round(made - started, 2)}
+
+    if http:
+        from fastapi.testclient import TestClient
+
+        from app.main import create_app
+        from app.settings import get_settings as settings_dependency
+
+        app = create_app(settings)
+        app.dependency_overrides[settings_dependency] = lambda: settings
+        client = TestClient(app)
+        os.environ["DATABASE_URL"] = url
+        t0 = time.perf_counter()
+        response = client.post(
+            f"/api/v1/rounds/{round_id}/needs/import?submit=true",
+            files={"file": ("needs.csv", data, "text/csv")},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        t1 = time.perf_counter()
+        assert response.status_code == 201, response.text[:2000]
+        figures["import_s"] = round(t1 - t0, 2)
+    else:
+        with Session(engine, expire_on_commit=False) as session:
+            actor = session.get_one(User, officer.id)
+            t0 = time.perf_counter()
+            result = exchange_service.import_needs(
+                session,
+                actor,
+                round_id,
+                Upload(data=data, filename="needs.csv", content_type="text/csv"),
+                settings=settings,
+                submit=True,
+            )
+            t1 = time.perf_counter()
+        assert result.created == rows
+        figures["import_s"] = round(t1 - t0, 2)
+    with engine.connect() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(Need).where(Need.round_id == round_id)
+        ).scalar()
+    assert count == rows, count
+    figures["rows_per_s"] = round(rows / figures["import_s"])
+    engine.dispose()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--http", action="store_true", help="through the upload route")
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead")
+    parser.add_argument("--server", default=os.environ.get("LOAD_PG_URL", DEFAULT_SERVER))
+    args = parser.parse_args(argv)
+    if not 0 < args.rows <= 1_000_000:
+        parser.error("--rows: 1 to 1,000,000")
+    load_before = os.getloadavg()
+    if args.sqlite:
+        with tempfile.TemporaryDirectory(prefix="poolbuy-bulk-") as workdir:
+            url = f"sqlite:///{Path(workdir) / f'bulk-{uuid.uuid4().hex[:6]}.db'}"
+            figures = bench(url, args.rows, args.http)
+    else:
+        with scratch_database(args.server) as url:
+            figures = bench(url, args.rows, args.http)
+    where = "sqlite" if args.sqlite else "postgresql"
+    path = "HTTP upload route" if args.http else "service path"
+    print(
+        f"{args.rows:,} needs, {where}, {path}: {figures['import_s']} s "
+        f"({figures['rows_per_s']:,} rows/s; CSV {figures['csv_mb']} MB); load average "
+        f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
