@@ -4,6 +4,7 @@ Both are plain ASGI (not BaseHTTPMiddleware) so they see the body as it streams 
 never buffer a response.
 """
 
+import logging
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -124,14 +125,29 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers:
                     headers.setdefault(name, value)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if started:
+                raise
+            # Starlette answers an unhandled error from its outermost middleware, outside
+            # this one, so its 500 would go out bare: answer it here, with the headers.
+            # Re-raised afterwards, as Starlette does, so the server still logs it.
+            logging.getLogger("poolbuy").exception("unhandled error on %s", scope.get("path"))
+            response = problem_response(500, "Internal server error", "", None, scope.get("path"))
+            await response(scope, receive, send_with_headers)
+            raise
 
 
 class AllowOnMethodNotAllowed:

@@ -60,6 +60,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "error.",
         "content": {"application/json": {"schema": PLAN_SCHEMA}},
     },
+    401: _problem_response(
+        "No valid API token.",
+        {"type": "about:blank", "title": "Unauthorized", "status": 401,
+         "detail": "send 'Authorization: Bearer <token>'", "instance": "/api/v1/solve"},
+    ),
     413: _problem_response(
         "The body is larger than the service accepts.",
         {"type": "about:blank", "title": "Payload too large", "status": 413,
