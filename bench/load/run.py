@@ -299,7 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     with scratch_database(args.server) as url:
         print(f"seeding {make_url(url).database} ...", flush=True)
         world = seed(url)
-        poolbuy_env = {"DATABASE_URL": url, "POOLBUY_AUTO_MIGRATE": "false"}
+        # The per-token rate limit (app.auth.ratelimit) is off: a handful of tokens send
+        # the whole load, which the limit exists to stop in production.
+        poolbuy_env = {
+            "DATABASE_URL": url,
+            "POOLBUY_AUTO_MIGRATE": "false",
+            "POOLBUY_TOKEN_RATE_LIMIT": "0",
+        }
         bare_env = {
             "BARE_DATABASE_URL": url,
             "BARE_AGENCY_ID": world.agency_id,
