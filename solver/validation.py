@@ -141,10 +141,14 @@ def _cross_checks(document: Mapping[str, Any]) -> Iterator[Issue]:
         yield from reference(f"{base}.item", offer.get("item"), "items", "item")
         eligible = offer.get("eligible_agencies")
         if isinstance(eligible, list):
-            listed: set[Any] = set()
+            listed: set[str] = set()
             for j, agency in enumerate(eligible):
                 yield from reference(f"{base}.eligible_agencies[{j}]", agency, "agencies", "agency")
-                if isinstance(agency, str) and agency in listed:
+                # Only codes: an object or list here is a type error the field check reports
+                # (and cannot go in a set).
+                if not isinstance(agency, str):
+                    continue
+                if agency in listed:
                     yield Issue(f"{base}.eligible_agencies[{j}]", f"agency '{agency}' listed twice")
                 listed.add(agency)
         yield from _tier_checks(base, offer.get("price_tiers"))

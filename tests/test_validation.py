@@ -667,3 +667,12 @@ def test_numbers_beyond_what_the_model_can_hold_are_refused(path: str, value: An
 
 def test_dates_whose_delivery_would_overflow_the_calendar_are_refused() -> None:
     assert_issues(broken(setter("as_of", "9999-12-30")), [("$.as_of", r"between")])
+
+
+def test_an_object_in_eligible_agencies_is_reported_not_a_crash() -> None:
+    # Found by Schemathesis (tests/security): an unhashable entry made validate() raise
+    # TypeError, a 500 on POST /solve.
+    document = {"as_of": "2026-12-01", "currency": "USD",
+                "offers": [{"id": "o", "eligible_agencies": [{}, [1], "A", "A"]}]}
+    with pytest.raises(ProblemInvalid):
+        validate(document)
