@@ -60,7 +60,8 @@ class EmbeddedBackend:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._settings_data = settings.model_dump()
-        self._lock = threading.Lock()
+        # Re-entrant: a future that is already done runs its callback in dispatch's thread.
+        self._lock = threading.RLock()
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict[int, Future[str]] = {}
 
