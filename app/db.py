@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -288,6 +288,37 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def bulk_insert(
+    connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """INSERT ``rows`` (each with the same keys) in the connection's transaction.
+
+    PostgreSQL: one ``COPY ... FROM STDIN``, several times faster than multi-row
+    INSERTs for thousands of rows (imports, restores). Elsewhere an executemany.
+    Values go through the columns' types as with an INSERT; Python-side column
+    defaults are NOT applied, so give every column but server-generated ids.
+    """
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), list(rows))
+        return
+    names = list(rows[0])
+    processors = [table.c[n].type._cached_bind_processor(connection.dialect) for n in names]
+    quote = connection.dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    row[n] if p is None or row[n] is None else p(row[n])
+                    for n, p in zip(names, processors, strict=True)
+                ]
+            )
 
 
 # ------------------------------------------------------------------------ schema

@@ -55,7 +55,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.audit.service import verify_chain
-from app.db import Base, load_models, make_engine, upgrade_database
+from app.db import Base, bulk_insert, load_models, make_engine, upgrade_database
 
 FORMAT = "poolbuy-export"
 FORMAT_VERSION = 1
@@ -409,7 +409,7 @@ def _load_rows(
 
     def flush() -> None:
         if batch and table is not None:
-            conn.execute(table.insert(), batch)
+            bulk_insert(conn, table, batch)  # COPY on PostgreSQL
             batch.clear()
 
     for number, raw in enumerate(stream, start=2):
