@@ -184,6 +184,7 @@ def line_chart(
     title: str,
     x_label: str,
     y_label: str,
+    point_label: str = "",
     width: int = 640,
     height: int = 320,
 ) -> str:
@@ -252,14 +253,29 @@ def line_chart(
         out.append(
             f'<polyline points="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>'
         )
+    # Points that fall on (nearly) the same spot share one label, not a smudge of several.
+    groups: list[list[Point]] = []
     for p in ordered:
-        tip = f"{p.label + ': ' if p.label else ''}{short_number(p.x)} / {short_number(p.y)}"
+        last = groups[-1][-1] if groups else None
+        if last is not None and abs(px(p.x) - px(last.x)) + abs(py(p.y) - py(last.y)) < 8:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    for group in groups:
+        for p in group:
+            tip = f"{p.label + ': ' if p.label else ''}{short_number(p.x)} / {short_number(p.y)}"
+            out.append(
+                f'<circle cx="{_num(px(p.x))}" cy="{_num(py(p.y))}" r="4" fill="{PALETTE[0]}">'
+                f"<title>{escape(tip)}</title></circle>"
+            )
+        label = ", ".join(p.label for p in group if p.label)
+        if label:
+            first = group[0]
+            out.append(_text(px(first.x) + 6, py(first.y) - 6, label, font_size=11, fill=MUTED))
+    if point_label:
         out.append(
-            f'<circle cx="{_num(px(p.x))}" cy="{_num(py(p.y))}" r="4" fill="{PALETTE[0]}">'
-            f"<title>{escape(tip)}</title></circle>"
+            _text(width - right, top + 12, point_label, text_anchor="end", font_size=11, fill=MUTED)
         )
-        if p.label:
-            out.append(_text(px(p.x) + 6, py(p.y) - 6, p.label, font_size=11, fill=MUTED))
     out.append("</svg>")
     return "\n".join(out)
 

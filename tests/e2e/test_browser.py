@@ -257,20 +257,42 @@ def test_local_team_upload_with_a_bad_row_imports_nothing(
     assert iom_needs(server) == before
 
 
+def test_technical_specialist_pages(browser: Browser, server: Server) -> None:
+    page = signed_in(browser, server, "TOKEN_SPECIALIST")
+    page.get_by_role("link", name="Catalogue").click()
+    page.get_by_label("Name, code or UNSPSC code").fill("42")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table tbody tr").first).to_be_visible()
+    shot(page, "06-catalogue-items-unspsc")
+    page.get_by_role("link", name="Offers", exact=True).click()
+    expect(page.locator("ul.tiers").first).to_be_visible()
+    shot(page, "07-catalogue-offers")
+    page.get_by_role("link", name="Routes", exact=True).first.click()
+    shot(page, "08-catalogue-routes")
+    page.goto(f"{server.base}/rounds/{server.round_id}/reviews")
+    page.get_by_role("link", name=re.compile(r"^Review need")).first.click()
+    page.get_by_role("radio", name="critical").check()
+    page.get_by_label("Evidence").fill("Suspected measles cases up 40% in 4 weeks")
+    page.get_by_label("Source").fill("MINSA epidemiological bulletin, week 46")
+    shot(page, "09-priority-review")
+    page.get_by_role("button", name="Record the review").click()
+    expect(page.get_by_role("status")).to_contain_text("priority critical confirmed")
+
+
 def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Server) -> None:
     page = signed_in(browser, server, "TOKEN_COORDINATOR")
     page.goto(f"{server.base}/rounds/{server.round_id}")
-    shot(page, "06-round-coordinator")
+    shot(page, "10-round-coordinator")
     page.get_by_role("button", name="Close the round and run it").click()
 
     expect(page.get_by_role("heading", name="Run #1")).to_be_visible()
     expect(page.locator("#run-progress")).to_be_visible()
-    shot(page, "07-run-progress")
+    shot(page, "11-run-progress")
     # The page follows the run by itself and shows the plan's link when it is solved.
     plan_link = page.get_by_role("link", name="See the plan")
     expect(plan_link).to_be_visible(timeout=SOLVE_TIMEOUT_MS)
     expect(page.locator("#run-progress")).to_contain_text("Succeeded")
-    shot(page, "08-run-done")
+    shot(page, "12-run-done")
 
     plan_link.click()
     expect(page.get_by_role("heading", name="The plan of run #1")).to_be_visible()
@@ -278,7 +300,7 @@ def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Ser
     expect(page.locator("svg.matrix-chart")).to_be_visible()
     expect(page.locator("#cost-statements tbody tr")).to_have_count(8)
     expect(page.get_by_role("heading", name="Consolidated orders per supplier")).to_be_visible()
-    shot(page, "09-plan")
+    shot(page, "13-plan")
 
     phone = signed_in(
         browser,
@@ -293,7 +315,18 @@ def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Ser
     # Readable on a small screen: the page itself does not scroll sideways.
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1, width
-    shot(phone, "10-plan-phone")
+    shot(phone, "14-plan-phone")
+
+    # Scenarios: the cost-against-lateness frontier, solved as jobs, drawn on the plan page.
+    page.goto(page.url.removesuffix("/plan"))
+    page.get_by_role("button", name="Solve the frontier").click()
+    expect(page.get_by_role("status")).to_contain_text("frontier")
+    expect(page.locator("#scenarios")).not_to_contain_text("queued", timeout=SOLVE_TIMEOUT_MS)
+    expect(page.locator("#scenarios")).not_to_contain_text("running", timeout=SOLVE_TIMEOUT_MS)
+    page.get_by_role("link", name="See the plan").click()
+    expect(page.locator("svg.line-chart")).to_be_visible()
+    page.locator("#frontier-title").scroll_into_view_if_needed()
+    shot(page, "15-plan-with-frontier")
 
 
 def test_chief_of_mission_approves(browser: Browser, server: Server) -> None:
@@ -305,13 +338,13 @@ def test_chief_of_mission_approves(browser: Browser, server: Server) -> None:
     page.get_by_role("radio", name="Reject").check()
     page.get_by_role("button", name="Send the decision").click()
     expect(page.locator("#reason-error")).to_contain_text("a rejection needs a reason")
-    shot(page, "11-chief-reject-without-reason")
+    shot(page, "16-chief-reject-without-reason")
 
     page.get_by_role("radio", name="Approve").check()
     page.get_by_role("button", name="Send the decision").click()
     expect(page.get_by_role("status")).to_contain_text("You approved IOM's share")
     expect(page.locator("#approval")).to_be_visible()
-    shot(page, "12-chief-approved")
+    shot(page, "17-chief-approved")
     with server.api("TOKEN_CHIEF_IOM") as api:
         decision = api.get(f"/runs/{run_id}/approvals/IOM").json()
     assert decision["decision"] == "approved"

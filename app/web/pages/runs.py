@@ -231,7 +231,7 @@ def frontier_chart(session: Any, run: Any, currency: str) -> tuple[str | None, A
         charts.Point(
             float(p.late_unit_days),
             float(p.money_cost),
-            f"rate {p.late_penalty_rate:g}",
+            f"{p.late_penalty_rate:g}",
         )
         for p in frontier.points
         if p.money_cost is not None and p.late_unit_days is not None
@@ -243,6 +243,7 @@ def frontier_chart(session: Any, run: Any, currency: str) -> tuple[str | None, A
         title="Cost against lateness: the plan solved with a range of lateness weights",
         x_label="late unit-days",
         y_label=f"money cost ({currency})",
+        point_label="labels: the lateness weight (late penalty rate)",
     )
     return svg, frontier
 
