@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -108,14 +109,21 @@ def bench(url: str, rows: int, http: bool) -> dict[str, float]:
 
     if http:
         from fastapi.testclient import TestClient
+        from sqlalchemy.orm import sessionmaker
 
+        from app.db import get_session, open_session
         from app.main import create_app
         from app.settings import get_settings as settings_dependency
 
         app = create_app(settings)
         app.dependency_overrides[settings_dependency] = lambda: settings
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+
+        def bench_session() -> Iterator[Session]:
+            yield from open_session(factory)
+
+        app.dependency_overrides[get_session] = bench_session
         client = TestClient(app)
-        os.environ["DATABASE_URL"] = url
         t0 = time.perf_counter()
         response = client.post(
             f"/api/v1/rounds/{round_id}/needs/import?submit=true",
