@@ -17,8 +17,8 @@ Run it when the machine is otherwise idle::
 
     uv run --frozen python -m bench.queue_throughput
 
-Options: ``--runs 20 --size medium --workers 1 2 --database postgresql+psycopg://postgres@127.0.0.1:5432/postgres
---broker amqp://guest:guest@127.0.0.1:5672/%2F``.
+Options: ``--runs 20 --size medium --workers 1 2 --nice 10`` and ``--database``,
+``--broker`` for other servers than the local PostgreSQL and RabbitMQ.
 """
 
 from __future__ import annotations
@@ -141,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL server URL; a throw-away database is made on it",
     )
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    parser.add_argument(
+        "--nice", type=int, default=10,
+        help="the workers' CPU priority (POOLBUY_JOBS_WORKER_NICE; default 10, the service's)",
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -170,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "POOLBUY_JOBS_SCHEDULER": "false",
         # One core per worker: two workers on two cores are then comparable to one.
         "POOLBUY_SOLVER_WORKERS": "1",
+        "POOLBUY_JOBS_WORKER_NICE": str(args.nice),
         "PYTHONUNBUFFERED": "1",
     }
     api: subprocess.Popen[str] | None = None
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                     target=_measure, args=(rounds_url, token, stop, busy, 0.05), daemon=True
                 )
                 backend = BrokerBackend(settings)
+                load_before = os.getloadavg()[0]
                 started = time.perf_counter()
                 backend.dispatch(jobs, url)
                 probe.start()
@@ -241,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                     states = session.scalars(sa.select(Job.state).where(Job.id.in_(jobs))).all()
                 ok = sum(1 for s in states if s.value == "succeeded")
                 results.append(
-                    {"workers": count, "wall": wall, "ok": ok, **{
+                    {"workers": count, "wall": wall, "ok": ok, "load_before": load_before,
+                     "load_after": os.getloadavg()[0], **{
                         f"busy_{k}": v for k, v in busy.summary().items()
                     }}
                 )
@@ -261,15 +268,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{args.runs} queued {args.size} runs, broker mode, this machine "
               f"({os.cpu_count()} cores)\n")
         print("| workers | wall time (s) | runs/min | succeeded | GET /rounds p50 (ms) "
-              "| p95 (ms) | max (ms) | p50 vs idle |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| p95 (ms) | max (ms) | p50 vs idle | load avg (1 min) before, after |")
+        print("|---|---|---|---|---|---|---|---|---|")
         print(f"| idle | - | - | - | {base['p50']:.1f} | {base['p95']:.1f} | {base['max']:.1f} "
-              f"| 1.0x |")
+              f"| 1.0x | |")
         for row in results:
             print(
                 f"| {row['workers']:.0f} | {row['wall']:.1f} | {60 * args.runs / row['wall']:.1f} "
                 f"| {row['ok']:.0f}/{args.runs} | {row['busy_p50']:.1f} | {row['busy_p95']:.1f} "
-                f"| {row['busy_max']:.1f} | {row['busy_p50'] / base['p50']:.2f}x |"
+                f"| {row['busy_max']:.1f} | {row['busy_p50'] / base['p50']:.2f}x "
+                f"| {row['load_before']:.2f}, {row['load_after']:.2f} |"
             )
         if len(results) >= 2:
             print(f"\nspeed-up, {results[-1]['workers']:.0f} workers over "
