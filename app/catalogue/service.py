@@ -194,6 +194,27 @@ def _reference(
 # --------------------------------------------------------------------------- items
 
 
+def _create_catalogue_row(
+    session: Session,
+    actor: User | None,
+    row: Item | Location | Supplier,
+    read: type[ItemRead] | type[LocationRead] | type[SupplierRead],
+    url: str,
+    idem: Idempotency | None,
+) -> None:
+    """Add a row keyed by its own id: 409 if the id is taken, audited, idempotent."""
+    entity = type(row).__tablename__
+    exists = f"{entity} {row.id} already exists"
+    if session.get(type(row), row.id) is not None:
+        raise Conflict(exists)
+    session.add(row)
+    _flush_or_conflict(session, exists)
+    record(session, actor, f"{entity}.create", entity, row.id, None, _snap(row))
+    if idem is not None:
+        idem.save(201, read.model_validate(row), row=row, location=url)
+    session.commit()
+
+
 def get_item(session: Session, item_id: str) -> Item:
     item = session.get(Item, item_id)
     if item is None:
@@ -236,16 +257,8 @@ def _item_uses(session: Session, item_id: str) -> dict[str, int]:
 def create_item(
     session: Session, actor: User | None, data: ItemCreate, idem: Idempotency | None = None
 ) -> Item:
-    exists = f"item {data.id} already exists"
-    if session.get(Item, data.id) is not None:
-        raise Conflict(exists)
     item = Item(**data.model_dump(), active=True)
-    session.add(item)
-    _flush_or_conflict(session, exists)
-    record(session, actor, "item.create", "item", item.id, None, _snap(item))
-    if idem is not None:
-        idem.save(201, ItemRead.model_validate(item), row=item, location=item_url(item))
-    session.commit()
+    _create_catalogue_row(session, actor, item, ItemRead, item_url(item), idem)
     return item
 
 
@@ -311,21 +324,8 @@ def _location_uses(session: Session, location_id: str) -> dict[str, int]:
 def create_location(
     session: Session, actor: User | None, data: LocationCreate, idem: Idempotency | None = None
 ) -> Location:
-    exists = f"location {data.id} already exists"
-    if session.get(Location, data.id) is not None:
-        raise Conflict(exists)
     location = Location(**data.model_dump(), active=True)
-    session.add(location)
-    _flush_or_conflict(session, exists)
-    record(session, actor, "location.create", "location", location.id, None, _snap(location))
-    if idem is not None:
-        idem.save(
-            201,
-            LocationRead.model_validate(location),
-            row=location,
-            location=location_url(location),
-        )
-    session.commit()
+    _create_catalogue_row(session, actor, location, LocationRead, location_url(location), idem)
     return location
 
 
@@ -395,21 +395,8 @@ def _supplier_uses(session: Session, supplier_id: str) -> dict[str, int]:
 def create_supplier(
     session: Session, actor: User | None, data: SupplierCreate, idem: Idempotency | None = None
 ) -> Supplier:
-    exists = f"supplier {data.id} already exists"
-    if session.get(Supplier, data.id) is not None:
-        raise Conflict(exists)
     supplier = Supplier(**data.model_dump(), active=True)
-    session.add(supplier)
-    _flush_or_conflict(session, exists)
-    record(session, actor, "supplier.create", "supplier", supplier.id, None, _snap(supplier))
-    if idem is not None:
-        idem.save(
-            201,
-            SupplierRead.model_validate(supplier),
-            row=supplier,
-            location=supplier_url(supplier),
-        )
-    session.commit()
+    _create_catalogue_row(session, actor, supplier, SupplierRead, supplier_url(supplier), idem)
     return supplier
 
 
