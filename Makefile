@@ -3,11 +3,11 @@
 
 run:
 	@bash .ci/bootstrap
-	uv run --frozen poolbuy serve --demo
+	bash .ci/uv run --frozen poolbuy serve --demo
 
 test:
 	@bash .ci/test
 
 bench:
 	@bash .ci/bootstrap
-	uv run --frozen python -m bench.solve_stages
+	bash .ci/uv run --frozen python -m bench.solve_stages
