@@ -13,6 +13,7 @@ import html
 import io
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
 from app.auth.models import Agency, Role, User
-from app.catalogue.models import Item, Location
+from app.catalogue.models import Item, Location, Offer, Route
 from app.db import utcnow
 from app.needs.models import Need, NeedStatus, Priority
 from app.rounds.models import Round, RoundStatus
@@ -855,3 +856,387 @@ def test_failed_sign_ins_count_against_the_client_as_on_the_api(
     # The API's own counter is the same one: this client is refused there too.
     api = browser.get("/api/v1/rounds", headers=group.headers("local_a"))
     assert api.status_code == 429
+
+
+# ----------------------------------------------------------- catalogue, row by row
+
+
+def _offer_of(session: Session, item: Item) -> Offer:
+    offer = session.scalar(sa.select(Offer).where(Offer.item_id == item.id))
+    assert offer is not None
+    return offer
+
+
+def _error_of(page: str, field: str) -> str:
+    match = re.search(
+        rf'<p class="field-error" id="{re.escape(field)}-error">(.*?)</p>', page, re.S
+    )
+    assert match, f"no error shown next to {field}"
+    return text_of(match.group(1)).strip()
+
+
+def _tiers(offer: Offer) -> list[tuple[int, Decimal]]:
+    return [(t.min_quantity, t.unit_price) for t in offer.price_tiers]
+
+
+def test_specialist_adds_an_offer_after_fixing_every_mistake(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "specialist")
+    supplier = _offer_of(session, group.items["mask"]).supplier
+    tank = group.items["tank"]
+    offers = session.scalar(sa.select(sa.func.count()).select_from(Offer))
+    url = "/catalogue/offers/new"
+    form: dict[str, Any] = {
+        "supplier_id": supplier.id,
+        "item_id": tank.id,
+        "reference": "Q-2026-77",
+        "tier_rows": "5",
+        "tier_min_quantity_0": "0",
+        "tier_unit_price_0": "310",
+        # Row 2 left blank; row 3's price rises: tiers are volume discounts.
+        "tier_min_quantity_2": "10",
+        "tier_unit_price_2": "320",
+        "capacity": "lots",
+        "min_order_quantity": "",
+        "lead_time_days": "12",
+        "valid_from": "2026-01-01",
+        "valid_to": "2025-12-31",
+        "owner_agency_id": "",
+        "eligibility": "listed",
+        "eligible_agencies": [group.agencies["a"].id],
+    }
+    wrong = post_form(client, url, url, form)
+    assert wrong.status_code == 422
+    assert "must not be above the previous tier" in _error_of(wrong.text, "tier_unit_price_2")
+    assert _error_of(wrong.text, "capacity") == "enter a whole number"
+    assert "on or after valid_from" in _error_of(wrong.text, "valid_to")
+    # The summary links to each field; what was typed is kept.
+    assert 'href="#tier_unit_price_2">Tier 3 unit price:' in wrong.text
+    assert 'value="lots"' in wrong.text and 'value="320"' in wrong.text
+    assert session.scalar(sa.select(sa.func.count()).select_from(Offer)) == offers
+
+    form |= {"tier_unit_price_2": "290", "capacity": "1,200", "valid_to": ""}
+    done = post_form(client, url, url, form, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    offer = session.scalars(sa.select(Offer).order_by(Offer.id.desc())).first()
+    assert offer is not None and offer.item_id == tank.id
+    assert _tiers(offer) == [(0, Decimal(310)), (10, Decimal(290))]
+    assert (offer.capacity, offer.min_order_quantity, offer.valid_to) == (1200, 0, None)
+    assert offer.eligible_agency_ids == [group.agencies["a"].id]
+    assert done.headers["location"].endswith(f"#offer-{offer.id}")
+    assert session.scalar(
+        sa.select(AuditEntry).where(
+            AuditEntry.action == "offer.create", AuditEntry.entity_id == str(offer.id)
+        )
+    )
+    listing = client.get(done.headers["location"].split("#")[0]).text
+    assert f"Offer #{offer.id} added." in listing and "10+ : 290.0000" in listing
+
+
+def _edit_form(client: TestClient, url: str) -> tuple[str, str]:
+    page = client.get(url)
+    assert page.status_code == 200, page.text
+    etag = ETAG_RE.search(page.text)
+    assert etag
+    return csrf_of(page.text), html.unescape(etag.group(1))
+
+
+def test_specialist_changes_an_offer_and_a_stale_form_changes_nothing(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "specialist")
+    offer = _offer_of(session, group.items["mask"])
+    url = f"/catalogue/offers/{offer.id}/edit"
+    page = client.get(url).text
+    # The tiers as they are, in rows, and one empty row more.
+    assert 'id="tier_min_quantity_1" name="tier_min_quantity_1" value="10000"' in page
+    assert 'id="tier_unit_price_0" name="tier_unit_price_0" value="1.2"' in page
+    csrf, etag = _edit_form(client, url)
+    form = {
+        "csrf_token": csrf,
+        "etag": etag,
+        "reference": "",
+        "tier_rows": "5",
+        "tier_min_quantity_0": "0",
+        "tier_unit_price_0": "1.15",
+        "tier_min_quantity_1": "20000",
+        "tier_unit_price_1": "0.95",
+        "capacity": "60000",
+        "min_order_quantity": "0",
+        "lead_time_days": "10",
+        "valid_from": offer.valid_from.isoformat(),
+        "valid_to": "",
+        "owner_agency_id": "",
+        "eligibility": "every",
+    }
+    saved = client.post(url, data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    session.refresh(offer)
+    assert _tiers(offer) == [(0, Decimal("1.15")), (20000, Decimal("0.95"))]
+    assert offer.capacity == 60000
+
+    # The same form sent again carries the ETag of the offer before the change.
+    stale = client.post(url, data=form | {"capacity": "1"})
+    assert stale.status_code == 412
+    assert "Someone changed this offer after you opened it" in stale.text
+    session.refresh(offer)
+    assert offer.capacity == 60000
+
+
+def test_an_agencys_agreement_is_changed_by_its_own_specialists_only(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    a, c = group.agencies["a"], group.agencies["c"]
+    mask = group.items["mask"]
+    theirs = make_offer(session, item=mask, owner=a)
+    session.commit()
+    as_(client, group, "specialist")  # a specialist of agency c
+    assert client.get(f"/catalogue/offers/{theirs.id}/edit").status_code == 403
+    listing = client.get("/catalogue/offers").text
+    assert f"/catalogue/offers/{theirs.id}/edit" not in listing
+    assert f"/catalogue/offers/{_offer_of(session, mask).id}/edit" in listing
+
+    new = client.get("/catalogue/offers/new").text
+    owners = re.search(r'<select id="owner_agency_id".*?</select>', new, re.S)
+    assert owners
+    assert re.findall(r'value="([^"]*)"', owners.group(0)) == ["", c.id]
+    # A form sent anyway for agency a's agreement is refused next to the field.
+    refused = post_form(
+        client,
+        "/catalogue/offers/new",
+        "/catalogue/offers/new",
+        {
+            "supplier_id": theirs.supplier_id,
+            "item_id": mask.id,
+            "tier_min_quantity_0": "0",
+            "tier_unit_price_0": "1",
+            "capacity": "10",
+            "lead_time_days": "1",
+            "valid_from": "2026-01-01",
+            "owner_agency_id": a.id,
+            "eligibility": "every",
+        },
+    )
+    assert refused.status_code == 403
+    assert "long-term agreement" in _error_of(refused.text, "owner_agency_id")
+
+    as_(client, group, "admin")
+    assert client.get(f"/catalogue/offers/{theirs.id}/edit").status_code == 200
+
+
+def test_items_suppliers_locations_and_routes_are_kept_from_the_web(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "specialist")
+    new_item = "/catalogue/items/new"
+    item = {
+        "id": "gloves nitrile",
+        "name": "Nitrile gloves",
+        "unit": "",
+        "category": "PPE",
+        "unspsc_code": "4213",
+    }
+    wrong = post_form(client, new_item, new_item, item)
+    assert wrong.status_code == 422
+    assert "letters, digits" in _error_of(wrong.text, "id")
+    assert _error_of(wrong.text, "unit") == "is required"
+    assert "8 digits" in _error_of(wrong.text, "unspsc_code")
+    item |= {"id": "ppe-gloves-nitrile", "unit": "box of 100", "unspsc_code": "42132203"}
+    assert post_form(client, new_item, new_item, item, follow_redirects=False).status_code == 303
+    gloves = session.get(Item, "ppe-gloves-nitrile")
+    assert gloves is not None and gloves.unspsc_code == "42132203" and gloves.active
+    taken = post_form(client, new_item, new_item, item)
+    assert taken.status_code == 409
+    assert "already exists" in _error_of(taken.text, "id")
+
+    # Retire it and drop its code: an unticked box and an empty field.
+    url = "/catalogue/items/ppe-gloves-nitrile/edit"
+    csrf, etag = _edit_form(client, url)
+    retired = client.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "etag": etag,
+            "name": "Nitrile gloves",
+            "unit": "box of 100",
+            "category": "PPE",
+            "unspsc_code": "",
+        },
+        follow_redirects=False,
+    )
+    assert retired.status_code == 303, retired.text
+    session.refresh(gloves)
+    assert (gloves.active, gloves.unspsc_code) == (False, None)
+
+    # Needs count the masks in their unit: it cannot change under them.
+    mask = group.items["mask"]
+    url = f"/catalogue/items/{mask.id}/edit"
+    csrf, etag = _edit_form(client, url)
+    unit = client.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "etag": etag,
+            "name": mask.name,
+            "unit": "box of 20",
+            "category": mask.category,
+            "unspsc_code": mask.unspsc_code or "",
+            "active": "on",
+        },
+    )
+    assert unit.status_code == 409
+    assert "create a new item for the new unit" in _error_of(unit.text, "unit")
+
+    new_supplier = "/catalogue/suppliers/new"
+    supplier = post_form(
+        client,
+        new_supplier,
+        new_supplier,
+        {"id": "sup-new", "name": "Nuevo", "country": "pa", "contact_email": "ventas"},
+    )
+    assert supplier.status_code == 422
+    assert _error_of(supplier.text, "country") == "enter two capital letters, e.g. PA"
+    assert "e-mail address" in _error_of(supplier.text, "contact_email")
+
+    new_location = "/catalogue/locations/new"
+    location = post_form(
+        client,
+        new_location,
+        new_location,
+        {"id": "pa-new", "name": "Nueva", "region": "Darién", "latitude": "8.2", "longitude": ""},
+    )
+    assert location.status_code == 422
+    assert "give latitude and longitude together" in text_of(location.text)
+    location = post_form(
+        client,
+        new_location,
+        new_location,
+        {
+            "id": "pa-new",
+            "name": "Nueva",
+            "region": "Darién",
+            "latitude": "8.2",
+            "longitude": "-77.7",
+        },
+        follow_redirects=False,
+    )
+    assert location.status_code == 303
+    assert "Nueva" in client.get("/catalogue/locations", params={"q": "pa-new"}).text
+
+    # One route per supplier and location: the second is refused where it is chosen.
+    route = session.scalar(
+        sa.select(Route).where(Route.location_id == group.locations["l1"].id).limit(1)
+    )
+    assert route is not None
+    new_route = "/catalogue/routes/new"
+    twice = post_form(
+        client,
+        new_route,
+        new_route,
+        {
+            "supplier_id": route.supplier_id,
+            "location_id": route.location_id,
+            "fixed_cost": "",
+            "unit_cost": "",
+            "transit_days": "3",
+        },
+    )
+    assert twice.status_code == 409
+    assert "already exists" in _error_of(twice.text, "location_id")
+    url = f"/catalogue/routes/{route.id}/edit"
+    csrf, etag = _edit_form(client, url)
+    changed = client.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "etag": etag,
+            "fixed_cost": "650.5",
+            "unit_cost": "",
+            "transit_days": "4",
+        },
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303, changed.text
+    session.refresh(route)
+    assert (route.fixed_cost, route.unit_cost, route.transit_days) == (Decimal("650.5"), 0, 4)
+
+
+def test_only_catalogue_managers_see_and_use_the_catalogue_forms(
+    client: TestClient, group: Group
+) -> None:
+    as_(client, group, "local_a")
+    for kind in ("items", "locations", "suppliers", "offers", "routes"):
+        page = client.get(f"/catalogue/{kind}")
+        assert page.status_code == 200
+        assert f"/catalogue/{kind}/new" not in page.text and "/edit" not in page.text, kind
+        assert client.get(f"/catalogue/{kind}/new").status_code == 403
+    assert client.get(f"/catalogue/items/{group.items['mask'].id}/edit").status_code == 403
+
+    as_(client, group, "specialist")
+    for kind in ("items", "locations", "suppliers", "offers", "routes"):
+        page = client.get(f"/catalogue/{kind}/new").text
+        ids = set(re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', page))
+        labelled = set(re.findall(r'<label for="([^"]+)"', page))
+        assert ids <= labelled, (kind, ids - labelled)
+    assert client.get("/catalogue/offers/99999999999/edit").status_code == 404
+    assert client.get("/catalogue/items?offset=99999999999999999999").status_code == 400
+
+
+# ------------------------------------------------------------------------- scenarios
+
+
+def test_scenario_page_sets_the_result_beside_the_run(client: TestClient, group: Group) -> None:
+    run_id = close_through_the_page(client, group)
+    run = _wait_for_plan(client, group, run_id)
+    assert run["status"] == "succeeded", run
+    url = f"/runs/{run_id}"
+    made = post_form(
+        client,
+        url,
+        f"{url}/scenarios",
+        {"name": "lateness ten times", "late_penalty_factor": "10"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    api = client.get(f"/api/v1/runs/{run_id}/scenarios", headers=group.headers("coordinator"))
+    [listed] = api.json()["items"]
+    scenario = client.get(
+        f"/api/v1/scenarios/{listed['id']}", headers=group.headers("coordinator")
+    ).json()
+    assert scenario["state"] == "succeeded", scenario
+    assert f'href="/scenarios/{scenario["id"]}"' in client.get(url).text
+
+    page = client.get(f"/scenarios/{scenario['id']}")
+    assert page.status_code == 200
+    settings = text_of(
+        re.search(r'<table id="scenario-settings">.*?</table>', page.text, re.S).group(0)
+    )  # type: ignore[union-attr]
+    rate = scenario["settings"]["late_penalty_rate"]
+    assert f"Lateness weight (late penalty rate) {rate / 10:g} {rate:g}" in settings
+    money_row = re.search(r'<tr data-figure="money_cost">.*?</tr>', page.text, re.S)
+    assert money_row
+    cells = re.findall(r'<td class="num">([^<]*)</td>', money_row.group(0))
+    assert cells[:2] == [f"{run['money_cost']:,.2f}", f"{scenario['money_cost']:,.2f}"]
+    assert 'id="scenario-agencies"' in page.text and 'id="scenario-orders"' in page.text
+
+    # It has finished: nothing to stop, and the coordinator is told so.
+    stop = post_form(
+        client,
+        f"/scenarios/{scenario['id']}",
+        f"/scenarios/{scenario['id']}/cancel",
+        {},
+        follow_redirects=False,
+    )
+    assert stop.status_code == 303
+    assert "already finished" in client.get(stop.headers["location"]).text
+
+    as_(client, group, "local_b")
+    member = client.get(f"/scenarios/{scenario['id']}")
+    assert member.status_code == 200 and "Stop this scenario" not in member.text
+    assert (
+        client.post(
+            f"/scenarios/{scenario['id']}/cancel", data={"csrf_token": csrf_of(member.text)}
+        ).status_code
+        == 403
+    )

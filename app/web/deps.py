@@ -31,6 +31,7 @@ from starlette.datastructures import FormData
 from app.auth.deps import limits_of
 from app.auth.models import Role, User
 from app.auth.service import authenticate, hash_token
+from app.catalogue.schemas import AGENCY_CODE, CODE, COUNTRY, EMAIL
 from app.db import SessionDep
 from app.errors import DomainError, FieldIssue, Unauthorized
 from app.settings import Settings, get_settings
@@ -86,6 +87,16 @@ def number(value: Any) -> str:
     return f"{int(value):,}"
 
 
+def change(value: Any, places: int | None = 2) -> str:
+    """A difference with its sign (a true minus), or "no change"; places None: a count."""
+    if value is None:
+        return NONE
+    if value == 0:
+        return "no change"
+    size = money(abs(value), places) if places is not None else number(abs(value))
+    return ("+" if value > 0 else MINUS) + size
+
+
 def percent(value: Any) -> str:
     if value is None:
         return NONE
@@ -121,7 +132,9 @@ def with_query(request: Request, **changes: Any) -> str:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.filters.update(money=money, number=number, percent=percent, when=when)
+templates.env.filters.update(
+    money=money, number=number, percent=percent, when=when, change=change
+)
 templates.env.globals.update(Role=Role, with_query=with_query)
 
 
@@ -240,6 +253,22 @@ _FRIENDLY = {
     "String should have at least 1 character": "is required",
     "Input should be 'critical', 'high' or 'normal'": "choose critical, high or normal",
     "Input should be greater than 0": "must be at least 1",
+    "Field required": "is required",
+    "must be a whole number, not a string or boolean": "enter a whole number",
+    "Input should be a valid decimal": "enter an amount such as 12.50",
+    "Decimal input should be an integer, float, string or Decimal object": (
+        "enter an amount such as 12.50"
+    ),
+    "Input should be greater than or equal to 0": "must be 0 or more",
+    "Input should be a valid number": "enter a number",
+    "Input should be a valid number, unable to parse string as a number": "enter a number",
+    "must be an ISO date such as 2026-12-01": "enter a date as YYYY-MM-DD",
+    f"String should match pattern '{CODE}'": (
+        "use letters, digits, '.', '_' or '-' only (at most 64), starting with a letter or digit"
+    ),
+    f"String should match pattern '{COUNTRY}'": "enter two capital letters, e.g. PA",
+    f"String should match pattern '{EMAIL}'": "enter an e-mail address such as name@example.org",
+    f"String should match pattern '{AGENCY_CODE}'": "choose an agency of the group",
 }
 
 
@@ -248,6 +277,8 @@ def friendly(reason: str) -> str:
         return _FRIENDLY[reason]
     if reason.startswith("Input should be a valid date"):
         return "enter a date as YYYY-MM-DD"
+    if reason.startswith("List should have at least 1 item"):
+        return "give at least one"
     return reason
 
 

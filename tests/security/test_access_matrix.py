@@ -380,6 +380,33 @@ WEB_ROUTES: dict[str, Call] = {
         "/catalogue/routes/upload", "anonymous=303 technical_specialist=422 admin=422 *=403",
         upload="x\n",
     ),
+    "GET /catalogue/locations": Call("/catalogue/locations", SIGNED_IN),
+    # One row of the catalogue at a time: technical specialists and admins only.
+    "GET /catalogue/{kind}/new": Call(
+        "/catalogue/offers/new", "anonymous=303 technical_specialist=200 admin=200 *=403"
+    ),
+    "POST /catalogue/{kind}/new": Call(
+        "/catalogue/offers/new",
+        "anonymous=303 technical_specialist=303 admin=303 *=403",
+        form={
+            "supplier_id": "{supplier}",
+            "item_id": "{spare_item}",
+            "tier_min_quantity_0": "0",
+            "tier_unit_price_0": "1.00",
+            "capacity": "100",
+            "lead_time_days": "5",
+            "valid_from": "2026-01-01",
+        },
+    ),
+    "GET /catalogue/{kind}/{key}/edit": Call(
+        "/catalogue/offers/{offer}/edit", "anonymous=303 technical_specialist=200 admin=200 *=403"
+    ),
+    "POST /catalogue/{kind}/{key}/edit": Call(
+        "/catalogue/routes/{route}/edit",
+        "anonymous=303 technical_specialist=303 admin=303 *=403",
+        form={"fixed_cost": "10", "unit_cost": "0.1", "transit_days": "4"},
+        etag_field="route",
+    ),
     "GET /runs/{run_id}": Call("/runs/{run}", SIGNED_IN),
     "GET /runs/{run_id}/progress": Call("/runs/{run}/progress", SIGNED_IN),
     "GET /runs/{run_id}/plan": Call("/runs/{run}/plan", SIGNED_IN),
@@ -392,6 +419,12 @@ WEB_ROUTES: dict[str, Call] = {
     ),
     "POST /runs/{run_id}/frontier": Call(
         "/runs/{run}/frontier", "anonymous=303 coordinator=303 *=403"
+    ),
+    # Once the round is optimised every member sees its runs, and so their scenarios.
+    "GET /scenarios/{scenario_id}": Call("/scenarios/{scenario}", SIGNED_IN),
+    # The scenario has finished: the coordinator is told so on its page.
+    "POST /scenarios/{scenario_id}/cancel": Call(
+        "/scenarios/{scenario}/cancel", "anonymous=303 coordinator=303 *=403"
     ),
     "GET /files/templates/{kind}.{fmt}": Call("/files/templates/needs.csv", SIGNED_IN),
     "GET /files/runs/{run_id}/plan.xlsx": Call("/files/runs/{run}/plan.xlsx", SIGNED_IN),

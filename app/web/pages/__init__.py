@@ -2,13 +2,24 @@
 
 from fastapi import APIRouter
 
-from app.web.pages import auth, catalogue, files, needs, rounds, runs
+from app.web.pages import (
+    auth,
+    catalogue,
+    catalogue_forms,
+    files,
+    needs,
+    rounds,
+    runs,
+    scenarios,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     rounds.router,
     needs.router,
     catalogue.router,
+    catalogue_forms.router,
     runs.router,
+    scenarios.router,
     files.router,
 ]

@@ -1,5 +1,7 @@
 """The catalogue as the technical specialists keep it: items (searchable by UNSPSC code),
-suppliers, offers with their price tiers, routes; and the offers and routes uploads."""
+locations, suppliers, offers with their price tiers, routes; and the offers and routes
+uploads. Everyone signed in reads it; the links to add and change rows
+(``app.web.pages.catalogue_forms``) are shown to those who may use them."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api import PageParams, paginate
+from app.api.params import MAX_OFFSET
 from app.auth.deps import require_roles
 from app.auth.models import Role
 from app.catalogue import service as catalogue_service
-from app.catalogue.schemas import ItemRead, OfferRead, RouteRead, SupplierRead
+from app.catalogue.schemas import ItemRead, LocationRead, OfferRead, RouteRead, SupplierRead
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.exchange import service as exchange_service
@@ -21,7 +24,7 @@ from app.web.pages.needs import upload_of
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Text = Annotated[str, Query(max_length=100)]
 
 
@@ -65,6 +68,7 @@ def items_page(
             "q": search,
             "category": category,
             "categories": categories,
+            "may_manage": _may_manage(user),
             "tab": "items",
         },
     )
@@ -87,7 +91,31 @@ def suppliers_page(
         {
             "page": paginate(session, stmt, _params(offset), SupplierRead),
             "q": q,
+            "may_manage": _may_manage(user),
             "tab": "suppliers",
+        },
+    )
+
+
+@router.get("/catalogue/locations")
+def locations_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    q: Text = "",
+    offset: Offset = 0,
+) -> Response:
+    stmt = catalogue_service.locations_query(q=q.strip() or None)
+    return render(
+        request,
+        settings,
+        "catalogue_locations.html",
+        {
+            "page": paginate(session, stmt, _params(offset), LocationRead),
+            "q": q,
+            "may_manage": _may_manage(user),
+            "tab": "locations",
         },
     )
 
@@ -114,6 +142,9 @@ def offers_page(
             "item_id": item_id,
             "supplier_id": supplier_id,
             "may_manage": _may_manage(user),
+            # An agency's long-term agreement is changed only by its own specialists.
+            "may_change": lambda offer: _may_manage(user)
+            and catalogue_service.may_manage_offer(user, offer.owner_agency_id),
             "tab": "offers",
         },
     )

@@ -86,7 +86,7 @@ def progress_view(read: RunRead, agencies_total: int | None) -> dict[str, Any]:
     }
 
 
-def _run_context(session: Any, user: User, run_id: int) -> dict[str, Any]:
+def run_context(session: Any, user: User, run_id: int) -> dict[str, Any]:
     visible = runs_service.get_run(session, user, run_id)
     read = runs_service.run_read(visible.run, visible.viewer)
     total = len(outputs.agencies_with_needs(read.problem))
@@ -124,7 +124,7 @@ def _render_run(
     extra: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    context = _run_context(session, user, run_id)
+    context = run_context(session, user, run_id)
     context["zone"] = group_zone(settings)
     context |= _scenarios_context(session, user, context)
     context |= extra or {}
@@ -218,7 +218,7 @@ def run_progress(
     run_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     """Just the progress panel, for the page's script to swap in while the run goes on."""
-    return render(request, settings, "_progress.html", _run_context(session, user, run_id))
+    return render(request, settings, "_progress.html", run_context(session, user, run_id))
 
 
 # ---------------------------------------------------------------------------- plan
@@ -271,7 +271,7 @@ def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
 
 
 def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> dict[str, Any]:
-    context = _run_context(session, user, run_id)
+    context = run_context(session, user, run_id)
     run, read = context["run"], context["read"]
     context["zone"] = group_zone(settings)
     if read.plan is None:
