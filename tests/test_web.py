@@ -1240,3 +1240,31 @@ def test_scenario_page_sets_the_result_beside_the_run(client: TestClient, group:
         ).status_code
         == 403
     )
+
+
+def test_a_closed_round_offers_no_form_that_cannot_work(client: TestClient, group: Group) -> None:
+    as_(client, group, "local_a")
+    before = client.get(f"/rounds/{group.round.id}").text
+    # Names, not codes, for the needs' items and locations.
+    assert "Respirator N95" in before and "Lajas Blancas reception station" in before
+    assert "/edit" in before and "Withdraw" in before
+
+    run_id = close_through_the_page(client, group)
+    assert _wait_for_plan(client, group, run_id)["status"] == "succeeded"
+    as_(client, group, "local_a")
+    need = group.needs["mask_a"]
+    edit = client.get(f"/needs/{need.id}/edit").text
+    assert "can no longer be changed" in edit
+    assert "Save changes" not in edit and 'name="item_id"' not in edit
+    new = client.get(f"/rounds/{group.round.id}/needs/new").text
+    assert "can no longer be added" in new and "Submit the need" not in new
+    upload = client.get(f"/rounds/{group.round.id}/needs/upload").text
+    assert "takes no more needs" in upload and 'type="file"' not in upload
+    after = client.get(f"/rounds/{group.round.id}").text
+    assert "/edit" not in after and "Withdraw" not in after and ">Actions<" not in after
+    assert f'href="/runs/{run_id}/plan"' in after
+
+    as_(client, group, "chief_a")
+    plan = client.get(f"/runs/{run_id}/plan").text
+    assert f"{group.agencies['a'].id}'s decision is awaited" in plan
+    assert 'href="#approval"' in plan

@@ -291,6 +291,17 @@ def delete_item(session: Session, actor: User | None, item: Item, if_match: IfMa
     _delete(session, actor, item, "item", item.id, _snap(item), in_use)
 
 
+def names_by_id(
+    session: Session, model: type[Item] | type[Location], ids: Collection[str]
+) -> dict[str, str]:
+    """Names of the items or locations with these ids (pages that list needs show names)."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    rows = session.execute(sa.select(model.id, model.name).where(model.id.in_(wanted)))
+    return {row_id: name for row_id, name in rows}
+
+
 # ----------------------------------------------------------------------- locations
 
 

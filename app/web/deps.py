@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -28,9 +28,12 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
+from app.api.params import MAX_OFFSET
 from app.auth.deps import limits_of
 from app.auth.models import Role, User
 from app.auth.service import authenticate, hash_token
+from app.catalogue import service as catalogue_service
+from app.catalogue.models import Item, Location
 from app.catalogue.schemas import AGENCY_CODE, CODE, COUNTRY, EMAIL
 from app.db import SessionDep
 from app.errors import DomainError, FieldIssue, Unauthorized
@@ -47,6 +50,8 @@ PAGE_CSP = (
 )
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Rows to skip in a list page: bounded, as a larger number does not fit the query (a 500).
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 class SignInRequired(Exception):
@@ -290,6 +295,27 @@ def field_errors(issues: list[FieldIssue], aliases: Mapping[str, str] | None = N
         field = (aliases or {}).get(field, field) or "_form"
         errors.setdefault(field, []).append(friendly(issue.reason))
     return errors
+
+
+# -------------------------------------------------------------------------- names
+
+
+def names_context(session: Any, item_ids: list[str], location_ids: list[str]) -> dict[str, Any]:
+    """Names for the item and location codes a page lists (people read names, files codes)."""
+    return {
+        "item_names": catalogue_service.names_by_id(session, Item, item_ids),
+        "location_names": catalogue_service.names_by_id(session, Location, location_ids),
+    }
+
+
+def document_names(problem: Mapping[str, Any]) -> dict[str, Any]:
+    """The same from a run's problem document (its items and locations carry their names)."""
+    return {
+        "item_names": {i["id"]: i.get("name") or i["id"] for i in problem.get("items", [])},
+        "location_names": {
+            loc["id"]: loc.get("name") or loc["id"] for loc in problem.get("locations", [])
+        },
+    }
 
 
 # ------------------------------------------------------------------------ the route

@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api import PageParams, paginate
-from app.api.params import MAX_OFFSET
 from app.auth.deps import require_roles
 from app.auth.models import Role
 from app.catalogue import service as catalogue_service
@@ -18,13 +17,20 @@ from app.catalogue.schemas import ItemRead, LocationRead, OfferRead, RouteRead, 
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.exchange import service as exchange_service
-from app.web.deps import CheckedForm, SettingsDep, WebRoute, WebUser, redirect, render
+from app.web.deps import (
+    CheckedForm,
+    Offset,
+    SettingsDep,
+    WebRoute,
+    WebUser,
+    redirect,
+    render,
+)
 from app.web.pages.needs import upload_of
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Text = Annotated[str, Query(max_length=100)]
 
 

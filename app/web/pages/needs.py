@@ -32,10 +32,12 @@ from app.rounds.models import Round, RoundStatus
 from app.settings import Settings
 from app.web.deps import (
     CheckedForm,
+    Offset,
     SettingsDep,
     WebRoute,
     WebUser,
     field_errors,
+    names_context,
     redirect,
     render,
     text,
@@ -352,7 +354,7 @@ def reviews_page(
     user: WebUser,
     settings: SettingsDep,
     priority: Annotated[Priority | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     round_ = rounds_service.get(session, round_id)
     stmt = needs_service.needs_query(
@@ -364,6 +366,9 @@ def reviews_page(
         settings,
         "reviews.html",
         {
+            **names_context(
+                session, [n.item_id for n in page.items], [n.location_id for n in page.items]
+            ),
             "round": round_,
             "page": page,
             "priority": priority,

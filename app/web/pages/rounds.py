@@ -15,6 +15,7 @@ from app.auth.models import Role, User
 from app.db import SessionDep
 from app.errors import FieldIssue, NotFound
 from app.exchange.service import group_zone
+from app.jobs import scenarios as scenarios_service
 from app.jobs.deps import JobBackendDep
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus
@@ -27,10 +28,12 @@ from app.runs.models import Run
 from app.settings import Settings
 from app.web.deps import (
     CheckedForm,
+    Offset,
     SettingsDep,
     WebRoute,
     WebUser,
     field_errors,
+    names_context,
     redirect,
     render,
     text,
@@ -57,7 +60,7 @@ def rounds_page(
     user: WebUser,
     settings: SettingsDep,
     status: Annotated[RoundStatus | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     page = paginate(
         session, rounds_service.rounds_query(status), _page(settings, offset), RoundRead
@@ -145,6 +148,12 @@ def round_context(
         round_.id,
         agency_id=user.agency_id if not is_round_manager(user) and user.agency_id else None,
     )
+    own = context["own_needs"].items if "own_needs" in context else []
+    context |= names_context(
+        session,
+        [n.item_id for n in own] + [p.item_id for p in context["duplicates"]],
+        [n.location_id for n in own] + [p.location_id for p in context["duplicates"]],
+    )
     try:
         _round, viewer = runs_service.get_round_for_runs(session, user, round_.id)
     except NotFound:
@@ -154,6 +163,12 @@ def round_context(
         runs = list(session.scalars(runs_service.runs_query(round_.id).limit(20)))
     context["runs"] = runs
     context["viewer"] = viewer
+    # What-ifs are seen by whoever sees the runs in full; each run's page lists its own.
+    context["scenario_counts"] = (
+        {run.id: _count(session, scenarios_service.scenarios_query(run.id)) for run in runs}
+        if viewer is not None and viewer.full
+        else {}
+    )
     context["can_close"] = user.has_role(Role.coordinator) and round_.status == RoundStatus.open
     context["can_rerun"] = (
         user.has_role(Role.coordinator)
@@ -163,6 +178,10 @@ def round_context(
     )
     context["published"] = round_.status in rounds_service.PUBLISHED_STATUSES
     return context
+
+
+def _count(session: Any, stmt: sa.Select[Any]) -> int:
+    return int(session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0)
 
 
 def _etags(session: Any, ids: list[int]) -> dict[int, str]:
@@ -180,7 +199,7 @@ def round_page(
     session: SessionDep,
     user: WebUser,
     settings: SettingsDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     round_ = rounds_service.get(session, round_id)
     return render(

@@ -34,6 +34,7 @@ from app.web.deps import (
     SettingsDep,
     WebRoute,
     WebUser,
+    document_names,
     field_errors,
     money,
     page_markup,
@@ -281,6 +282,7 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
     context["statements"] = statements
     context["unmet"] = outputs.unmet_needs(problem, plan)
     context["currency"] = problem.get("currency", "")
+    context |= document_names(problem)
     if context["viewer"].full:
         context["orders"] = outputs.purchase_orders(problem, plan)
         context["baseline"] = plan.get("baseline") or {}

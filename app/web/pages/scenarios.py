@@ -25,7 +25,16 @@ from app.jobs.models import Scenario
 from app.runs import outputs
 from app.runs.snapshot import resolve_settings
 from app.settings import Settings
-from app.web.deps import NONE, CheckedForm, SettingsDep, WebRoute, WebUser, redirect, render
+from app.web.deps import (
+    NONE,
+    CheckedForm,
+    SettingsDep,
+    WebRoute,
+    WebUser,
+    document_names,
+    redirect,
+    render,
+)
 from app.web.pages.runs import run_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -146,6 +155,7 @@ def scenario_context(
         run_orders = outputs.purchase_orders(problem, read.plan) if read.plan else []
         context["run_order_totals"] = {o.supplier: o.total_cost for o in run_orders}
         context["unmet"] = outputs.unmet_needs(problem, summary.plan)
+        context |= document_names(problem)
     return context
 
 
