@@ -910,9 +910,13 @@ def test_specialist_adds_an_offer_after_fixing_every_mistake(
     assert wrong.status_code == 422
     assert "must not be above the previous tier" in _error_of(wrong.text, "tier_unit_price_2")
     assert _error_of(wrong.text, "capacity") == "enter a whole number"
-    assert "on or after valid_from" in _error_of(wrong.text, "valid_to")
+    assert "on or after valid from (2026-01-01)" in _error_of(wrong.text, "valid_to")
     # The summary links to each field; what was typed is kept.
     assert 'href="#tier_unit_price_2">Tier 3 unit price:' in wrong.text
+    # In the words of the form, and in its order.
+    assert "the previous tier's unit price (310" in _error_of(wrong.text, "tier_unit_price_2")
+    summary = re.findall(r'<a href="#([a-z_0-9]+)">', wrong.text)
+    assert summary == ["tier_unit_price_2", "capacity", "valid_to"], summary
     assert 'value="lots"' in wrong.text and 'value="320"' in wrong.text
     assert session.scalar(sa.select(sa.func.count()).select_from(Offer)) == offers
 

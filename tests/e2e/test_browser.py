@@ -4,9 +4,10 @@ database, as a newcomer would start it.
 
 The tests run in file order and build on each other, as the group's week does: a local
 team member submits a need (with a mistake first) and uploads a spreadsheet with a bad
-row; the coordinator closes and runs the round, follows the run and opens the plan with
-its charts; a chief of mission approves. Each page is saved as a screenshot in
-``artifacts/screenshots/`` (git-ignored; CI keeps it as an artefact).
+row; a technical specialist changes an offer's price tiers (a mistake first); the
+coordinator closes and runs the round, follows the run, opens the plan with its charts
+and reads a scenario beside the run; a chief of mission approves. Each page is saved as a
+screenshot in ``artifacts/screenshots/`` (git-ignored; CI keeps it as an artefact).
 """
 
 from __future__ import annotations
@@ -220,9 +221,9 @@ def test_local_team_submits_a_need_after_fixing_a_mistake(browser: Browser, serv
     expect(page.get_by_role("status")).to_contain_text("submitted")
     shot(page, "04-need-submitted")
     assert iom_needs(server) == before + 1
-    row = page.locator("table.needs tbody tr").filter(has_text=item).filter(has_text="500")
+    # The table names the item (its code is for files).
+    row = page.locator("table.needs tbody tr").filter(has_text=item_name).filter(has_text="500")
     expect(row.first).to_be_visible()
-    assert item_name
 
 
 def test_local_team_upload_with_a_bad_row_imports_nothing(
@@ -279,6 +280,52 @@ def test_technical_specialist_pages(browser: Browser, server: Server) -> None:
     expect(page.get_by_role("status")).to_contain_text("priority critical confirmed")
 
 
+def open_offer(server: Server) -> dict[str, Any]:
+    """An offer of the demo catalogue that is nobody's agreement, with one price tier."""
+    with server.api("TOKEN_SPECIALIST") as api:
+        offers = api.get("/offers", params={"limit": 100}).json()["items"]
+    return next(o for o in offers if o["owner_agency_id"] is None and len(o["price_tiers"]) == 1)
+
+
+def test_technical_specialist_changes_an_offer_after_a_mistake(
+    browser: Browser, server: Server
+) -> None:
+    offer = open_offer(server)
+    [first] = offer["price_tiers"]
+    step = first["min_quantity"] + 500
+    page = signed_in(browser, server, "TOKEN_SPECIALIST")
+    page.goto(
+        f"{server.base}/catalogue/offers?item_id={offer['item_id']}"
+        f"&supplier_id={offer['supplier_id']}"
+    )
+    page.get_by_role("link", name=f"Change offer {offer['id']}").click()
+    expect(page.get_by_role("heading", name=f"Change offer #{offer['id']}")).to_be_visible()
+
+    # A second tier whose price rises: tiers are volume discounts.
+    page.get_by_label("Tier 2 from quantity").fill(str(step))
+    page.get_by_label("Tier 2 unit price").fill(f"{first['unit_price'] * 2:.2f}")
+    page.get_by_label("Capacity (required)").fill("a lot")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#tier_unit_price_1-error")).to_contain_text("must not be above")
+    expect(page.locator("#capacity-error")).to_contain_text("enter a whole number")
+    expect(page.locator("#error-summary")).to_be_focused()
+    shot(page, "09b-offer-with-mistakes")
+    with server.api("TOKEN_SPECIALIST") as api:
+        assert api.get(f"/offers/{offer['id']}").json()["price_tiers"] == offer["price_tiers"]
+
+    cheaper = round(first["unit_price"] * 0.9, 2)
+    page.get_by_label("Tier 2 unit price").fill(f"{cheaper:.2f}")
+    page.get_by_label("Capacity (required)").fill(f"{offer['capacity'] + 1000:,}")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Offer #{offer['id']} saved.")
+    expect(page.locator(f"#offer-{offer['id']}")).to_contain_text(f"{step:,}+")
+    shot(page, "09c-offer-saved")
+    with server.api("TOKEN_SPECIALIST") as api:
+        saved = api.get(f"/offers/{offer['id']}").json()
+    assert saved["price_tiers"] == [first, {"min_quantity": step, "unit_price": cheaper}]
+    assert saved["capacity"] == offer["capacity"] + 1000
+
+
 def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Server) -> None:
     page = signed_in(browser, server, "TOKEN_COORDINATOR")
     page.goto(f"{server.base}/rounds/{server.round_id}")
@@ -327,6 +374,40 @@ def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Ser
     expect(page.locator("svg.line-chart")).to_be_visible()
     page.locator("#frontier-title").scroll_into_view_if_needed()
     shot(page, "15-plan-with-frontier")
+
+
+def test_coordinator_reads_a_scenario_beside_the_run(browser: Browser, server: Server) -> None:
+    with server.api("TOKEN_COORDINATOR") as api:
+        run = api.get(f"/rounds/{server.round_id}/runs").json()["items"][0]
+    page = signed_in(browser, server, "TOKEN_COORDINATOR")
+    page.goto(f"{server.base}/runs/{run['id']}")
+    page.get_by_label("Name (required)").fill("orders processed in 2 days")
+    page.get_by_label("Order processing days").fill("2")
+    page.get_by_role("button", name="Solve this scenario").click()
+    expect(page.get_by_role("status")).to_contain_text("queued")
+    link = page.locator("#scenarios").get_by_role("link", name="orders processed in 2 days")
+    link.click()
+    heading = page.get_by_role("heading", name="Scenario “orders processed in 2 days”")
+    expect(heading).to_be_visible()
+    # The page refreshes itself until the scenario is solved.
+    expect(page.locator("#scenario-agencies")).to_be_visible(timeout=SOLVE_TIMEOUT_MS)
+    expect(page.locator("#scenario-settings")).to_contain_text("Order processing days")
+    expect(page.locator('#scenario-figures tr[data-figure="money_cost"]')).to_be_visible()
+    shot(page, "15b-scenario")
+
+    phone = signed_in(
+        browser,
+        server,
+        "TOKEN_COORDINATOR",
+        viewport={"width": 375, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+    )
+    phone.goto(page.url)
+    expect(phone.locator("#scenario-figures")).to_be_visible()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375 + 1, width
+    shot(phone, "15c-scenario-phone")
 
 
 def test_chief_of_mission_approves(browser: Browser, server: Server) -> None:

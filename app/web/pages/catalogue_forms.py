@@ -440,8 +440,18 @@ _TIER_PATH = re.compile(r"^\$\.price_tiers\[(\d+)\]\.(min_quantity|unit_price)$"
 _ELIGIBLE_PATH = re.compile(r"^\$\.eligible_agencies\[\d+\]$")
 
 
+# The body's field names as the form labels them, in the services' sentences.
+_WORDS = {
+    "unit_price": "unit price",
+    "min_quantity": "from quantity",
+    "valid_from": "valid from",
+    "valid_to": "valid to",
+}
+
+
 def _form_issues(issues: list[FieldIssue], rows: list[int]) -> list[FieldIssue]:
-    """Issue paths of the body turned into the form's field names (a tier's row)."""
+    """Issue paths of the body turned into the form's field names (a tier's row), and the
+    body's field names in their sentences into the form's words."""
     mapped = []
     for issue in issues:
         path = issue.path
@@ -451,11 +461,29 @@ def _form_issues(issues: list[FieldIssue], rows: list[int]) -> list[FieldIssue]:
             path = f"$.tier_{match.group(2)}_{row}"
         elif _ELIGIBLE_PATH.match(path):
             path = "$.eligible_agencies"
-        reason = issue.reason
+        reason = re.sub(
+            r"\b(unit_price|min_quantity|valid_from|valid_to)\b",
+            lambda m: _WORDS[m.group(1)],
+            issue.reason,
+        )
         if path == "$.price_tiers" and reason.startswith("List should have at least 1"):
             reason = "give at least one price tier: a quantity from which a unit price holds"
         mapped.append(FieldIssue(path, reason))
     return mapped
+
+
+def _in_form_order(kind: str, errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The errors in the order their fields come on the form, so the summary reads down it."""
+    order = ["_form"]
+    for field in SPECS[kind].fields:
+        order.append(field.name)
+        if kind == "offers" and field.name == "reference":
+            order.append("price_tiers")
+            for i in range(MAX_TIERS):
+                order += [f"tier_min_quantity_{i}", f"tier_unit_price_{i}"]
+    order.append("eligible_agencies")
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(errors.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 
 def _offer_extras(form: FormData) -> dict[str, Any]:
@@ -582,7 +610,7 @@ def _save(
         else:
             saved = _CREATE[kind](session, user, body)
     except InvalidInput as exc:
-        errors, status = field_errors(_form_issues(exc.errors, rows)), 422
+        errors, status = _in_form_order(kind, field_errors(_form_issues(exc.errors, rows))), 422
     except Conflict as exc:
         session.rollback()
         errors, status = {spec.conflict_field[1 if editing else 0]: [exc.detail]}, 409

@@ -90,10 +90,10 @@ def comparison(
     """The run's figures and the scenario's, side by side, with the difference."""
     rows = []
     for key, name, kind in (
-        ("money_cost", "Money cost (purchase and shipping)", "money"),
-        ("late_unit_days", "Late unit-days (units times days late)", "number"),
+        ("money_cost", "Money cost", "money"),
+        ("late_unit_days", "Late unit-days", "number"),
         ("unmet_units", "Unmet units", "number"),
-        ("objective", "Objective (money plus weighted lateness and unmet needs)", "money"),
+        ("objective", "Objective", "money"),
     ):
         before, after = _figure(run_plan, key), _figure(plan, key)
         change = after - before if before is not None and after is not None else None
