@@ -1272,3 +1272,39 @@ def test_a_closed_round_offers_no_form_that_cannot_work(client: TestClient, grou
     plan = client.get(f"/runs/{run_id}/plan").text
     assert f"{group.agencies['a'].id}'s decision is awaited" in plan
     assert 'href="#approval"' in plan
+
+
+def test_coordinator_stops_a_queued_run_from_its_page(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    from app.jobs import service as jobs_service
+    from app.jobs.models import Job, JobState
+    from app.runs.models import Run
+    from solver.examples import generate_problem
+
+    coordinator = group.users["coordinator"]
+    group.round.status = RoundStatus.closed
+    run = Run(
+        round_id=group.round.id,
+        number=1,
+        problem=generate_problem(size="small", seed=0),
+        triggered_by_id=coordinator.id,
+        progress={"state": "queued"},
+    )
+    session.add(run)
+    session.flush()
+    job = jobs_service.create(session, coordinator, run, time_limit_seconds=60)
+    session.commit()
+
+    as_(client, group, "local_a")
+    assert "Stop this run" not in client.get(f"/runs/{run.id}").text
+    as_(client, group, "coordinator")
+    url = f"/runs/{run.id}"
+    assert "Stop this run" in client.get(url).text
+    stopped = post_form(client, url, f"{url}/cancel", {}, follow_redirects=False)
+    assert stopped.status_code == 303
+    assert session.get(Job, job.id, populate_existing=True).state == JobState.cancelled  # type: ignore[union-attr]
+    page = client.get(url).text
+    assert "Run #1 is being stopped." in page and "Stop this run" not in page
+    again = post_form(client, url, f"{url}/cancel", {}, follow_redirects=False)
+    assert "already finished" in client.get(again.headers["location"]).text

@@ -409,6 +409,10 @@ WEB_ROUTES: dict[str, Call] = {
     ),
     "GET /runs/{run_id}": Call("/runs/{run}", SIGNED_IN),
     "GET /runs/{run_id}/progress": Call("/runs/{run}/progress", SIGNED_IN),
+    # The run has finished: the coordinator is told so on its page.
+    "POST /runs/{run_id}/cancel": Call(
+        "/runs/{run}/cancel", "anonymous=303 coordinator=303 *=403"
+    ),
     "GET /runs/{run_id}/plan": Call("/runs/{run}/plan", SIGNED_IN),
     "POST /runs/{run_id}/decision": Call(
         "/runs/{run}/decision", "anonymous=303 chief_of_mission/own=303 *=403",

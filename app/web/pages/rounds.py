@@ -69,7 +69,13 @@ def rounds_page(
         request,
         settings,
         "rounds.html",
-        {"page": page, "status": status, "statuses": list(RoundStatus), "values": {}},
+        {
+            "page": page,
+            "status": status,
+            "statuses": list(RoundStatus),
+            "zone": group_zone(settings),
+            "values": {},
+        },
     )
 
 
@@ -111,6 +117,7 @@ def open_round(
                 "page": page,
                 "status": None,
                 "statuses": list(RoundStatus),
+                "zone": group_zone(settings),
                 "values": values,
                 "errors": field_errors(issues),
             },

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
-from app.errors import FieldIssue
+from app.errors import Conflict, FieldIssue
 from app.exchange.service import group_zone
 from app.jobs import scenarios as scenarios_service
 from app.jobs import service as jobs_service
@@ -212,6 +212,26 @@ def create_frontier(
         settings,
         "The frontier's scenarios are queued; its chart is on the plan page once they are solved.",
     )
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel_run(
+    run_id: int, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    """Stop a run still solving (as ``POST /api/v1/runs/{id}/cancel``): a queued one at once,
+    a running one at the solver's next heartbeat. It may then be run again."""
+    require_roles(Role.coordinator)(user)
+    visible = runs_service.get_run(session, user, run_id)
+    url = f"/runs/{run_id}"
+    job = jobs_service.run_job(session, visible.run.id)
+    if job is None or job.state not in jobs_service.IN_PROGRESS:
+        return redirect(url, settings, "This run had already finished.", "warn")
+    try:
+        jobs_service.request_cancel(session, user, job.id)
+    except Conflict:
+        # It finished between our look and the cancel.
+        return redirect(url, settings, "This run had already finished.", "warn")
+    return redirect(url, settings, f"Run #{visible.run.number} is being stopped.")
 
 
 @router.get("/runs/{run_id}/progress")
