@@ -100,6 +100,11 @@ _PROGRESS_EVENTS = (
 _CANCEL_EVENT = highspy.cb.HighsCallbackType.kCallbackMipInterrupt
 
 
+def gap_of(objective: float, bound: float) -> float:
+    """The contract's gap: (objective - bound) / max(1, |objective|)."""
+    return max(0.0, objective - bound) / max(1.0, abs(objective))
+
+
 def run_highs(
     model: PoolingModel,
     *,
@@ -109,8 +114,12 @@ def run_highs(
     agency: str | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    warm_start: bool = False,
 ) -> SolveOutcome:
-    """Solve in place (values land on the model's variables) and say how it ended."""
+    """Solve in place (values land on the model's variables) and say how it ended.
+
+    With `warm_start`, the values already on the variables are HiGHS's first incumbent.
+    """
     started = time.perf_counter()
     if not model.award and not model.unmet:
         return SolveOutcome(True, None, 0.0, 0, "empty")
@@ -127,7 +136,7 @@ def run_highs(
         bound = dual if math.isfinite(dual) else None
         gap = None
         if objective is not None and bound is not None:
-            gap = max(0.0, objective - bound) / max(1.0, abs(objective))
+            gap = gap_of(objective, bound)
         progress(SolveProgress(stage, agency, out.running_time, objective, bound, gap))
 
     events = [*(_PROGRESS_EVENTS if progress else ()), *([_CANCEL_EVENT] if cancel else [])]
@@ -138,6 +147,7 @@ def run_highs(
         # Each event takes the GIL back from HiGHS: listen only to what is asked for.
         callbackTuple=(on_event, None) if events else None,
         callbacksToActivate=events or None,
+        warmStart=warm_start,
     )
     stats = model.lp.solve(solver)
     highs: Any = model.lp.solverModel

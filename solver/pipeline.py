@@ -15,8 +15,9 @@ from solver.highs import (
     PlanStatus,
     ProgressCallback,
     SolveOutcome,
-    run_highs,
+    gap_of,
 )
+from solver.items import solve_model
 from solver.model import build_model
 from solver.pairs import PoolingData, build_pooling_data
 from solver.pricing import PlanFigures, price_awards
@@ -48,7 +49,7 @@ class SolveResult:
         if outcome.infeasible:
             return PlanStatus.INFEASIBLE, objective, 0.0
         if not outcome.has_solution and outcome.stopped_by not in EARLY_STOPS:
-            return PlanStatus.ERROR, 0.0, relative_gap(objective, 0.0)
+            return PlanStatus.ERROR, 0.0, gap_of(objective, 0.0)
         if self.bound is not None:
             # A bound a hair above the recomputed objective is rounding in the solver.
             bound = min(self.bound, objective)
@@ -58,7 +59,7 @@ class SolveResult:
         else:
             # Every cost is non-negative, so 0 is always a valid bound.
             bound = 0.0
-        gap = relative_gap(objective, bound)
+        gap = gap_of(objective, bound)
         if gap <= target_gap + _GAP_SLACK:
             return PlanStatus.OPTIMAL, bound, gap
         return PlanStatus.FEASIBLE, bound, gap
@@ -67,11 +68,6 @@ class SolveResult:
 # Float noise in HiGHS's bound must not turn an optimal plan into a merely
 # feasible one; this is far below any gap a user would set.
 _GAP_SLACK = 1e-9
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """The contract's gap: (objective - bound) / max(1, |objective|)."""
-    return max(0.0, objective - bound) / max(1.0, abs(objective))
 
 
 def solve_needs(
@@ -97,7 +93,7 @@ def solve_needs(
     lap("index")
     model = build_model(data)
     lap("build")
-    outcome = run_highs(
+    outcome = solve_model(
         model,
         time_limit=problem.settings.time_limit_seconds,
         relative_gap=problem.settings.relative_gap,
