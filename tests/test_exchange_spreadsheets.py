@@ -307,6 +307,81 @@ def test_every_bad_row_is_reported_and_nothing_imported() -> None:
     }
 
 
+def test_a_cell_repeated_in_many_rows_reads_the_same_in_each() -> None:
+    """A file repeats its items, dates and priorities: each cell is read once per file and
+    remembered, and a repeated bad cell is still reported at every row it is in."""
+    good, bad = need(priority="normal", justification=""), need(quantity="lots")
+    result = sp.parse_needs(
+        csv_bytes([NEED_HEADER, good, bad, good, bad, good]),
+        "n.csv",
+        known_ids={"item": {"ppe-mask-n95"}, "location": {"nowhere"}},
+    )
+    assert errors_of(result) == [
+        (2, "location"),
+        (3, "location"),
+        (3, "quantity"),
+        (4, "location"),
+        (5, "location"),
+        (5, "quantity"),
+        (6, "location"),
+    ]
+    assert {e.reason for e in result.errors if e.column == "quantity"} == {"must be a number"}
+    rows = sp.parse_needs(csv_bytes([NEED_HEADER, good, good]), "n.csv").rows
+    assert (
+        rows[0]
+        == rows[1]
+        == {
+            "item_id": "ppe-mask-n95",
+            "location_id": "pa-darien-lajas-blancas",
+            "quantity": 5000,
+            "need_by": dt.date(2099, 12, 20),
+            "priority": "normal",
+            "justification": "",
+        }
+    )
+
+
+def test_the_same_characters_in_cells_of_other_types_read_by_their_type() -> None:
+    # The reading of a cell is remembered by its type and text: in one column, "=A1" in
+    # a text cell is text while a formula cell "=A1" is refused; "5" typed as text and
+    # the number 5 are both five.
+    def text_cells(sheet: Any) -> None:
+        sheet["F2"].value = "=A1"
+        sheet["F2"].data_type = "s"
+        sheet["C3"].value = "5"
+        sheet["C3"].data_type = "s"
+
+    def and_a_formula(sheet: Any) -> None:
+        text_cells(sheet)
+        sheet["F4"] = "=A1"
+
+    rows = [NEED_HEADER, need(quantity=5), need(quantity=5), need(quantity=5)]
+    read = sp.parse_needs(xlsx_bytes(rows, tweak=text_cells), "n.xlsx")
+    assert read.ok
+    assert [(r["quantity"], r["justification"]) for r in read.rows] == [
+        (5, "=A1"),
+        (5, "outbreak"),
+        (5, "outbreak"),
+    ]
+    refused = sp.parse_needs(xlsx_bytes(rows, tweak=and_a_formula), "n.xlsx")
+    assert errors_of(refused) == [(4, "justification")]
+    assert reasons(refused)[(4, "justification")].startswith("is a formula")
+
+
+def test_rows_never_share_a_list_read_from_a_cell() -> None:
+    data = csv_bytes(
+        [
+            OFFER_HEADER,
+            offer(offer_id="a", eligible_agencies="IOM;UNHCR"),
+            offer(offer_id="b", eligible_agencies="IOM;UNHCR"),
+        ]
+    )
+    first, second = sp.parse_offers(data, "o.csv").rows
+    assert first["eligible_agencies"] == second["eligible_agencies"] == ["IOM", "UNHCR"]
+    first["eligible_agencies"].append("WFP")
+    assert second["eligible_agencies"] == ["IOM", "UNHCR"]
+
+
 def test_row_numbers_are_the_sheet_rows_with_blank_and_comment_rows() -> None:
     data = (
         b"item,location,quantity,need_by,priority,justification\n"

@@ -61,6 +61,7 @@ import datetime as dt
 import io
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from app.exchange import values as v
@@ -82,6 +83,12 @@ Format = Literal["csv", "xlsx"]
 KINDS: tuple[Kind, ...] = ("needs", "offers", "routes")
 MAX_TIERS = 5
 KnownIds = Mapping[str, Collection[str]]
+# A cell as a column read it: (why it cannot be read, the value, unknown references).
+CellOutcome = tuple[str | None, Any, tuple[str, ...]]
+# Cells whose reading is remembered per file (hashable, and equal only when they read
+# the same way once their type is part of the key), and values safe to hand to rows.
+_MEMO_CELLS = frozenset({str, v.SheetText, v.Formula, v.SheetError, int, type(None)})
+_IMMUTABLE = frozenset({str, int, Decimal, dt.date, type(None)})
 
 
 @dataclass(frozen=True)
@@ -246,6 +253,40 @@ class RowBuilder:
         self.known_ids = known_ids or {}
         self.today = today
         self.seen: dict[Any, int] = {}
+        self.build = {"needs": self._needs, "offers": self._offers, "routes": self._routes}[kind]
+        # What each column made of each cell it met, by the cell's type and value: a
+        # file repeats its items, locations, dates and priorities in row after row,
+        # and reading a cell depends on nothing else (``known_ids`` is fixed per file).
+        self._read: dict[str, dict[tuple[type, Any], CellOutcome]] = {}
+
+    def read(self, column: Column, raw: Any) -> CellOutcome:
+        """The column's reading of ``raw``: ``(reason, None, ())`` when it cannot be read
+        (or a required cell is blank), else ``(None, value, reasons the reference is
+        unknown)``."""
+        kind = type(raw)
+        if kind not in _MEMO_CELLS:
+            return self._outcome(column, raw)
+        memo = self._read.get(column.header)
+        if memo is None:
+            memo = self._read[column.header] = {}
+        # The type is part of the key: "1" and 1, or text and a formula cell with the
+        # same characters, read differently.
+        key = (kind, raw)
+        outcome = memo.get(key)
+        if outcome is None:
+            outcome = self._outcome(column, raw)
+            if type(outcome[1]) in _IMMUTABLE:  # a list (agencies) must not be shared by rows
+                memo[key] = outcome
+        return outcome
+
+    def _outcome(self, column: Column, raw: Any) -> CellOutcome:
+        try:
+            value = column.read(raw)
+        except v.CellProblem as problem:
+            return problem.reason, None, ()
+        if value is None and column.required:
+            return "is required", None, ()
+        return None, value, tuple(self.check_ref(column, value))
 
     def check_ref(self, column: Column, value: Any) -> list[str]:
         if column.ref is None or value is None or column.ref not in self.known_ids:
@@ -253,12 +294,6 @@ class RowBuilder:
         known = self.known_ids[column.ref]
         wanted = value if isinstance(value, list) else [value]
         return [f"no {_NOUN[column.ref]} {w!r}" for w in wanted if w not in known]
-
-    def build(
-        self, number: int, cells: dict[str, Any]
-    ) -> tuple[dict[str, Any] | None, list[ParseError]]:
-        builders = {"needs": self._needs, "offers": self._offers, "routes": self._routes}
-        return builders[self.kind](number, cells)
 
     def _duplicate(self, key: Any, number: int, column: str, what: str) -> list[ParseError]:
         first = self.seen.setdefault(key, number)
@@ -485,7 +520,7 @@ def _parse_rows(
         count += 1
         if count > max_rows:
             raise too_many_rows(max_rows)
-        for i in sorted(pending_blank_headers):
+        for i in sorted(pending_blank_headers) if pending_blank_headers else ():
             if i < len(cells) and not v.is_blank(cells[i]):
                 result.errors.append(
                     ParseError(
@@ -517,19 +552,15 @@ def parse_row(
 ) -> None:
     typed: dict[str, Any] = {}
     errors: list[ParseError] = []
+    size = len(cells)
     for i, column in index.items():
-        raw = cells[i] if i < len(cells) else None
-        try:
-            value = column.read(raw)
-        except v.CellProblem as problem:
-            errors.append(ParseError(number, column.header, problem.reason))
+        problem, value, unknown = builder.read(column, cells[i] if i < size else None)
+        if problem is not None:
+            errors.append(ParseError(number, column.header, problem))
             typed[f"!{column.header}"] = True  # failed: later checks skip it
             continue
-        if value is None and column.required:
-            errors.append(ParseError(number, column.header, "is required"))
-            typed[f"!{column.header}"] = True
-            continue
-        errors += [ParseError(number, column.header, r) for r in builder.check_ref(column, value)]
+        if unknown:
+            errors += [ParseError(number, column.header, r) for r in unknown]
         typed[column.header] = value
     row, row_errors = builder.build(number, typed)
     errors += row_errors
