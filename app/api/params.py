@@ -5,8 +5,10 @@ no row, and would not even fit in the query (SQLite overflows, PostgreSQL
 refuses the value), so the parameters that take an id say ``ge=1, le=MAX_ID``
 and a larger one is a 422 like any other out-of-range input.
 
-``IsoDate`` / ``IsoDateTime``: Pydantic also reads a bare number as a Unix time
-("0" is 1970-01-01); a query parameter documented as an ISO 8601 date takes one.
+``IsoDate`` / ``IsoDateTime`` / ``IsoAwareDateTime``: Pydantic's lax mode also reads a
+bare number as a Unix time (``0`` or ``"0"`` is 1970-01-01). Where the API documents an
+ISO 8601 string (``format: date`` / ``date-time``), in a query or in a JSON body, it takes
+only such a string; a date or datetime object (a Python caller) passes as it is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator
 
 MAX_ID = 2_147_483_647
 # Rows to skip in a list: the same ceiling, far past any table this service holds.
@@ -27,19 +29,24 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def _iso_date(value: Any) -> Any:
-    if isinstance(value, str) and not _ISO_DATE.match(value):
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError("must be an ISO 8601 date, YYYY-MM-DD")
     return value
 
 
 def _iso_datetime(value: Any) -> Any:
-    if isinstance(value, str) and not _ISO_DATETIME.match(value):
-        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-12-01T09:00:00Z")
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.match(value):
+        raise ValueError("must be an ISO 8601 datetime, e.g. 2026-12-01T09:00:00Z")
     return value
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
+IsoAwareDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 
 # A path parameter that is a row's id.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]

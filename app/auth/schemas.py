@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from app.auth.models import Role
+from app.auth.models import AGENCY_ROLES, Role
 
 AGENCY_CODE = r"^[A-Z][A-Z0-9-]{1,15}$"
 # Deliberately loose: the address is an identifier here, nobody is mailed.
@@ -45,6 +45,20 @@ class AgencyRead(BaseModel):
     created_at: dt.datetime
 
 
+# The membership rule as JSON Schema, so clients (and the contract fuzzing) see it: a
+# user holding a role of an agency's staff belongs to an agency.
+_MEMBER_OF_AN_AGENCY: dict[str, Any] = {
+    "if": {
+        "properties": {"roles": {"contains": {"enum": sorted(r.value for r in AGENCY_ROLES)}}},
+        "required": ["roles"],
+    },
+    "then": {
+        "properties": {"agency_id": {"type": "string"}},
+        "required": ["agency_id"],
+    },
+}
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -56,13 +70,19 @@ class UserCreate(BaseModel):
                     "agency_id": "IOM",
                     "roles": ["local_team"],
                 }
-            ]
+            ],
+            **_MEMBER_OF_AN_AGENCY,
         },
     )
 
     email: str = Field(pattern=EMAIL, max_length=254)
     name: str = Field(min_length=1, max_length=200)
-    agency_id: str | None = Field(default=None, description="null only for platform operators")
+    agency_id: str | None = Field(
+        default=None,
+        pattern=AGENCY_CODE,
+        description="an existing agency's code; null only for platform operators. Required "
+        "with a role of an agency's staff: " + ", ".join(sorted(r.value for r in AGENCY_ROLES)),
+    )
     roles: list[Role] = Field(default_factory=list)
 
 
@@ -77,7 +97,7 @@ class UserUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     agency_id: str | None = None
     roles: list[Role] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class UserRead(BaseModel):

@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
+from app.api.params import IsoDate
 from app.db import MONEY_SCALE
 
 # Ids of items, locations and suppliers are the codes problem documents use, and
@@ -50,13 +53,6 @@ def _whole_number(value: Any) -> Any:
     # not guess, and neither do we.
     if isinstance(value, bool | str):
         raise ValueError("must be a whole number, not a string or boolean")
-    return value
-
-
-def _iso_date(value: Any) -> Any:
-    # Lax mode would take a number as a Unix timestamp.
-    if not isinstance(value, str | dt.date):
-        raise ValueError("must be an ISO date such as 2026-12-01")
     return value
 
 
@@ -84,11 +80,19 @@ def _unspsc(value: Any) -> Any:
     return value
 
 
+def _text(max_length: int) -> StringConstraints:
+    # Blanks are stripped first, so the text must hold something that is not a blank;
+    # the pattern says so in the schema (a blank-only name would be refused as empty).
+    return StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=max_length, pattern=r"\S"
+    )
+
+
 Code = Annotated[str, Field(pattern=CODE, description="letters, digits, '.', '_', '-'")]
 AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE, description="an agency's short code")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[str, _text(200)]
+Unit = Annotated[str, _text(32)]
+Category = Annotated[str, _text(64)]
 UnspscCode = Annotated[
     str,
     BeforeValidator(_unspsc),
@@ -96,19 +100,60 @@ UnspscCode = Annotated[
 ]
 Quantity = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=INT32_MAX)]
 Days = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=MAX_DAYS)]
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 _MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+# The money columns hold 18 digits, MONEY_SCALE (6) of them after the point.
+MONEY_LIMIT = 10 ** (18 - MONEY_SCALE)
+# A decimal string is exact, so it may not carry more places than the column keeps.
+MONEY_TEXT = rf"^[0-9]{{1,{18 - MONEY_SCALE}}}(\.[0-9]{{1,{MONEY_SCALE}}})?$"
+
+
+def _money(value: Any) -> Any:
+    """A JSON number or a decimal string as the Decimal the column will hold.
+
+    A number is a binary float on the wire, exact to about 16 digits at best: it is
+    rounded (half to even) to the column's 6 places, as storing it would. A string is
+    exact and must fit the column as written (``MONEY_TEXT``). Either way the schema
+    says what is taken, so a schema-valid amount is never refused for its form.
+    """
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("must be a number or a decimal string such as \"1.20\"")
+    elif isinstance(value, str):
+        if not re.fullmatch(MONEY_TEXT, value):
+            raise ValueError(
+                f"a decimal string has up to {18 - MONEY_SCALE} digits, "
+                f"then at most {MONEY_SCALE} after the point, e.g. \"1.20\""
+            )
+        number = Decimal(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    else:
+        number = Decimal(str(value))
+    if not number.is_finite() or abs(number) >= MONEY_LIMIT:
+        return number  # the bounds below report it; quantize would overflow
+    # As the column will hold it, so a comparison with the stored value is exact.
+    return number.quantize(_MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
 MoneyIn = Annotated[
     Decimal,
-    Field(ge=0, max_digits=18, decimal_places=MONEY_SCALE, description="non-negative, in USD"),
-    # As the column will hold it, so a comparison with the stored value is exact.
-    AfterValidator(lambda d: d.quantize(_MONEY_QUANTUM)),
+    BeforeValidator(_money),
+    Field(ge=0, lt=MONEY_LIMIT, description="non-negative, in USD"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "exclusiveMaximum": MONEY_LIMIT},
+                {"type": "string", "pattern": MONEY_TEXT},
+            ]
+        }
+    ),
 ]
 MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
-Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Region = Annotated[str, _text(100)]
+Reference = Annotated[str, _text(100)]
 
 # Update bodies: a field left out stays as it is. Fields that cannot be empty are
 # declared with their plain type and a default of None, so an explicit null is
@@ -156,7 +201,7 @@ class ItemUpdate(BaseModel):
     )
     category: Category = _KEEP
     unspsc_code: UnspscCode | None = None
-    active: bool = Field(default=_KEEP, description="false retires the item: no new needs")
+    active: StrictBool = Field(default=_KEEP, description="false retires the item: no new needs")
 
 
 class ItemRead(BaseModel):
@@ -196,6 +241,18 @@ def _both_or_neither(latitude: float | None, longitude: float | None) -> None:
         raise ValueError("give latitude and longitude together, or neither")
 
 
+# _both_or_neither as JSON Schema, so clients (and the contract fuzzing) see it.
+_COORDINATES_TOGETHER: dict[str, Any] = {
+    "anyOf": [
+        {
+            "properties": {"latitude": {"type": "number"}, "longitude": {"type": "number"}},
+            "required": ["latitude", "longitude"],
+        },
+        {"properties": {"latitude": {"type": "null"}, "longitude": {"type": "null"}}},
+    ]
+}
+
+
 class LocationCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -208,7 +265,8 @@ class LocationCreate(BaseModel):
                     "latitude": 8.2617,
                     "longitude": -77.7322,
                 }
-            ]
+            ],
+            **_COORDINATES_TOGETHER,
         },
     )
 
@@ -236,7 +294,7 @@ class LocationUpdate(BaseModel):
     region: Region | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
-    active: bool = _KEEP
+    active: StrictBool = _KEEP
 
 
 class LocationRead(BaseModel):
@@ -303,7 +361,7 @@ class SupplierUpdate(BaseModel):
     name: Name = _KEEP
     country: str | None = Field(default=None, pattern=COUNTRY)
     contact_email: str | None = Field(default=None, pattern=EMAIL, max_length=254)
-    active: bool = Field(default=_KEEP, description="false: its offers leave future runs")
+    active: StrictBool = Field(default=_KEEP, description="false: its offers leave future runs")
 
 
 class SupplierRead(BaseModel):

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     field_validator,
 )
 
+from app.api.params import IsoAwareDateTime
 from app.jobs.models import JobKind, JobState, ScenarioKind
 from app.jobs.schedules import check_cron, zone
 from app.runs.models import PlanStatus
@@ -107,7 +107,8 @@ class ScenarioCreate(BaseModel):
         },
     )
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    # Stripped first (below), so it must hold more than blanks.
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
     settings: RunSettingsOverride | None = Field(
         default=None, description="contract-v1 settings merged onto the run's own"
     )
@@ -196,7 +197,10 @@ class FrontierCreate(BaseModel):
     )
 
     late_penalty_rates: Annotated[
-        list[Rate], Field(min_length=2, max_length=25), AfterValidator(_distinct)
+        list[Rate],
+        # uniqueItems: the schema says what _distinct enforces.
+        Field(min_length=2, max_length=25, json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_distinct),
     ] = Field(
         default_factory=lambda: [0.0, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
         description="contract-v1 late_penalty_rate values (per unit-day, as a fraction of the "
@@ -259,6 +263,38 @@ def _zone(value: str) -> str:
     return value
 
 
+# The forms the schema states. A zone's name is Area/Location (or a plain name such as
+# UTC); which names exist is the IANA database's, which changes with its releases, so the
+# schema gives the form and the service checks the name (422 for one that is unknown).
+ZONE_NAME = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*){0,2}$"
+
+
+def _cron_field(value: str, names: str = "") -> str:
+    item = rf"(\*|{value}(-{value})?)(/[1-9][0-9]?)?"
+    if names:
+        item = rf"({item}|{names}(-{names})?)"
+    return rf"{item}(,{item})*"
+
+
+# Five fields of numbers, ranges, lists and steps (* or a range, then /step), with
+# three-letter English names for months and weekdays. What the grammar cannot rule out
+# is checked by the service: a range that runs backwards (5-1), a day no listed month has
+# (30 2). Only what this pattern allows is taken.
+CRON = (
+    "^"
+    + " ".join(
+        (
+            _cron_field("[0-5]?[0-9]"),
+            _cron_field("([01]?[0-9]|2[0-3])"),
+            _cron_field("(0?[1-9]|[12][0-9]|3[01])"),
+            _cron_field("(0?[1-9]|1[0-2])", "(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"),
+            _cron_field("[0-7]", "(SUN|MON|TUE|WED|THU|FRI|SAT)"),
+        )
+    )
+    + "$"
+)
+
+
 def _cron(value: str | None) -> str | None:
     return None if value is None else check_cron(value)
 
@@ -276,19 +312,28 @@ class ScheduleSet(BaseModel):
         },
     )
 
-    timezone: Annotated[str, Field(max_length=64, examples=["America/Panama"]),
-                        AfterValidator(_zone)]
+    timezone: Annotated[
+        str,
+        Field(
+            max_length=64,
+            pattern=ZONE_NAME,
+            examples=["America/Panama"],
+            description="an IANA time zone name",
+        ),
+        AfterValidator(_zone),
+    ]
     cron: Annotated[
         str | None,
         Field(
             default=None,
             max_length=100,
+            pattern=CRON,
             description="minute hour day-of-month month day-of-week, in `timezone`; each time "
             "is a window's deadline. Null: close once, at the deadline, and do not recur",
         ),
         AfterValidator(_cron),
     ] = None
-    deadline: AwareDatetime | None = Field(
+    deadline: IsoAwareDateTime | None = Field(
         default=None,
         description="this window's deadline; default: the cron's next time (without a cron, "
         "the round's own deadline)",

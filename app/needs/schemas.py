@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from app.api.params import IsoDate
 from app.db import utcnow
 from app.needs.models import NeedStatus, Priority
 from app.rounds.models import RoundStatus
@@ -36,6 +37,9 @@ MAX_TEXT = 4000
 PRIORITIES_NEEDING_JUSTIFICATION = frozenset({Priority.critical, Priority.high})
 
 
+_KEEP: Any = None
+
+
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -46,13 +50,16 @@ def _not_in_the_past(value: dt.date) -> dt.date:
     return value
 
 
-Code = Annotated[str, Field(min_length=1, max_length=64)]
+# Text that must say something: blanks are stripped, so a blank-only text is empty.
+SAYS_SOMETHING = r"\S"
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=SAYS_SOMETHING)]
 Quantity = Annotated[
     int,
     Field(gt=0, le=MAX_QUANTITY, strict=True, description="whole units of the item's unit, > 0"),
 ]
 NeedBy = Annotated[
-    dt.date,
+    IsoDate,
     AfterValidator(_not_in_the_past),
     Field(description="the day the units must be at the location (ISO date, not in the past)"),
 ]
@@ -74,12 +81,31 @@ _NEED_EXAMPLE: dict[str, Any] = {
 }
 
 
+# The justification rule as JSON Schema, so clients (and the contract fuzzing) see it:
+# a critical or high need carries a justification that is not blank.
+_JUSTIFIED: dict[str, Any] = {
+    "if": {
+        "properties": {
+            "priority": {"enum": sorted(p.value for p in PRIORITIES_NEEDING_JUSTIFICATION)}
+        },
+        "required": ["priority"],
+    },
+    "then": {
+        "properties": {"justification": {"pattern": SAYS_SOMETHING}},
+        "required": ["justification"],
+    },
+}
+
+
 class NeedCreate(BaseModel):
     """A need of the caller's own agency; the agency is taken from the caller, never sent."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [_NEED_EXAMPLE, {**_NEED_EXAMPLE, "submit": True}]},
+        json_schema_extra={
+            "examples": [_NEED_EXAMPLE, {**_NEED_EXAMPLE, "submit": True}],
+            **_JUSTIFIED,
+        },
     )
 
     item_id: Code
@@ -113,12 +139,13 @@ class NeedUpdate(BaseModel):
         },
     )
 
-    item_id: Code | None = None
-    location_id: Code | None = None
-    quantity: Quantity | None = None
-    need_by: NeedBy | None = None
-    priority: Priority | None = None
-    justification: Justification | None = None
+    # Left out = kept; null is refused (below), so the schema does not offer it either.
+    item_id: Code = _KEEP
+    location_id: Code = _KEEP
+    quantity: Quantity = _KEEP
+    need_by: NeedBy = _KEEP
+    priority: Priority = _KEEP
+    justification: Justification = _KEEP
 
     _strip_text = field_validator("item_id", "location_id", "justification", mode="before")(_strip)
 
@@ -223,8 +250,12 @@ class PriorityReviewCreate(BaseModel):
     )
 
     priority: Priority = Field(description="the priority the evidence supports")
-    evidence: str = Field(min_length=1, max_length=MAX_TEXT, description="the figure or fact")
-    source: str = Field(min_length=1, max_length=MAX_TEXT, description="where it comes from")
+    evidence: str = Field(
+        min_length=1, max_length=MAX_TEXT, pattern=SAYS_SOMETHING, description="the figure or fact"
+    )
+    source: str = Field(
+        min_length=1, max_length=MAX_TEXT, pattern=SAYS_SOMETHING, description="where it comes from"
+    )
 
     _strip_text = field_validator("evidence", "source", mode="before")(_strip)
 

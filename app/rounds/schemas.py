@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.api.params import IsoAwareDateTime, IsoDate
 from app.db import utcnow
 from app.rounds.models import RoundStatus
 from solver.problem import PriorityWeights as SolverPriorityWeights
@@ -80,12 +80,16 @@ def _in_the_future(value: dt.datetime) -> dt.datetime:
 
 
 Deadline = Annotated[
-    AwareDatetime,
+    IsoAwareDateTime,
     AfterValidator(_in_the_future),
     Field(description="when needs stop being accepted; ISO 8601 with a time zone, in the future"),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Currency = Annotated[str, Field(pattern=CURRENCY, description="ISO 4217 code, e.g. USD")]
+
+
+# Update bodies: a field left out stays as it is (the service reads ``exclude_unset``).
+_KEEP: Any = None
 
 
 def _strip(value: Any) -> Any:
@@ -106,7 +110,7 @@ class RoundCreate(BaseModel):
 
     name: Name
     deadline: Deadline
-    as_of: dt.date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None,
         description="the day pooled orders are placed from (the problem's as_of); "
         "null = the day the round closes",
@@ -130,11 +134,12 @@ class RoundUpdate(BaseModel):
         },
     )
 
-    name: Name | None = None
-    deadline: Deadline | None = None
-    as_of: dt.date | None = Field(default=None, description="null resets it to the closing day")
-    currency: Currency | None = None
-    settings: RoundSettings | None = None
+    # Left out = kept; null is refused (below), so the schema does not offer it either.
+    name: Name = _KEEP
+    deadline: Deadline = _KEEP
+    as_of: IsoDate | None = Field(default=None, description="null resets it to the closing day")
+    currency: Currency = _KEEP
+    settings: RoundSettings = _KEEP
 
     _strip_name = field_validator("name", mode="before")(_strip)
 

@@ -195,7 +195,13 @@ class ApprovalCreate(BaseModel):
                     "decision": "rejected",
                     "reason": "the critical measles-vaccine need at Lajas Blancas is left unmet",
                 },
-            ]
+            ],
+            # _rejection_has_reason as JSON Schema: a rejection says why, not in blanks.
+            "if": {"properties": {"decision": {"const": "rejected"}}, "required": ["decision"]},
+            "then": {
+                "properties": {"reason": {"type": "string", "pattern": r"\S"}},
+                "required": ["reason"],
+            },
         },
     )
 

@@ -24,6 +24,9 @@ def problem_schema() -> dict[str, Any]:
         ref_template=f"#/components/schemas/{COMPONENT_PREFIX}{{model}}"
     )
     definitions = schema.pop("$defs", {})
+    # The solver checks this one with its cross-entry rules ("must list at least one
+    # tier"); the schema states it too, so a document it calls valid is not refused for it.
+    definitions["Offer"]["properties"]["price_tiers"]["minItems"] = 1
     schema["$defs"] = {f"{COMPONENT_PREFIX}{name}": body for name, body in definitions.items()}
     schema["title"] = "Problem document (contract v1)"
     return schema
