@@ -1,21 +1,29 @@
-"""The bulk paths the load work added: ``record_many`` chains exactly as ``record`` does, and a
-needs import (``app.exchange.batch.create_needs``: one COPY/INSERT, ``record_many``) stores
-and audits each need as a single creation would. Both databases."""
+"""The bulk paths the load work added: ``record_many`` chains and stores exactly as ``record``
+does, and a needs import (``app.exchange.batch.create_needs``: its quick check of plainly
+valid rows, one COPY/INSERT, ``record_many``) accepts, stores and audits each need as a
+single creation would. Both databases."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
-from app.audit.service import record, record_many, snapshot, verify_chain
+from app.audit.service import entry_hash, record, record_many, snapshot, to_jsonable, verify_chain
 from app.auth.models import Role
+from app.db import utcnow
+from app.errors import InvalidInput
 from app.exchange import batch
-from app.needs.models import Need, NeedStatus
+from app.needs import service as needs_service
+from app.needs.models import Need, NeedStatus, Priority
+from app.needs.schemas import MAX_QUANTITY, MAX_TEXT
 from tests.factories import make_agency, make_item, make_location, make_round, make_user
 
 pytestmark = pytest.mark.integration
@@ -81,3 +89,173 @@ def test_an_import_stores_and_audits_each_need_as_a_single_creation(session: Ses
         assert entry.actor_id == officer.id
     report = verify_chain(session)
     assert report.ok and report.entries_checked == report.head_seq
+
+
+def stored_text(session: Session, entry_id: int) -> str:
+    """The ``after`` column as the database holds it (PostgreSQL's json keeps the text)."""
+    return str(
+        session.scalar(
+            sa.select(sa.cast(AuditEntry.after, sa.Text)).where(AuditEntry.id == entry_id)
+        )
+    )
+
+
+def test_record_many_stores_and_hashes_what_record_would(session: Session) -> None:
+    tricky = ["tab\there", "new\nline", "back\\slash", 'a "quote"', "é€", "\x7f", "%s 100%", ""]
+    same_keys = [
+        {
+            "n": i,
+            "text": text,
+            "ok": i % 2 == 0,
+            "none": None,
+            "%k": "v",
+            "clé": "same",
+            "big": -(10**20),
+        }
+        for i, text in enumerate(tricky)
+    ]
+    mixed = [
+        {"nested": {"b": [1, 2.5, "x"]}, "money": Decimal("1.10")},
+        {"day": dt.date(2026, 1, 2), "priority": Priority.high},
+        None,
+        {},
+    ]
+    for afters in (same_keys, mixed):
+        first = record(session, "test", "thing.create", "thing", 0, None, afters[0])
+        record_many(
+            session, "test", [("thing.create", "thing", i, None, a) for i, a in enumerate(afters)]
+        )
+        entries = session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.seq > first.seq).order_by(AuditEntry.seq)
+        ).all()
+        assert len(entries) == len(afters)
+        # The very text record stores (json.dumps of the JSON-able value), read back alike.
+        assert stored_text(session, entries[0].id) == stored_text(session, first.id)
+        for entry, after in zip(entries, afters, strict=True):
+            assert entry.hash == entry_hash(entry) and entry.before is None
+            if after is None:
+                assert entry.after is None
+            else:
+                assert entry.after == to_jsonable(after)
+                assert stored_text(session, entry.id) == json.dumps(to_jsonable(after))
+    report = verify_chain(session)
+    assert report.ok and report.entries_checked == report.head_seq
+
+
+def test_the_quick_check_accepts_only_rows_the_needs_rules_accept_unchanged(
+    session: Session,
+) -> None:
+    """``create_needs`` skips ``validate_create`` for the rows its quick check vouches for:
+    for every row it takes, the rules must accept it and give the very same values."""
+    item, location = make_item(session), make_location(session)
+    retired = make_item(session)
+    retired.active = False
+    spaced = make_item(session, f" {item.id}-x")
+    session.flush()
+    today = utcnow().date()
+    base: dict[str, Any] = {
+        "item_id": item.id,
+        "location_id": location.id,
+        "quantity": 10,
+        "need_by": today + dt.timedelta(days=30),
+        "priority": "normal",
+        "justification": "",
+    }
+    variants: dict[str, list[Any]] = {
+        "item_id": [item.id, retired.id, spaced.id, f" {item.id}", "ghost", "", None, 5],
+        "location_id": [location.id, item.id, f"{location.id} ", None],
+        "quantity": [1, MAX_QUANTITY, MAX_QUANTITY + 1, 0, -1, True, 10.0, "10", None],
+        "need_by": [
+            today - dt.timedelta(days=1),
+            today,
+            today + dt.timedelta(days=1),
+            dt.datetime.combine(today + dt.timedelta(days=9), dt.time()),
+            (today + dt.timedelta(days=9)).isoformat(),
+            None,
+        ],
+        "priority": ["critical", "high", "HIGH", "urgent", Priority.high, None, 1],
+        "justification": [
+            "why",
+            " why ",
+            "x" * MAX_TEXT,
+            "x" * (MAX_TEXT + 1),
+            " " * 3,
+            "a\ud800b",
+            "é\t€\n\\",
+            None,
+        ],
+    }
+    rows = [base, {**base, "extra": 1}, {k: v for k, v in base.items() if k != "quantity"}]
+    rows += [{**base, field: value} for field, values in variants.items() for value in values]
+    rows += [
+        {**base, "priority": level, "justification": why}
+        for level in ("critical", "high", "normal")
+        for why in ("", "because")
+    ]
+    plain = batch._PlainNeeds(session, submit=True)
+    taken = 0
+    for row in rows:
+        quick = plain.check(row)
+        try:
+            data = needs_service.validate_create(session, {**row, "submit": True})
+        except InvalidInput:
+            assert quick is None, row
+            continue
+        if quick is not None:
+            taken += 1
+            ruled = (
+                data.item_id,
+                data.location_id,
+                data.quantity,
+                data.need_by,
+                data.priority,
+                data.justification,
+            )
+            assert quick == ruled and [type(v) for v in quick] == [type(v) for v in ruled], row
+    assert plain.check(base) is not None and taken >= 10
+    assert batch._PlainNeeds(session, submit="yes").check(base) is None  # type: ignore[arg-type]
+
+
+def test_imported_needs_keep_tabs_newlines_and_backslashes_and_the_snapshot_order(
+    session: Session,
+) -> None:
+    agency = make_agency(session)
+    officer = make_user(session, Role.local_team, agency=agency)
+    item, location, round_ = make_item(session), make_location(session), make_round(session)
+    need_by = dt.date.today() + dt.timedelta(days=30)
+    texts = ["a\tb", "line\nbreak\r\n", "back\\slash \\N", "é€ \\."]
+    rows = [
+        {
+            "item_id": item.id,
+            "location_id": location.id,
+            "quantity": 5,
+            "need_by": need_by,
+            "priority": "critical",
+            "justification": text,
+        }
+        for text in texts
+    ]
+    ids = batch.create_needs(session, officer, round_.id, rows, [2, 3, 4, 5], submit=False)
+    needs = [session.get_one(Need, i, populate_existing=True) for i in ids]
+    # As the needs' rules keep it (stripped: that row went through validate_create).
+    assert [n.justification for n in needs] == [t.strip() for t in texts]
+    assert all(n.status == NeedStatus.draft and n.submitted_at is None for n in needs)
+    single = needs_service.create(
+        session, officer, round_.id, {**rows[0], "need_by": need_by.isoformat()}
+    )
+    entries = session.scalars(
+        sa.select(AuditEntry)
+        .where(
+            AuditEntry.action == "need.create",
+            AuditEntry.entity_id.in_([str(i) for i in [*ids, single.id]]),
+        )
+        .order_by(AuditEntry.seq)
+    ).all()
+
+    def keys(entry: AuditEntry) -> list[str]:
+        return json.loads(
+            stored_text(session, entry.id), object_pairs_hook=lambda p: [k for k, _ in p]
+        )
+
+    assert [keys(e) for e in entries[:-1]] == [keys(entries[-1])] * len(ids)
+    assert [e.after["justification"] for e in entries[:-1]] == [t.strip() for t in texts]
