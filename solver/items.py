@@ -22,7 +22,7 @@ model from that plan and the better of the two bounds is kept.
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import highspy
@@ -50,6 +50,12 @@ _ITEM_OPTIONS: dict[str, bool | float] = {
     "mip_heuristic_run_feasibility_jump": False,
 }
 _PROGRESS_EVERY_SECONDS = 1.0
+# Small items are solved several at a time: HiGHS spends milliseconds on any
+# MIP, however small, which dominates an agency's stand-alone solve (hundreds of
+# items of a few needs each). Measured on the large instance, blocks of up to
+# 500 columns halve the time of the stand-alone solves and cut the pooled one by
+# a fifth; much larger blocks make HiGHS branch across items and cost more.
+_COLUMNS_PER_BLOCK = 500
 
 
 @dataclass
@@ -106,11 +112,12 @@ def solve_model(
     agency: str | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    columns_per_block: int = _COLUMNS_PER_BLOCK,
 ) -> SolveOutcome:
     """Solve in place like `run_highs`: item by item where the model splits, else whole."""
     started = time.perf_counter()
     variables = model.lp.exported_variables()
-    item_of_column = items_of_columns(model, variables)
+    item_of_column = in_blocks(items_of_columns(model, variables), columns_per_block)
     splits = len(np.unique(item_of_column[item_of_column >= 0])) >= 2
     relaxation = None
     if model.binaries and splits:
@@ -178,13 +185,20 @@ def solve_model(
         return SolveOutcome(True, bound, time.perf_counter() - started, nodes, stopped_by)
 
     # Not close enough: search the whole model, starting from the items' plan.
+    # Its own bound starts lower than the items' one; reports keep the better.
+    def floored(event: SolveProgress) -> None:
+        if progress is not None:
+            best = bound if event.bound is None else max(bound, event.bound)
+            gap = None if event.objective is None else gap_of(event.objective, best)
+            progress(replace(event, bound=best, gap=gap))
+
     whole = run_highs(
         model,
         time_limit=max(0.01, time_limit - (time.perf_counter() - started)),
         relative_gap=relative_gap,
         stage=stage,
         agency=agency,
-        progress=progress,
+        progress=floored if progress is not None else None,
         cancel=cancel,
         warm_start=True,
     )
@@ -220,6 +234,27 @@ def items_of_columns(model: PoolingModel, variables: list[pulp.LpVariable]) -> V
     for (o, _tier), z in model.tier_chosen.items():
         item_of[z.name] = number(problem.offers[o].item)
     return np.fromiter((item_of.get(v.name, -1) for v in variables), dtype=np.int64)
+
+
+def in_blocks(item_of_column: Vector, columns_per_block: int = _COLUMNS_PER_BLOCK) -> Vector:
+    """Consecutive items packed into blocks of at most `columns_per_block` columns.
+
+    A block is solved as one MIP, with one copy of each route its items use;
+    every argument made for an item holds for a block. An item bigger than a
+    block has a block of its own.
+    """
+    own = item_of_column >= 0
+    sizes = np.bincount(item_of_column[own])
+    block_of_item = np.zeros(len(sizes), dtype=np.int64)
+    block, filled = 0, 0
+    for item, size in enumerate(sizes.tolist()):
+        if filled and filled + size > columns_per_block:
+            block, filled = block + 1, 0
+        block_of_item[item] = block
+        filled += size
+    blocks = np.full(len(item_of_column), -1, dtype=np.int64)
+    blocks[own] = block_of_item[item_of_column[own]]
+    return blocks
 
 
 def relax(
