@@ -4,7 +4,9 @@ For each generated size it times poolbuy's stages (validation, indexing, model
 building, solving, reading back, stand-alone baselines, plan) and, in the same
 run and alternating with it, HiGHS alone solving the very same pooled model
 from an MPS file with the same gap and time limit. Ratios taken side by side
-survive a noisy machine far better than absolute seconds.
+survive a noisy machine far better than absolute seconds. poolbuy solves that
+model item by item (`solver/items.py`), so the two searches differ; what must
+agree is the answer: both objectives within the gap of each other.
 
     uv run python -m bench.solve_stages                  # small, medium, large
     uv run python -m bench.solve_stages --sizes large --repeats 3
@@ -13,6 +15,7 @@ survive a noisy machine far better than absolute seconds.
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import tempfile
@@ -98,8 +101,9 @@ def measure(size: str, seed: int, repeats: int) -> dict[str, Any]:
     ours: list[Timed] = []
     theirs: list[Timed] = []
     stage_runs: list[dict[str, float]] = []
-    whole: list[float] = []
-    same_search = True
+    whole: list[Timed] = []
+    agree = True
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         mps = Path(folder) / "pooled.mps"
         write_model(document, mps)
@@ -112,14 +116,16 @@ def measure(size: str, seed: int, repeats: int) -> dict[str, Any]:
                 mps, settings.time_limit_seconds, settings.relative_gap
             )
             theirs.append(alone)
-            # The same model must lead HiGHS down the same search, or the
-            # ratio compares two different amounts of work.
-            same_search &= search["nodes"] == alone_search["nodes"] and math.isclose(
-                search["objective"], alone_search["objective"], rel_tol=1e-9
+            # Both claim an optimum within the gap: their objectives may differ
+            # by the gap of either, never more.
+            agree &= math.isclose(
+                search["objective"],
+                alone_search["objective"],
+                rel_tol=2 * settings.relative_gap + 1e-9,
             )
-            started = time.perf_counter()
-            plan = solve(document)
-            whole.append(time.perf_counter() - started)
+            with Clock() as whole_clock:
+                plan = solve(document)
+            whole.append(whole_clock.timed)
     median_stages = {k: statistics.median(s[k] for s in stage_runs) for k in POOLED_STAGES}
     pooled_wall = statistics.median(t.wall for t in ours)
     alone_wall = statistics.median(t.wall for t in theirs)
@@ -138,9 +144,12 @@ def measure(size: str, seed: int, repeats: int) -> dict[str, Any]:
         "highs_alone_seconds": alone_wall,
         "ratio_wall": pooled_wall / alone_wall,
         "ratio_cpu": pooled_cpu / alone_cpu,
-        "same_search": same_search,
+        "objectives_agree": agree,
+        "objective": search["objective"],
         "highs_alone": alone_search,
-        "whole_seconds": statistics.median(whole),
+        "whole_seconds": statistics.median(t.wall for t in whole),
+        "whole_cpu_seconds": statistics.median(t.cpu for t in whole),
+        "load_average": (load_before, os.getloadavg()[0]),
         "whole_status": plan["status"],
         "whole_gap": plan["relative_gap"],
         "standalone_status": sorted({a["standalone_status"] for a in plan["agencies"]}),
@@ -150,9 +159,9 @@ def measure(size: str, seed: int, repeats: int) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| size | needs | offers | routes | vars | rows | validate | index | build | solve "
-        "| read back | pooled total | HiGHS alone | ratio (wall) | ratio (CPU) | same search "
-        "| build+read share | whole (with 8 baselines) | status, gap |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|\n"
+        "| read back | pooled total | HiGHS alone | ratio (wall) | ratio (CPU) | answers agree "
+        "| build+read share | whole (with 8 baselines) | whole CPU | status, gap | load |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -162,9 +171,10 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['constraints']} | {s['validate']:.3f} | {s['index']:.3f} | {s['build']:.3f} "
             f"| {s['solve']:.2f} | {s['read_back']:.3f} | {r['pooled_seconds']:.2f} "
             f"| {r['highs_alone_seconds']:.2f} | {r['ratio_wall']:.2f} | {r['ratio_cpu']:.2f} "
-            f"| {'yes' if r['same_search'] else 'NO'} "
+            f"| {'yes' if r['objectives_agree'] else 'NO'} "
             f"| {100 * r['build_and_read_share']:.1f}% | {r['whole_seconds']:.2f} "
-            f"| {r['whole_status']}, {r['whole_gap']:.1e} |"
+            f"| {r['whole_cpu_seconds']:.2f} | {r['whole_status']}, {r['whole_gap']:.1e} "
+            f"| {r['load_average'][0]:.1f} to {r['load_average'][1]:.1f} |"
         )
     return head + "\n".join(lines) + "\n"
 
