@@ -31,6 +31,7 @@ JSON columns are not change-tracked in place: assign a new dict/list
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import logging
@@ -322,10 +323,32 @@ def insert_columns(
     serialized: Collection[str] = (),
 ) -> None:
     """``bulk_insert`` of rows given column by column: ``columns[name][i]`` is row i's."""
+    with inserting_columns(connection, table, columns, serialized=serialized, meanwhile=False):
+        pass
+
+
+@contextlib.contextmanager
+def inserting_columns(
+    connection: sa.Connection,
+    table: sa.Table,
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    serialized: Collection[str] = (),
+    meanwhile: bool = True,
+) -> Iterator[None]:
+    """``insert_columns``, with PostgreSQL taking the rows while the ``with`` block runs.
+
+    On PostgreSQL (``meanwhile``) the COPY's data is handed to a thread that sends it
+    (psycopg's ``QueuedLibpqWriter``), the block runs while the server inserts, checks
+    and indexes the rows, and the ``with`` ends when the server has taken them all: CPU
+    work in the block (preparing what comes next) costs no wall time. The block must
+    not use the connection. Elsewhere the rows are inserted before the block runs.
+    """
     names = list(columns)
     count = len(columns[names[0]]) if names else 0
     assert all(len(values) == count for values in columns.values()), "columns of unequal length"
     if not count:
+        yield
         return
     dialect = connection.dialect
     bound = [
@@ -336,7 +359,8 @@ def insert_columns(
         for name in names
     ]
     if dialect.name == "postgresql":
-        _copy(connection, table, names, bound)
+        with _copy(connection, table, names, bound, queued=meanwhile):
+            yield
         return
     insert = sa.insert(sa.table(table.name, *(sa.column(n) for n in names))).compile(
         dialect=dialect
@@ -347,6 +371,7 @@ def insert_columns(
         connection.exec_driver_sql(str(insert), records)
     else:
         connection.exec_driver_sql(str(insert), [dict(zip(names, r, strict=True)) for r in records])
+    yield
 
 
 def _bound(values: list[Any], process: Any) -> list[Any]:
@@ -364,13 +389,21 @@ def _bound(values: list[Any], process: Any) -> list[Any]:
     return [done[id(v)] for v in values]
 
 
+@contextlib.contextmanager
 def _copy(
-    connection: sa.Connection, table: sa.Table, names: list[str], columns: list[list[Any]]
-) -> None:
+    connection: sa.Connection,
+    table: sa.Table,
+    names: list[str],
+    columns: list[list[Any]],
+    *,
+    queued: bool,
+) -> Iterator[None]:
     """``COPY table (names) FROM STDIN`` in the text format, its lines made here column by
     column: psycopg's ``write_row`` costs several times more. Values of other types than
-    those of ``_COPY_TEXT`` are dumped by psycopg itself, as ``write_row`` would."""
+    those of ``_COPY_TEXT`` are dumped by psycopg itself, as ``write_row`` would.
+    ``queued``: the data goes out from a thread and the caller's block runs meanwhile."""
     from psycopg.adapt import PyFormat, Transformer
+    from psycopg.copy import QueuedLibpqWriter
 
     driver = connection.connection.driver_connection
     assert driver is not None
@@ -394,9 +427,12 @@ def _copy(
     lines = list(map("\t".join, zip(*map(texts, columns), strict=True)))
     quote = connection.dialect.identifier_preparer.quote
     statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for start in range(0, len(lines), _COPY_CHUNK_ROWS):
-            copy.write("\n".join(lines[start : start + _COPY_CHUNK_ROWS]) + "\n")
+    with driver.cursor() as cursor:
+        writer = QueuedLibpqWriter(cursor) if queued else None
+        with cursor.copy(statement, writer=writer) as copy:
+            for start in range(0, len(lines), _COPY_CHUNK_ROWS):
+                copy.write("\n".join(lines[start : start + _COPY_CHUNK_ROWS]) + "\n")
+            yield
 
 
 _COPY_CHUNK_ROWS = 5000

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEntry
 from app.audit.service import entry_hash, record, record_many, snapshot, to_jsonable, verify_chain
 from app.auth.models import Role
-from app.db import utcnow
+from app.db import inserting_columns, utcnow
 from app.errors import InvalidInput
 from app.exchange import batch
 from app.needs import service as needs_service
@@ -259,3 +259,61 @@ def test_imported_needs_keep_tabs_newlines_and_backslashes_and_the_snapshot_orde
 
     assert [keys(e) for e in entries[:-1]] == [keys(entries[-1])] * len(ids)
     assert [e.after["justification"] for e in entries[:-1]] == [t.strip() for t in texts]
+
+
+def test_inserting_columns_hands_back_a_failure_of_the_block_or_of_the_database(
+    session: Session,
+) -> None:
+    """The block runs while PostgreSQL takes the rows (a thread sends them); a failure in
+    either reaches the caller, whose transaction then holds none of the rows."""
+    officer = make_user(session, Role.local_team, agency=make_agency(session))
+    item, location, round_ = make_item(session), make_location(session), make_round(session)
+    need = sa.inspect(Need).local_table
+    now = utcnow()
+
+    def columns(items: list[str]) -> dict[str, list[Any]]:
+        last = session.scalar(sa.select(sa.func.max(Need.id))) or 0
+        fixed = {
+            "round_id": round_.id,
+            "agency_id": officer.agency_id,
+            "location_id": location.id,
+            "quantity": 1,
+            "need_by": now.date(),
+            "priority": Priority.normal,
+            "justification": "",
+            "confirmed_priority": None,
+            "status": NeedStatus.draft,
+            "created_by_id": officer.id,
+            "submitted_at": None,
+            "withdrawn_at": None,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return {
+            "id": list(range(last + 1, last + 1 + len(items))),
+            "item_id": items,
+            **{key: [value] * len(items) for key, value in fixed.items()},
+        }
+
+    before = session.scalar(sa.select(sa.func.count()).select_from(Need))
+    session.commit()  # a savepoint the failures roll back to
+    rows = columns([item.id] * 3000)
+    with (
+        pytest.raises(RuntimeError, match="in the block"),
+        inserting_columns(session.connection(), need, rows),
+    ):
+        raise RuntimeError("a failure in the block")
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Need)) == before
+    rows = columns([item.id] * 2999 + ["ghost"])
+    with (
+        pytest.raises(Exception, match=r"(?i)foreign key"),
+        inserting_columns(session.connection(), need, rows),
+    ):
+        pass
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Need)) == before
+    with inserting_columns(session.connection(), need, columns([item.id] * 3)):
+        pass
+    assert session.scalar(sa.select(sa.func.count()).select_from(Need)) == before + 3

@@ -188,65 +188,109 @@ def record_many(
     is updated twice in all and the entries inserted in one go: for imports of thousands
     of rows. Never commits; returns how many entries were appended.
     """
+    return append_entries(session, prepare_entries(actor, changes, session.get_bind().dialect))
+
+
+@dataclasses.dataclass(frozen=True)
+class Entries:
+    """Audit entries made ready by ``prepare_entries``, for ``append_entries``."""
+
+    actor_id: int | None
+    actor_name: str
+    actions: list[str]
+    entity_types: list[str]
+    entity_ids: list[str]
+    befores: Sequence[str | None]  # as the JSON columns store them
+    afters: Sequence[str | None]
+    # Each entry's hashed text (canonical_json of its content, keys sorted) up to the
+    # value of "occurred_at": the chain's part (occurred_at, prev_hash, seq) comes last.
+    texts: list[str]
+
+
+def prepare_entries(
+    actor: User | str | None,
+    changes: Iterable[tuple[str, str, str | int, Any, Any]],
+    dialect: sa.Dialect,
+) -> Entries:
+    """``record_many``'s work that needs no database: the entries' JSON, stored and hashed.
+
+    Most of the cost of a large batch, so a caller may run it while the database is busy
+    with something else of the same transaction (``app.db.inserting_columns``).
+    """
     changes = list(changes)
-    if not changes:
-        return 0
-    claimed = session.execute(
-        sa.update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(seq=AuditChainHead.seq + len(changes))
-        .returning(AuditChainHead.seq, AuditChainHead.hash),
-        execution_options=_NO_SYNC,
-    ).one()
-    first_seq, prev_hash = claimed.seq - len(changes) + 1, claimed.hash
-    occurred_at = utcnow()  # one transaction, one instant
     actor_id = actor.id if isinstance(actor, User) else None
     actor_name = actor.email if isinstance(actor, User) else (actor or SYSTEM_ACTOR)
+    if not changes:
+        return Entries(actor_id, actor_name, [], [], [], [], [], [])
     actions, entity_types, entity_ids, befores, afters = (
         list(c) for c in zip(*changes, strict=True)
     )
     entity_ids = list(map(str, entity_ids))
     # As the JSON columns serialise a value (SQLAlchemy's JSON type: none_as_null).
-    serializer = getattr(session.get_bind().dialect, "_json_serializer", None) or json.dumps
+    serializer = getattr(dialect, "_json_serializer", None) or json.dumps
     hashed_befores, stored_befores = _json_values(befores, serializer)
     hashed_afters, stored_afters = _json_values(afters, serializer)
-
-    # The hashed text is canonical_json(_content(entry)) (see entry_hash), written here
-    # from its parts, keys in sorted order: all but prev_hash and seq before the chain.
     head = f'"actor_id":{_canonical(actor_id)},"actor_name":{encode_basestring(actor_name)}'
-    when = encode_basestring(to_jsonable(occurred_at))
     texts = [
         f'{{"action":{encode_basestring(action)},{head},"after":{after},"before":{before},'
         f'"entity_id":{encode_basestring(entity_id)},'
-        f'"entity_type":{encode_basestring(entity_type)},"occurred_at":{when},"prev_hash":'
+        f'"entity_type":{encode_basestring(entity_type)},"occurred_at":'
         for action, after, before, entity_id, entity_type in zip(
             actions, hashed_afters, hashed_befores, entity_ids, entity_types, strict=True
         )
     ]
+    return Entries(
+        actor_id,
+        actor_name,
+        actions,
+        entity_types,
+        entity_ids,
+        stored_befores,
+        stored_afters,
+        texts,
+    )
+
+
+def append_entries(session: Session, entries: Entries) -> int:
+    """Append prepared entries to the chain (see ``record_many``); returns how many."""
+    count = len(entries.texts)
+    if not count:
+        return 0
+    # The head first, as record does: the chain's next positions are ours from here on.
+    claimed = session.execute(
+        sa.update(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .values(seq=AuditChainHead.seq + count)
+        .returning(AuditChainHead.seq, AuditChainHead.hash),
+        execution_options=_NO_SYNC,
+    ).one()
+    first_seq, prev_hash = claimed.seq - count + 1, claimed.hash
+    occurred_at = utcnow()  # one transaction, one instant, after the chain's last entry's
+    when = encode_basestring(to_jsonable(occurred_at))
     sha256 = hashlib.sha256
     prev_hashes, hashes = [], []
-    for seq, text in enumerate(texts, start=first_seq):
+    for seq, text in enumerate(entries.texts, start=first_seq):
         prev_hashes.append(prev_hash)
-        prev_hash = sha256(f'{text}"{prev_hash}","seq":{seq}}}'.encode()).hexdigest()
+        content = f'{text}{when},"prev_hash":{encode_basestring(prev_hash)},"seq":{seq}}}'
+        prev_hash = sha256(content.encode()).hexdigest()
         hashes.append(prev_hash)
     session.execute(
         sa.update(AuditChainHead).where(AuditChainHead.id == 1).values(hash=prev_hash),
         execution_options=_NO_SYNC,
     )
-    count = len(changes)
     insert_columns(
         session.connection(),
         AuditEntry.__table__,  # type: ignore[arg-type]
         {
             "seq": range(first_seq, first_seq + count),
             "occurred_at": [occurred_at] * count,
-            "actor_id": [actor_id] * count,
-            "actor_name": [actor_name] * count,
-            "action": actions,
-            "entity_type": entity_types,
-            "entity_id": entity_ids,
-            "before": stored_befores,
-            "after": stored_afters,
+            "actor_id": [entries.actor_id] * count,
+            "actor_name": [entries.actor_name] * count,
+            "action": entries.actions,
+            "entity_type": entries.entity_types,
+            "entity_id": entries.entity_ids,
+            "before": entries.befores,
+            "after": entries.afters,
             "prev_hash": prev_hashes,
             "hash": hashes,
         },

@@ -12,7 +12,7 @@ audit entry per row, exactly as the single-row service would. They never commit:
 Needs come in files of up to 100,000 rows, so ``create_needs`` takes the rows the
 needs' rules plainly accept without running them row by row (``_PlainNeeds``; any
 other row still goes through ``validate_create``), inserts them in one COPY or
-executemany and appends their audit entries with ``record_many``.
+executemany and appends their audit entries as ``record_many`` does.
 
 Problems carry the sheet position as their path (``row 5, quantity``), the form
 ``app.exchange.table.ParseError.path`` gives the parser's own findings, so one 422
@@ -31,12 +31,12 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.api import API_PREFIX
-from app.audit.service import record, record_many, snapshot, to_jsonable
+from app.audit.service import append_entries, prepare_entries, record, snapshot, to_jsonable
 from app.auth.models import Role, User
 from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location, Offer, PriceTier, Route
 from app.catalogue.schemas import OfferCreate, RouteCreate
-from app.db import insert_columns, utcnow
+from app.db import inserting_columns, utcnow
 from app.errors import FieldIssue, Forbidden, InvalidInput
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus, Priority
@@ -179,8 +179,12 @@ def create_needs(
         **{key: [value] * count for key, value in fixed.items()},
     }
     assert set(columns) == set(need.columns.keys()), "a column of need is not set"
-    insert_columns(session.connection(), need, columns)
-    record_many(session, actor, _need_entries(columns, fixed))
+    dialect = session.get_bind().dialect
+    with inserting_columns(session.connection(), need, columns):
+        # While PostgreSQL inserts, checks and indexes the needs (most of an import's
+        # time there), their audit entries are made ready here; then they are appended.
+        entries = prepare_entries(actor, _need_entries(columns, fixed), dialect)
+    append_entries(session, entries)
     return ids
 
 
