@@ -185,12 +185,16 @@ def solve_model(
         return SolveOutcome(True, bound, time.perf_counter() - started, nodes, stopped_by)
 
     # Not close enough: search the whole model, starting from the items' plan.
-    # Its own bound starts lower than the items' one; reports keep the better.
+    # Its own bound starts lower than the items' one; reports keep the better,
+    # and count seconds from the start of this solve, not of HiGHS's search.
+    searched_from = time.perf_counter() - started
+
     def floored(event: SolveProgress) -> None:
         if progress is not None:
             best = bound if event.bound is None else max(bound, event.bound)
             gap = None if event.objective is None else gap_of(event.objective, best)
-            progress(replace(event, bound=best, gap=gap))
+            seconds = searched_from + event.seconds
+            progress(replace(event, bound=best, gap=gap, seconds=seconds))
 
     whole = run_highs(
         model,
