@@ -38,6 +38,7 @@ import logging
 import operator
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -336,13 +337,15 @@ def inserting_columns(
     serialized: Collection[str] = (),
     meanwhile: bool = True,
 ) -> Iterator[None]:
-    """``insert_columns``, with PostgreSQL taking the rows while the ``with`` block runs.
+    """``insert_columns`` while the ``with`` block runs; the ``with`` ends when the
+    database has taken every row. The block must not use the connection.
 
-    On PostgreSQL (``meanwhile``) the COPY's data is handed to a thread that sends it
-    (psycopg's ``QueuedLibpqWriter``), the block runs while the server inserts, checks
-    and indexes the rows, and the ``with`` ends when the server has taken them all: CPU
-    work in the block (preparing what comes next) costs no wall time. The block must
-    not use the connection. Elsewhere the rows are inserted before the block runs.
+    The database's own work (inserting, checking foreign keys, indexing) is most of a
+    large insert's time, and the block's CPU work (preparing what comes next) then costs
+    no wall time on a second core. PostgreSQL: the COPY's data goes out from a thread
+    (psycopg's ``QueuedLibpqWriter``) while the server works. SQLite, which works in
+    this process and lets go of the GIL while it does: the executemany runs in a thread.
+    ``meanwhile=False``: the rows are inserted before the block runs.
     """
     names = list(columns)
     count = len(columns[names[0]]) if names else 0
@@ -365,13 +368,23 @@ def inserting_columns(
     insert = sa.insert(sa.table(table.name, *(sa.column(n) for n in names))).compile(
         dialect=dialect
     )
-    records = list(zip(*bound, strict=True))
+    records: list[Any] = list(zip(*bound, strict=True))
     if insert.positional:
         assert list(insert.positiontup or ()) == names, insert.positiontup
-        connection.exec_driver_sql(str(insert), records)
     else:
-        connection.exec_driver_sql(str(insert), [dict(zip(names, r, strict=True)) for r in records])
-    yield
+        records = [dict(zip(names, r, strict=True)) for r in records]
+    if not meanwhile:
+        connection.exec_driver_sql(str(insert), records)
+        yield
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="bulk-insert") as pool:
+        inserted = pool.submit(connection.exec_driver_sql, str(insert), records)
+        try:
+            yield
+        except BaseException:
+            wait([inserted])  # the connection is the caller's again only once it is done
+            raise
+        inserted.result()
 
 
 def _bound(values: list[Any], process: Any) -> list[Any]:
@@ -424,14 +437,15 @@ def _copy(
             return list(map(convert, values))
         return [_COPY_TEXT.get(type(v), dumped)(v) for v in values]
 
-    lines = list(map("\t".join, zip(*map(texts, columns), strict=True)))
     quote = connection.dialect.identifier_preparer.quote
     statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
     with driver.cursor() as cursor:
         writer = QueuedLibpqWriter(cursor) if queued else None
         with cursor.copy(statement, writer=writer) as copy:
-            for start in range(0, len(lines), _COPY_CHUNK_ROWS):
-                copy.write("\n".join(lines[start : start + _COPY_CHUNK_ROWS]) + "\n")
+            # Chunk by chunk: the server takes one while the next is written.
+            for start in range(0, len(columns[0]), _COPY_CHUNK_ROWS):
+                chunk = [texts(values[start : start + _COPY_CHUNK_ROWS]) for values in columns]
+                copy.write("\n".join(map("\t".join, zip(*chunk, strict=True))) + "\n")
             yield
 
 
