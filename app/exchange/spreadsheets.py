@@ -258,6 +258,14 @@ class RowBuilder:
         # file repeats its items, locations, dates and priorities in row after row,
         # and reading a cell depends on nothing else (``known_ids`` is fixed per file).
         self._read: dict[str, dict[tuple[type, Any], CellOutcome]] = {}
+        self._plan: tuple[dict[int, Column], list[tuple[int, Column, dict[Any, Any]]]] | None = None
+
+    def columns(self, index: dict[int, Column]) -> list[tuple[int, Column, dict[Any, Any]]]:
+        """``index``'s (position, column) pairs with each column's remembered readings."""
+        if self._plan is None or self._plan[0] is not index:
+            plan = [(i, c, self._read.setdefault(c.header, {})) for i, c in index.items()]
+            self._plan = (index, plan)
+        return self._plan[1]
 
     def read(self, column: Column, raw: Any) -> CellOutcome:
         """The column's reading of ``raw``: ``(reason, None, ())`` when it cannot be read
@@ -303,23 +311,22 @@ class RowBuilder:
 
     def _needs(self, number: int, c: dict[str, Any]) -> tuple[dict[str, Any], list[ParseError]]:
         errors: list[ParseError] = []
-        if (
-            c.get("priority") in ("critical", "high")
-            and not c.get("justification")
-            and "!justification" not in c
-        ):
-            errors.append(
-                ParseError(number, "justification", f"is required for a {c['priority']} need")
-            )
-        if self.today is not None and c.get("need_by") is not None and c["need_by"] < self.today:
+        priority, justification, need_by = (
+            c.get("priority"),
+            c.get("justification"),
+            c.get("need_by"),
+        )
+        if priority in ("critical", "high") and not justification and "!justification" not in c:
+            errors.append(ParseError(number, "justification", f"is required for a {priority} need"))
+        if self.today is not None and need_by is not None and need_by < self.today:
             errors.append(ParseError(number, "need_by", f"must not be in the past ({self.today})"))
         row = {
             "item_id": c.get("item"),
             "location_id": c.get("location"),
             "quantity": c.get("quantity"),
-            "need_by": c.get("need_by"),
-            "priority": c.get("priority"),
-            "justification": c.get("justification") or "",
+            "need_by": need_by,
+            "priority": priority,
+            "justification": justification or "",
         }
         return row, errors
 
@@ -504,7 +511,7 @@ def _parse_rows(
     max_rows: int,
 ) -> None:
     header_row: tuple[int, list[Any]] | None = None
-    count = 0
+    width = count = 0
     index: dict[int, Column] = {}
     pending_blank_headers: set[int] = set()
     for number, cells in rows:
@@ -513,6 +520,7 @@ def _parse_rows(
             continue  # a comment row (the CSV template's example)
         if header_row is None:
             header_row = (number, cells)
+            width = len(cells)
             index, errors = _map_header(kind, number, cells)
             pending_blank_headers = {i for i, h in enumerate(cells) if not normalise_header(h)}
             result.errors += errors
@@ -528,7 +536,7 @@ def _parse_rows(
                     )
                 )
                 pending_blank_headers.discard(i)
-        for i in range(len(header_row[1]), len(cells)):
+        for i in range(width, len(cells)):
             if not v.is_blank(cells[i]):
                 result.errors.append(
                     ParseError(
@@ -553,8 +561,12 @@ def parse_row(
     typed: dict[str, Any] = {}
     errors: list[ParseError] = []
     size = len(cells)
-    for i, column in index.items():
-        problem, value, unknown = builder.read(column, cells[i] if i < size else None)
+    for i, column, memo in builder.columns(index):
+        raw = cells[i] if i < size else None
+        kind = type(raw)
+        # builder.read's look-up, made here first: this runs for every cell of the file.
+        outcome = memo.get((kind, raw)) if kind in _MEMO_CELLS else None
+        problem, value, unknown = builder.read(column, raw) if outcome is None else outcome
         if problem is not None:
             errors.append(ParseError(number, column.header, problem))
             typed[f"!{column.header}"] = True  # failed: later checks skip it
