@@ -1,31 +1,44 @@
 """Bulk import: 100,000 needs from one CSV through the service path, timed by stage.
 
-    .venv/bin/python -m bench.load.bulk_import [--rows 100000] [--http]
-        [--server postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--sqlite]
+    .venv/bin/python -m bench.load.bulk_import [--rows 100000] [--http] [--stages]
+        [--profile FILE] [--server postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--sqlite]
 
 The path is the one ``POST /api/v1/rounds/{round_id}/needs/import`` takes
 (``app.exchange.service.import_needs``: parse and check every row, then
-``app.exchange.batch.create_needs``: the round lock, the needs' own rules per row, the
+``app.exchange.batch.create_needs``: the round lock, the needs' own rules, the
 inserts and one audit entry per need, one commit). ``--http`` sends the file through
 that route instead (multipart, in-process ASGI), so the upload and response are
 counted too. The row limit is raised for the run (``upload_max_rows``, 20,000 by
 default). A scratch database on the server (or a SQLite file) is made and dropped.
+
+Besides the wall time it prints the importing process's CPU time and, on a PostgreSQL
+server on this machine, the CPU time of the server process that ran the import (read
+from /proc): on a shared machine these say what the import costs whatever else runs.
+``--stages`` adds the wall and CPU time of each stage (parse, the needs' insert, the
+audit entries, their insert, the commit); ``--profile FILE`` runs the service call
+under cProfile, saves the stats to FILE and prints the top functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
 import csv
 import datetime as dt
+import functools
 import io
 import os
+import pstats
 import random
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -54,7 +67,91 @@ def make_csv(rows: int, items: list[str], locations: list[str], seed: int = 7) -
     return out.getvalue().encode()
 
 
-def bench(url: str, rows: int, http: bool) -> dict[str, float]:
+def server_cpu(session: Session) -> Callable[[], float] | None:
+    """The CPU seconds so far of the PostgreSQL process serving ``session``, when it runs
+    on this machine (its /proc entry is readable); None otherwise."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return None
+
+    def seconds() -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    return seconds
+
+
+STAGES = {
+    "parse": "parse and check the file",
+    "create": "create_needs (the lock, the rules, all below)",
+    "needs": "  insert the needs (prepare the audit meanwhile)",
+    "prepare": "    prepare the audit entries",
+    "append": "  append the audit entries (chain, insert)",
+    "audit_insert": "    insert the audit entries",
+    "commit": "commit",
+}
+
+
+@contextlib.contextmanager
+def stages(figures: dict[str, Any], server: Callable[[], float] | None) -> Iterator[None]:
+    """Wall, CPU and database server CPU time of the import's stages, into
+    ``figures["stages"]`` (label -> seconds)."""
+    from app.audit import service as audit_service
+    from app.exchange import batch, spreadsheets
+
+    times = {key: [0.0, 0.0, 0.0] for key in STAGES}
+    patched: list[tuple[Any, str, Any]] = []
+
+    @contextlib.contextmanager
+    def timing(key: str) -> Iterator[None]:
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server() if server else 0.0
+        try:
+            yield
+        finally:
+            spent = times[key]
+            spent[0] += time.perf_counter() - t0
+            spent[1] += time.process_time() - c0
+            spent[2] += (server() if server else 0.0) - s0
+
+    def timed(owner: Any, name: str, key: str, *, context: bool = False) -> None:
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with timing(key):
+                return original(*args, **kwargs)
+
+        @contextlib.contextmanager
+        def enter(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            with timing(key), original(*args, **kwargs) as value:
+                yield value
+
+        patched.append((owner, name, original))
+        setattr(owner, name, enter if context else call)
+
+    timed(spreadsheets, "parse_needs", "parse")
+    timed(batch, "create_needs", "create")
+    timed(batch, "inserting_columns", "needs", context=True)
+    timed(batch, "prepare_entries", "prepare")
+    timed(batch, "append_entries", "append")
+    timed(audit_service, "insert_columns", "audit_insert")
+    timed(Session, "commit", "commit")
+    try:
+        yield
+    finally:
+        for owner, name, original in patched:
+            setattr(owner, name, original)
+        figures["stages"] = {
+            STAGES[key]: tuple(round(t, 2) for t in spent) for key, spent in times.items()
+        }
+
+
+def bench(
+    url: str, rows: int, http: bool, *, by_stage: bool = False, profile: str | None = None
+) -> dict[str, Any]:
     from app.auth import service as auth_service
     from app.auth.models import Role, User
     from app.auth.schemas import UserCreate
@@ -105,7 +202,10 @@ def bench(url: str, rows: int, http: bool) -> dict[str, float]:
     started = time.perf_counter()
     data = make_csv(rows, items, locations)
     made = time.perf_counter()
-    figures = {"csv_mb": round(len(data) / 1e6, 2), "make_csv_s": round(made - started, 2)}
+    figures: dict[str, Any] = {
+        "csv_mb": round(len(data) / 1e6, 2),
+        "make_csv_s": round(made - started, 2),
+    }
 
     if http:
         from fastapi.testclient import TestClient
@@ -134,23 +234,37 @@ def bench(url: str, rows: int, http: bool) -> dict[str, float]:
         assert response.status_code == 201, response.text[:2000]
         figures["import_s"] = round(t1 - t0, 2)
     else:
+        profiler = cProfile.Profile() if profile else None
         with Session(engine, expire_on_commit=False) as session:
             actor = session.get_one(User, officer.id)
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            result = exchange_service.import_needs(
-                session,
-                actor,
-                round_id,
-                Upload(data=data, filename="needs.csv", content_type="text/csv"),
-                settings=settings,
-                submit=True,
-            )
-            t1, cpu1 = time.perf_counter(), time.process_time()
+            server = server_cpu(session)
+            server0 = server() if server else 0.0
+            timing = stages(figures, server) if by_stage else contextlib.nullcontext()
+            with timing:
+                t0, cpu0 = time.perf_counter(), time.process_time()
+                if profiler:
+                    profiler.enable()
+                result = exchange_service.import_needs(
+                    session,
+                    actor,
+                    round_id,
+                    Upload(data=data, filename="needs.csv", content_type="text/csv"),
+                    settings=settings,
+                    submit=True,
+                )
+                if profiler:
+                    profiler.disable()
+                t1, cpu1 = time.perf_counter(), time.process_time()
+            if server:
+                figures["server_cpu_s"] = round(server() - server0, 2)
         assert result.created == rows
         figures["import_s"] = round(t1 - t0, 2)
         # This process's own CPU (the database server's is not in it): what the import
         # costs whatever else the machine is doing.
         figures["import_cpu_s"] = round(cpu1 - cpu0, 2)
+        if profiler and profile:
+            profiler.dump_stats(profile)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
     with engine.connect() as conn:
         count = conn.execute(
             sa.select(sa.func.count()).select_from(Need).where(Need.round_id == round_id)
@@ -167,25 +281,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http", action="store_true", help="through the upload route")
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead")
     parser.add_argument("--server", default=os.environ.get("LOAD_PG_URL", DEFAULT_SERVER))
+    parser.add_argument("--stages", action="store_true", help="time each stage too")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the service call")
     args = parser.parse_args(argv)
     if not 0 < args.rows <= 1_000_000:
         parser.error("--rows: 1 to 1,000,000")
+    if args.http and (args.stages or args.profile):
+        parser.error("--stages and --profile time the service path, not --http")
     load_before = os.getloadavg()
+    run = functools.partial(
+        bench, rows=args.rows, http=args.http, by_stage=args.stages, profile=args.profile
+    )
     if args.sqlite:
         with tempfile.TemporaryDirectory(prefix="poolbuy-bulk-") as workdir:
-            url = f"sqlite:///{Path(workdir) / f'bulk-{uuid.uuid4().hex[:6]}.db'}"
-            figures = bench(url, args.rows, args.http)
+            figures = run(f"sqlite:///{Path(workdir) / f'bulk-{uuid.uuid4().hex[:6]}.db'}")
     else:
         with scratch_database(args.server) as url:
-            figures = bench(url, args.rows, args.http)
+            figures = run(url)
     where = "sqlite" if args.sqlite else "postgresql"
     path = "HTTP upload route" if args.http else "service path"
+    server = (
+        f", database server CPU {figures['server_cpu_s']} s" if "server_cpu_s" in figures else ""
+    )
     print(
         f"{args.rows:,} needs, {where}, {path}: {figures['import_s']} s "
         f"({figures['rows_per_s']:,} rows/s; CSV {figures['csv_mb']} MB; importing process "
-        f"CPU {figures.get('import_cpu_s', '-')} s); load average "
+        f"CPU {figures.get('import_cpu_s', '-')} s{server}); load average "
         f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
+    for stage, (wall, cpu, server_cpu) in figures.get("stages", {}).items():
+        print(f"  {stage:48s} {wall:6.2f} s wall {cpu:6.2f} s CPU {server_cpu:6.2f} s server CPU")
     return 0
 
 
