@@ -36,7 +36,6 @@ import datetime as dt
 import itertools
 import logging
 import operator
-import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from decimal import Decimal
@@ -395,6 +394,8 @@ def _bound(values: list[Any], process: Any) -> list[Any]:
     """
     if process is None:
         return values
+    if _same(values):
+        return [process(values[0])] * len(values)
     distinct = {id(v): v for v in values}
     if len(distinct) * 2 > len(values):
         return list(map(process, values))
@@ -428,10 +429,10 @@ def _copy(
         return _copy_escape(bytes(data or b"").decode(encoding))
 
     def texts(values: list[Any]) -> list[str]:
-        if len(values) > 1 and all(map(operator.is_, values, itertools.repeat(values[0]))):
-            return [texts(values[:1])[0]] * len(values)  # the same object in every row
+        if len(values) > 1 and _same(values):
+            return [texts(values[:1])[0]] * len(values)
         kinds = set(map(type, values))
-        if kinds == {str} and not any(map(_COPY_SPECIAL.search, values)):
+        if kinds == {str} and not _needs_copy_escape("".join(values)):
             return values
         if len(kinds) == 1 and (convert := _COPY_TEXT.get(kinds.pop())) is not None:
             return list(map(convert, values))
@@ -452,9 +453,15 @@ def _copy(
 _COPY_CHUNK_ROWS = 5000
 
 
-# What COPY's text format escapes: a backslash starts an escape, tab and newline end a
-# field and a row.
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+def _same(values: list[Any]) -> bool:
+    """Whether every value is the very same object (the import's timestamp, ...)."""
+    return all(map(operator.is_, values, itertools.repeat(values[0])))
+
+
+def _needs_copy_escape(text: str) -> bool:
+    # What COPY's text format escapes: a backslash starts an escape, tab and newline end
+    # a field and a row. Four scans at memchr's speed beat one regular expression.
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
 
 
 def _copy_escape(text: str) -> str:
