@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.orm import Session
 
 from app.api import API_PREFIX
@@ -193,10 +194,11 @@ def _new_ids(session: Session, table: sa.Table, count: int) -> list[int]:
     would give; the rows are then inserted with their ids (no RETURNING: in parameter
     order it costs the driver more than the insert itself)."""
     if session.get_bind().dialect.name == "postgresql":
-        # One array rather than a row per id: fetching 100,000 rows costs more than this.
-        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        # One array rather than a row per id (fetching 100,000 rows costs more than
+        # drawing them), and the sequence named once, not looked up for every id.
+        sequence = session.scalar(sa.select(sa.func.pg_get_serial_sequence(table.name, "id")))
         drawn = session.scalar(
-            sa.select(sa.func.array_agg(sa.func.nextval(sequence))).select_from(
+            sa.select(sa.func.array_agg(sa.func.nextval(sa.cast(sequence, REGCLASS)))).select_from(
                 sa.func.generate_series(1, count)
             )
         )
