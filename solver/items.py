@@ -123,10 +123,11 @@ def solve_model(
     if model.binaries and splits:
         arrays, relaxation = relax(model, variables, time_limit)
     if relaxation is None:
-        # Without binaries the LP is the model; a single item gains nothing by splitting.
+        # Without binaries the LP is the model; a single item gains nothing by
+        # splitting; an LP relaxation that did not finish leaves no prices.
         return run_highs(
             model,
-            time_limit=time_limit,
+            time_limit=max(0.01, time_limit - (time.perf_counter() - started)),
             relative_gap=relative_gap,
             stage=stage,
             agency=agency,
