@@ -64,10 +64,21 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(
+    *statuses: int, beyond_schema: str | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """Problem-details responses for ``statuses``.
+
+    ``beyond_schema``: what a 422 also refuses that the request schema cannot state
+    (a reference to a record that must exist, the clock, an order across entries), so
+    a client reading the schema learns every reason a well-formed request is refused.
+    """
+    described = dict(_DESCRIPTIONS)
+    if beyond_schema:
+        described[422] = f"{_DESCRIPTIONS[422]}. Beyond the schema, also refused: {beyond_schema}"
     return {
         status: {
-            "description": _DESCRIPTIONS.get(status, "Error"),
+            "description": described.get(status, "Error"),
             "content": {
                 PROBLEM_JSON: {
                     "schema": PROBLEM_SCHEMA,

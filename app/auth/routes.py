@@ -117,7 +117,7 @@ def list_users(
     "/users",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, beyond_schema="an agency that does not exist"),
 )
 def create_user(
     body: UserCreate,
@@ -145,7 +145,16 @@ def read_user(user_id: IdPath, session: SessionDep, admin: AdminUser, response: 
 @router.patch(
     "/users/{user_id}",
     response_model=UserRead,
-    responses=problem_responses(401, 403, 404, 412, 422, 428),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        412,
+        422,
+        428,
+        beyond_schema="an agency that does not exist; no agency for a role of an agency's "
+        "staff (the stored roles count); an admin deactivating or demoting themselves",
+    ),
 )
 def update_user(
     user_id: IdPath,

@@ -53,6 +53,26 @@ _READ = problem_responses(401, 404)
 _CREATE = problem_responses(401, 403, 409, 415, 422)
 _UPDATE = problem_responses(401, 403, 404, 409, 412, 415, 422, 428)
 _DELETE = problem_responses(401, 403, 404, 409, 412, 428)
+_TIER_ORDER = (
+    "price tiers whose min_quantity does not rise or whose unit_price rises; "
+    "valid_to before valid_from"
+)
+_CREATE_OFFER = problem_responses(
+    401, 403, 409, 415, 422,
+    beyond_schema="a supplier, item or agency that does not exist or is retired; " + _TIER_ORDER,
+)
+_UPDATE_OFFER = problem_responses(
+    401, 403, 404, 409, 412, 415, 422, 428,
+    beyond_schema="an agency that does not exist; " + _TIER_ORDER + " (the stored dates count)",
+)
+_CREATE_ROUTE = problem_responses(
+    401, 403, 409, 415, 422,
+    beyond_schema="a supplier or location that does not exist or is retired",
+)
+_UPDATE_LOCATION = problem_responses(
+    401, 403, 404, 409, 412, 415, 422, 428,
+    beyond_schema="a latitude without a longitude or the reverse (the stored ones count)",
+)
 
 Active = Annotated[bool | None, Query(description="true: in use; false: retired")]
 Search = Annotated[
@@ -239,7 +259,7 @@ def read_location(location: LocationDep, user: CurrentUser, response: Response) 
     "/locations/{location_id}",
     summary="Change a location",
     response_model=LocationRead,
-    responses=_UPDATE,
+    responses=_UPDATE_LOCATION,
 )
 def update_location(
     user: CatalogueManager,
@@ -394,7 +414,7 @@ def list_offers(
     summary="Add an offer",
     status_code=status.HTTP_201_CREATED,
     response_model=OfferRead,
-    responses=_CREATE,
+    responses=_CREATE_OFFER,
     openapi_extra=_json_body(OfferCreate),
 )
 def create_offer(
@@ -427,7 +447,7 @@ def read_offer(offer: OfferDep, user: CurrentUser, response: Response) -> Any:
     "/offers/{offer_id}",
     summary="Change an offer",
     response_model=OfferRead,
-    responses=_UPDATE,
+    responses=_UPDATE_OFFER,
     openapi_extra=_json_body(OfferUpdate),
 )
 def update_offer(
@@ -481,7 +501,7 @@ def list_routes(
     summary="Add a route",
     status_code=status.HTTP_201_CREATED,
     response_model=RouteRead,
-    responses=_CREATE,
+    responses=_CREATE_ROUTE,
     openapi_extra=_json_body(RouteCreate),
 )
 def create_route(

@@ -353,7 +353,17 @@ def read_schedule(round_: ValidRound, session: SessionDep, response: Response) -
     "/rounds/{round_id}/schedule",
     response_model=ScheduleRead,
     summary="Schedule a round: close it by itself at its deadline, optionally recurring",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        412,
+        422,
+        428,
+        beyond_schema="a time zone the IANA database does not name; a cron range that runs "
+        "backwards (5-1) or a day no listed month has (30 2)",
+    ),
 )
 def set_schedule(
     round_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[4])],

@@ -50,6 +50,12 @@ _INVALID_NEED = {
 }
 
 
+_REFS = "an item or location that does not exist or is retired; a need_by in the past"
+_REFS_AND_STORED = (
+    f"{_REFS}; a critical or high priority without a justification (the stored one counts)"
+)
+
+
 def _body_doc(model: type[NeedCreate] | type[NeedUpdate]) -> dict[str, Any]:
     # The body is read raw (see app.needs.deps.json_object), so its schema and
     # examples are documented by hand from the model that validates it.
@@ -163,7 +169,7 @@ def list_round_needs(
     summary="Create a need",
     status_code=status.HTTP_201_CREATED,
     response_model=NeedRead,
-    responses=_with_examples(problem_responses(401, 403, 404, 409, 422)),
+    responses=_with_examples(problem_responses(401, 403, 404, 409, 422, beyond_schema=_REFS)),
     openapi_extra=_body_doc(NeedCreate),
 )
 def create_need(
@@ -204,7 +210,9 @@ def read_need(need: ValidNeed, session: SessionDep, response: Response) -> Any:
     "/needs/{need_id}",
     summary="Change a need",
     response_model=NeedRead,
-    responses=_with_examples(problem_responses(401, 403, 404, 409, 412, 422, 428)),
+    responses=_with_examples(
+        problem_responses(401, 403, 404, 409, 412, 422, 428, beyond_schema=_REFS_AND_STORED)
+    ),
     openapi_extra=_body_doc(NeedUpdate),
 )
 def update_need(

@@ -23,6 +23,8 @@ from app.rounds.schemas import RoundCreate, RoundRead, RoundUpdate
 # Mounted under /api/v1 by app.main, like every domain router.
 router = APIRouter(tags=["rounds"])
 
+_FUTURE = "a deadline that is not in the future"
+
 
 @router.get(
     "/rounds",
@@ -47,7 +49,7 @@ def list_rounds(
     summary="Open a round",
     status_code=status.HTTP_201_CREATED,
     response_model=RoundRead,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, beyond_schema=_FUTURE),
 )
 def create_round(
     body: RoundCreate,
@@ -85,7 +87,7 @@ def read_round(round_: ValidRound, response: Response) -> Any:
     "/rounds/{round_id}",
     summary="Change an open round",
     response_model=RoundRead,
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 428, beyond_schema=_FUTURE),
 )
 def update_round(
     round_id: IdPath,

@@ -71,7 +71,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
          "detail": "the request body exceeds 20971520 bytes", "instance": "/api/v1/solve"},
     ),
     422: _problem_response(
-        "Malformed JSON, or a document that breaks the contract: every problem is listed.",
+        "Malformed JSON, or a document that breaks the contract: every problem is listed. "
+        "Beyond the schema, also refused: a reference to an agency, item, location, supplier "
+        "the document does not list; an id listed twice; an agency twice in an offer; two "
+        "routes between one supplier and location; price tiers whose min_quantity does not "
+        "rise or whose unit_price rises.",
         {"type": "about:blank", "title": "Invalid input", "status": 422,
          "detail": "2 problems found; nothing was changed", "instance": "/api/v1/solve",
          "errors": [
