@@ -182,8 +182,9 @@ def create_needs(
     assert set(columns) == set(need.columns.keys()), "a column of need is not set"
     dialect = session.get_bind().dialect
     with inserting_columns(session.connection(), need, columns):
-        # While PostgreSQL inserts, checks and indexes the needs (most of an import's
-        # time there), their audit entries are made ready here; then they are appended.
+        # While the database inserts, checks and indexes the needs (most of an import's
+        # time), their audit entries are made ready here; then they are appended. Nothing
+        # in this block may query (the actor's columns were loaded above, for ``fixed``).
         entries = prepare_entries(actor, _need_entries(columns, fixed), dialect)
     append_entries(session, entries)
     return ids
