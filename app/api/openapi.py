@@ -115,6 +115,16 @@ def complete_document(document: dict[str, Any], *, max_page_size: int) -> dict[s
             responses = operation.setdefault("responses", {})
             parameters = operation.get("parameters", [])
             for parameter in parameters:
+                if parameter.get("in") == "header" and parameter.get("name") in HEADER_SCHEMAS:
+                    described = parameter.get("schema", {})
+                    parameter["schema"] = {
+                        **{
+                            k: described[k]
+                            for k in ("title", "description", "examples")
+                            if k in described
+                        },
+                        **HEADER_SCHEMAS[parameter["name"]],
+                    }
                 if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
                     parameter["required"] = True
                 if parameter.get("in") == "query" and parameter.get("name") == "limit":
@@ -142,6 +152,19 @@ def complete_document(document: dict[str, Any], *, max_page_size: int) -> dict[s
             schemas.pop(name, None)
     return document
 
+
+# What the service takes in these headers, as it checks them (a header is never null):
+# If-Match: at least one tag, so something that is not a comma or a blank (an empty list
+# is "no If-Match", 428); Idempotency-Key: 1 to 255 characters that are printable
+# (str.isprintable) among those a header can carry (Latin-1): ASCII but controls, and
+# Latin-1 letters and signs but no-break space (A0) and soft hyphen (AD).
+HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "If-Match": {"type": "string", "pattern": r"[^\s,]"},
+    "Idempotency-Key": {
+        "type": "string",
+        "pattern": "^[\\x20-\\x7e\\xa1-\\xac\\xae-\\xff]{1,255}$",
+    },
+}
 
 # Contract v1: "a null setting takes its default", in a problem document's settings and
 # in a round's. The models drop the nulls before validating, so the schema must allow them.

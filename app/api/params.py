@@ -44,6 +44,19 @@ def _iso_datetime(value: Any) -> Any:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's integer: 5 and 5.0 are whole numbers, "5" and true are not (Pydantic's
+    # strict mode would refuse 5.0, its lax mode take "5").
+    if isinstance(value, bool | str):
+        raise ValueError("must be an integer (a whole number), not a string or boolean")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# A JSON body's whole number, as the schema's ``type: integer`` reads it.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
 IsoAwareDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]

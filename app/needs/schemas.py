@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from app.api.params import IsoDate
+from app.api.params import IsoDate, WholeNumber
 from app.db import utcnow
 from app.needs.models import NeedStatus, Priority
 from app.rounds.models import RoundStatus
@@ -55,8 +55,8 @@ SAYS_SOMETHING = r"\S"
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=SAYS_SOMETHING)]
 Quantity = Annotated[
-    int,
-    Field(gt=0, le=MAX_QUANTITY, strict=True, description="whole units of the item's unit, > 0"),
+    WholeNumber,
+    Field(gt=0, le=MAX_QUANTITY, description="whole units of the item's unit, > 0"),
 ]
 NeedBy = Annotated[
     IsoDate,

@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.api.params import WholeNumber
 from app.runs.models import Decision, PlanStatus, RunStatus
 
-# Strict numbers: "5" or true are not read as numbers (the contract refuses them too).
-WholeDays = Annotated[int | None, Field(default=None, ge=0, strict=True)]
+# Strict numbers: "5" or true are not read as numbers (the contract refuses them too);
+# 5.0 is a whole number, as JSON Schema's integer has it.
+WholeDays = Annotated[WholeNumber | None, Field(default=None, ge=0)]
 Rate = Annotated[float | None, Field(default=None, ge=0, strict=True, allow_inf_nan=False)]
 
 

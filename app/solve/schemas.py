@@ -27,9 +27,26 @@ def problem_schema() -> dict[str, Any]:
     # The solver checks this one with its cross-entry rules ("must list at least one
     # tier"); the schema states it too, so a document it calls valid is not refused for it.
     definitions["Offer"]["properties"]["price_tiers"]["minItems"] = 1
+    # Dates are refused outside the years 1900 to 9000 (solver.problem._plausible_date).
+    _plausible_years(schema)
+    _plausible_years(definitions)
     schema["$defs"] = {f"{COMPONENT_PREFIX}{name}": body for name, body in definitions.items()}
     schema["title"] = "Problem document (contract v1)"
     return schema
+
+
+PLAUSIBLE_YEAR = r"^(19[0-9]{2}|[2-8][0-9]{3}|9000)-"
+
+
+def _plausible_years(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("format") == "date":
+            node["pattern"] = PLAUSIBLE_YEAR
+        for value in node.values():
+            _plausible_years(value)
+    elif isinstance(node, list):
+        for value in node:
+            _plausible_years(value)
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
