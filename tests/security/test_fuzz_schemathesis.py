@@ -366,38 +366,37 @@ def demo_tokens(database_factory: DatabaseFactory) -> Iterator[dict[str, str]]:
         engine.dispose()
 
 
-def _names_authorization(parameter: str | None, location: Any) -> bool:
-    return location == ParameterLocation.HEADER and (parameter or "").lower() == "authorization"
+def _is_header(parameter: str | None, location: Any, name: str) -> bool:
+    return location == ParameterLocation.HEADER and (parameter or "").lower() == name.lower()
 
 
-def _authorization_as_generated(case: Any) -> bool:
-    """Whether this case is about the Authorization header itself (missing or malformed)."""
+def _about_header(case: Any, name: str) -> bool:
+    """Whether this case is about that header itself (missing or malformed on purpose)."""
     data = case.meta.phase.data if case.meta is not None else None
     if data is None:
         return False
-    if _names_authorization(getattr(data, "parameter", None), data.parameter_location):
+    if _is_header(getattr(data, "parameter", None), data.parameter_location, name):
         return True
     return any(
-        _names_authorization(m.parameter, m.parameter_location)
-        for m in getattr(data, "mutations", ())
+        _is_header(m.parameter, m.parameter_location, name) for m in getattr(data, "mutations", ())
     )
 
 
-def _fresh_idempotency_key(headers: dict[str, Any]) -> None:
+def _fresh_idempotency_key(case: Any, headers: dict[str, Any]) -> None:
     key = headers.get("Idempotency-Key")
-    if isinstance(key, str) and 0 < len(key) <= 255 and key.isprintable():
+    if isinstance(key, str) and not _about_header(case, "Idempotency-Key"):
         headers["Idempotency-Key"] = str(uuid.uuid4())
 
 
 def _call(case: Any, role: str, tokens: dict[str, str]) -> None:
     headers = dict(case.headers or {})
-    if not _authorization_as_generated(case):
+    if not _about_header(case, "Authorization"):
         email = ROLES[role]
         if email is None:
             headers.pop("Authorization", None)
         else:
             headers["Authorization"] = f"Bearer {tokens[email]}"
-    _fresh_idempotency_key(headers)
+    _fresh_idempotency_key(case, headers)
     case.headers = headers
     response = case.call()
     try:
