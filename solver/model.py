@@ -152,7 +152,10 @@ def add_tier_choice(
             model.objective_terms.append((w, r.unit_price))
             in_tier.append((w, 1.0))
             parts_of_award[p].append((w, -1.0))
-            model.lp += (w - top * z <= 0, f"tier_link_{need}_{offer}_{r.tier}")
+            model.lp += (
+                pulp.LpAffineExpression.from_list([(w, 1.0), (z, -top)]) <= 0,
+                f"tier_link_{need}_{offer}_{r.tier}",
+            )
         model.lp += (
             pulp.LpAffineExpression.from_list([*in_tier, (z, -r.lowest)]) >= 0,
             f"tier_low_{offer}_{r.tier}",
