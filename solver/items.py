@@ -127,7 +127,7 @@ def solve_model(
         # splitting; an LP relaxation that did not finish leaves no prices.
         return run_highs(
             model,
-            time_limit=max(0.01, time_limit - (time.perf_counter() - started)),
+            time_limit=max(0.0, time_limit - (time.perf_counter() - started)),
             relative_gap=relative_gap,
             stage=stage,
             agency=agency,
@@ -199,7 +199,7 @@ def solve_model(
 
     whole = run_highs(
         model,
-        time_limit=max(0.01, time_limit - (time.perf_counter() - started)),
+        time_limit=max(0.0, time_limit - (time.perf_counter() - started)),
         relative_gap=relative_gap,
         stage=stage,
         agency=agency,
