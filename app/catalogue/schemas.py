@@ -93,8 +93,13 @@ AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE, description="an agency's 
 Name = Annotated[str, _text(200)]
 Unit = Annotated[str, _text(32)]
 Category = Annotated[str, _text(64)]
+# unspsc_problem as a pattern, so the schema says it: a segment of 10 or above, and under
+# a 00 level only 00 levels.
+_LEVEL = "(0[1-9]|[1-9][0-9])"
+UNSPSC = rf"^[1-9][0-9](000000|{_LEVEL}0000|{_LEVEL}{{2}}00|{_LEVEL}{{3}})$"
 UnspscCode = Annotated[
     str,
+    StringConstraints(pattern=UNSPSC),
     BeforeValidator(_unspsc),
     Field(description="UNSPSC code, 8 digits", examples=["42131606"]),
 ]
