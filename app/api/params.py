@@ -18,7 +18,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator, Strict
 
 MAX_ID = 2_147_483_647
 # Rows to skip in a list: the same ceiling, far past any table this service holds.
@@ -44,18 +44,16 @@ def _iso_datetime(value: Any) -> Any:
     return value
 
 
-def _whole_number(value: Any) -> Any:
-    # JSON Schema's integer: 5 and 5.0 are whole numbers, "5" and true are not (Pydantic's
-    # strict mode would refuse 5.0, its lax mode take "5").
-    if isinstance(value, bool | str):
-        raise ValueError("must be an integer (a whole number), not a string or boolean")
+def _integral_float(value: Any) -> Any:
+    # JSON Schema's integer: 5.0 is a whole number like 5. Strict mode (below) refuses the
+    # rest that lax mode would take: "5", true, 5.5.
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
 # A JSON body's whole number, as the schema's ``type: integer`` reads it.
-WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+WholeNumber = Annotated[int, BeforeValidator(_integral_float), Strict()]
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
