@@ -231,10 +231,11 @@ def test_offers_import_with_tiers(client: TestClient, group: Group, session: Ses
     assert first.eligible_agency_ids == [a]
     assert second.eligible_agency_ids is None and second.valid_to is None
 
-    # The same file again: every row is already there, nothing is doubled.
+    # The same file again: every row is already there, nothing is doubled; as for a
+    # single create of an offer that exists, that is a conflict, each row listed.
     before = count(session, Offer)
     again = upload(client, f"{API}/offers/import", group.headers("specialist"), body, "o.csv")
-    assert again.status_code == 422
+    assert again.status_code == 409
     assert {e["path"] for e in again.json()["errors"]} == {"row 2, offer_id", "row 3, offer_id"}
     assert count(session, Offer) == before
 
@@ -268,8 +269,15 @@ def test_routes_import_refuses_an_existing_pair_at_its_row(
     ).encode()
     before = count(session, Route)
     answer = upload(client, f"{API}/routes/import", group.headers("specialist"), body, "r.csv")
-    assert answer.status_code == 422
+    # Only a row already stored: a conflict, as creating that route alone would be.
+    assert answer.status_code == 409
     assert [e["path"] for e in answer.json()["errors"]] == ["row 3, location"]
+    assert count(session, Route) == before
+    # With a bad row as well, the file is bad input (422), not a conflict.
+    mixed = body + f"{supplier.id},nowhere,1,1,1\n".encode()
+    answer = upload(client, f"{API}/routes/import", group.headers("specialist"), mixed, "r.csv")
+    assert answer.status_code == 422
+    assert "row 4, location" in [e["path"] for e in answer.json()["errors"]]
     assert count(session, Route) == before
     good = body.split(b"\n")[0] + b"\n" + body.split(b"\n")[1] + b"\n"
     created = upload(client, f"{API}/routes/import", group.headers("specialist"), good, "r.csv")

@@ -58,19 +58,41 @@ _TIER_ORDER = (
     "valid_to before valid_from"
 )
 _CREATE_OFFER = problem_responses(
-    401, 403, 409, 415, 422,
+    401,
+    403,
+    409,
+    415,
+    422,
     beyond_schema="a supplier, item or agency that does not exist or is retired; " + _TIER_ORDER,
 )
 _UPDATE_OFFER = problem_responses(
-    401, 403, 404, 409, 412, 415, 422, 428,
+    401,
+    403,
+    404,
+    409,
+    412,
+    415,
+    422,
+    428,
     beyond_schema="an agency that does not exist; " + _TIER_ORDER + " (the stored dates count)",
 )
 _CREATE_ROUTE = problem_responses(
-    401, 403, 409, 415, 422,
+    401,
+    403,
+    409,
+    415,
+    422,
     beyond_schema="a supplier or location that does not exist or is retired",
 )
 _UPDATE_LOCATION = problem_responses(
-    401, 403, 404, 409, 412, 415, 422, 428,
+    401,
+    403,
+    404,
+    409,
+    412,
+    415,
+    422,
+    428,
     beyond_schema="a latitude without a longitude or the reverse (the stored ones count)",
 )
 
@@ -436,7 +458,7 @@ def create_offer(
 
 
 @router.get(
-    "/offers/{offer_id}", summary="Read an offer", response_model=OfferRead, responses=_READ
+    "/offers/{offer_id:int}", summary="Read an offer", response_model=OfferRead, responses=_READ
 )
 def read_offer(offer: OfferDep, user: CurrentUser, response: Response) -> Any:
     set_etag(response, offer)
@@ -444,7 +466,7 @@ def read_offer(offer: OfferDep, user: CurrentUser, response: Response) -> Any:
 
 
 @router.patch(
-    "/offers/{offer_id}",
+    "/offers/{offer_id:int}",
     summary="Change an offer",
     response_model=OfferRead,
     responses=_UPDATE_OFFER,
@@ -466,7 +488,7 @@ def update_offer(
 
 
 @router.delete(
-    "/offers/{offer_id}",
+    "/offers/{offer_id:int}",
     summary="Delete an offer",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,
@@ -520,14 +542,16 @@ def create_route(
     return route
 
 
-@router.get("/routes/{route_id}", summary="Read a route", response_model=RouteRead, responses=_READ)
+@router.get(
+    "/routes/{route_id:int}", summary="Read a route", response_model=RouteRead, responses=_READ
+)
 def read_route(route: RouteDep, user: CurrentUser, response: Response) -> Any:
     set_etag(response, route)
     return route
 
 
 @router.patch(
-    "/routes/{route_id}", summary="Change a route", response_model=RouteRead, responses=_UPDATE
+    "/routes/{route_id:int}", summary="Change a route", response_model=RouteRead, responses=_UPDATE
 )
 def update_route(
     user: CatalogueManager,
@@ -544,7 +568,7 @@ def update_route(
 
 
 @router.delete(
-    "/routes/{route_id}",
+    "/routes/{route_id:int}",
     summary="Delete a route",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,

@@ -38,7 +38,7 @@ from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location, Offer, PriceTier, Route
 from app.catalogue.schemas import OfferCreate, RouteCreate
 from app.db import inserting_columns, utcnow
-from app.errors import FieldIssue, Forbidden, InvalidInput
+from app.errors import DomainError, FieldIssue, Forbidden, InvalidInput
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus, Priority
 from app.needs.schemas import MAX_QUANTITY, MAX_TEXT, PRIORITIES_NEEDING_JUSTIFICATION
@@ -89,7 +89,20 @@ def _at_rows(
     return [FieldIssue(row_path(number, i.path, columns), i.reason) for i in issues]
 
 
-def _refuse_if(issues: list[FieldIssue], what: str) -> None:
+def _refuse_if(issues: list[FieldIssue], what: str, duplicates: int = 0) -> None:
+    """422 listing every problem; 409 when all there is are rows already stored.
+
+    A single create of an offer or route that exists is a conflict (409); a file
+    whose only fault is such rows gets the same answer, with its rows listed.
+    """
+    if issues and len(issues) == duplicates:
+        raise DomainError(
+            409,
+            "Conflict",
+            f"{duplicates} row{'s' if duplicates != 1 else ''} already in the catalogue; "
+            f"no {what} were imported",
+            issues,
+        )
     if issues:
         unique = list(dict.fromkeys((i.path, i.reason) for i in issues))
         rows = {p.split(",", 1)[0] for p, _ in unique if p.startswith("row ")}
@@ -331,6 +344,7 @@ def create_offers(
     offer (change an offer through the API instead).
     """
     issues: list[FieldIssue] = []
+    duplicates = 0
     accepted: list[OfferCreate] = []
     for number, row in zip(row_numbers, rows, strict=True):
         row_issues = catalogue_service.offer_issues(session, row)
@@ -350,6 +364,7 @@ def create_offers(
                 )
             )
             if existing is not None:
+                duplicates += 1
                 row_issues.append(
                     FieldIssue(
                         "$.reference",
@@ -359,7 +374,7 @@ def create_offers(
                 )
         issues += _at_rows(number, row_issues, OFFER_COLUMNS)
         accepted.append(data)
-    _refuse_if(issues, "offers")
+    _refuse_if(issues, "offers", duplicates)
 
     offers = []
     for data in accepted:
@@ -414,6 +429,7 @@ def create_routes(
 ) -> list[Route]:
     """Routes, one per row; a pair that already has a route is refused at its row."""
     issues: list[FieldIssue] = []
+    duplicates = 0
     accepted: list[RouteCreate] = []
     for number, row in zip(row_numbers, rows, strict=True):
         row_issues = catalogue_service.route_issues(session, row)
@@ -428,6 +444,7 @@ def create_routes(
             )
         )
         if existing is not None:
+            duplicates += 1
             row_issues.append(
                 FieldIssue(
                     "$.location_id",
@@ -437,7 +454,7 @@ def create_routes(
             )
         issues += _at_rows(number, row_issues, ROUTE_COLUMNS)
         accepted.append(data)
-    _refuse_if(issues, "routes")
+    _refuse_if(issues, "routes", duplicates)
 
     routes = [Route(**data.model_dump()) for data in accepted]
     session.add_all(routes)

@@ -269,33 +269,12 @@ BEYOND_THE_SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 # Findings reported to the owners of the code at fault, open until they fix them; each
-# xfails (visibly) only on the failure named, anything else still fails the test.
-_DUPLICATE = r"already (has|exists)"
-PENDING: dict[str, tuple[type[Exception], str, str]] = {
-    # A file row that duplicates a stored offer or route is refused with 422, where the
-    # same offer or route sent alone is 409 (app/catalogue: "already exists"): the
-    # import should answer 409 too (app/exchange, its owner's).
-    "import-duplicate": (
-        RejectedPositiveData,
-        _DUPLICATE,
-        "app/exchange: a duplicate row in an import is 422, a duplicate single create 409",
-    ),
-    # GET, PATCH and DELETE on /offers/import and /routes/import reach the routes of
-    # /offers/{offer_id} and /routes/{route_id} (422, 428) instead of 405 + Allow: POST.
-    # Fix: {offer_id:int} / {route_id:int} in app/catalogue/routes.py, which changes
-    # route.path, the key of tests/security/test_access_matrix.py (its owner's): that
-    # test must read route.path_format first.
-    "import-405": (
-        UnsupportedMethodResponse,
-        r"",
-        "GET/PATCH/DELETE on /offers/import, /routes/import are not 405: see PENDING",
-    ),
-}
+# xfails (visibly) only on the failure named, anything else still fails the test. None
+# is open: an import of rows already stored answers 409 like a single create, and the
+# id routes of offers and routes take whole numbers only, so /offers/import is 405.
+PENDING: dict[str, tuple[type[Exception], str, str]] = {}
 PENDING_SEEN: set[str] = set()
-PENDING_OPERATIONS = {
-    "POST /api/v1/offers/import": ("import-duplicate", "import-405"),
-    "POST /api/v1/routes/import": ("import-duplicate", "import-405"),
-}
+PENDING_OPERATIONS: dict[str, tuple[str, ...]] = {}
 
 
 def _problems(response: Any) -> list[dict[str, str]]:
