@@ -137,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="medium", choices=["small", "medium", "large"])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
-        "--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        "--database",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL server URL; a throw-away database is made on it",
     )
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     parser.add_argument(
-        "--nice", type=int, default=10,
+        "--nice",
+        type=int,
+        default=10,
         help="the workers' CPU priority (POOLBUY_JOBS_WORKER_NICE; default 10, the service's)",
     )
     args = parser.parse_args(argv)
@@ -184,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         port = _free_port()
         api = subprocess.Popen(
             [str(BIN / "poolbuy"), "serve", "--port", str(port)],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         rounds_url = f"http://127.0.0.1:{port}/api/v1/rounds?limit=50"
         token, _ = _seed(factory, 0, args.size)
@@ -212,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
             workers = [
                 subprocess.Popen(
                     [str(BIN / "poolbuy"), "worker", "--no-sweeper"],
-                    env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
                     text=True,
                 )
                 for _ in range(count)
@@ -247,13 +257,18 @@ def main(argv: list[str] | None = None) -> int:
                     states = session.scalars(sa.select(Job.state).where(Job.id.in_(jobs))).all()
                 ok = sum(1 for s in states if s.value == "succeeded")
                 results.append(
-                    {"workers": count, "wall": wall, "ok": ok, "load_before": load_before,
-                     "load_after": os.getloadavg()[0], **{
-                        f"busy_{k}": v for k, v in busy.summary().items()
-                    }}
+                    {
+                        "workers": count,
+                        "wall": wall,
+                        "ok": ok,
+                        "load_before": load_before,
+                        "load_after": os.getloadavg()[0],
+                        **{f"busy_{k}": v for k, v in busy.summary().items()},
+                    }
                 )
-                print(f"{count} worker(s): {wall:.1f} s, {ok}/{len(jobs)} succeeded",
-                      file=sys.stderr)
+                print(
+                    f"{count} worker(s): {wall:.1f} s, {ok}/{len(jobs)} succeeded", file=sys.stderr
+                )
             finally:
                 for worker in workers:
                     worker.terminate()
@@ -265,13 +280,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load average after: {os.getloadavg()}", file=sys.stderr)
 
         base = idle.summary()
-        print(f"\n{args.runs} queued {args.size} runs, broker mode, this machine "
-              f"({os.cpu_count()} cores)\n")
-        print("| workers | wall time (s) | runs/min | succeeded | GET /rounds p50 (ms) "
-              "| p95 (ms) | max (ms) | p50 vs idle | load avg (1 min) before, after |")
+        print(
+            f"\n{args.runs} queued {args.size} runs, broker mode, this machine "
+            f"({os.cpu_count()} cores)\n"
+        )
+        print(
+            "| workers | wall time (s) | runs/min | succeeded | GET /rounds p50 (ms) "
+            "| p95 (ms) | max (ms) | p50 vs idle | load avg (1 min) before, after |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
-        print(f"| idle | - | - | - | {base['p50']:.1f} | {base['p95']:.1f} | {base['max']:.1f} "
-              f"| 1.0x | |")
+        print(
+            f"| idle | - | - | - | {base['p50']:.1f} | {base['p95']:.1f} | {base['max']:.1f} "
+            f"| 1.0x | |"
+        )
         for row in results:
             print(
                 f"| {row['workers']:.0f} | {row['wall']:.1f} | {60 * args.runs / row['wall']:.1f} "
@@ -280,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {row['load_before']:.2f}, {row['load_after']:.2f} |"
             )
         if len(results) >= 2:
-            print(f"\nspeed-up, {results[-1]['workers']:.0f} workers over "
-                  f"{results[0]['workers']:.0f}: {results[0]['wall'] / results[-1]['wall']:.2f}x")
+            print(
+                f"\nspeed-up, {results[-1]['workers']:.0f} workers over "
+                f"{results[0]['workers']:.0f}: {results[0]['wall'] / results[-1]['wall']:.2f}x"
+            )
     finally:
         if api is not None:
             api.terminate()
