@@ -80,6 +80,31 @@ def items_page(
     )
 
 
+def _named_list(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    tab: Literal["suppliers", "locations"],
+    stmt: Any,
+    schema: Any,
+    q: str,
+    offset: int,
+) -> Response:
+    """Suppliers and locations: one page of the rows a name search finds."""
+    return render(
+        request,
+        settings,
+        f"catalogue_{tab}.html",
+        {
+            "page": paginate(session, stmt, _params(offset), schema),
+            "q": q,
+            "may_manage": _may_manage(user),
+            "tab": tab,
+        },
+    )
+
+
 @router.get("/catalogue/suppliers")
 def suppliers_page(
     request: Request,
@@ -90,17 +115,7 @@ def suppliers_page(
     offset: Offset = 0,
 ) -> Response:
     stmt = catalogue_service.suppliers_query(q=q.strip() or None)
-    return render(
-        request,
-        settings,
-        "catalogue_suppliers.html",
-        {
-            "page": paginate(session, stmt, _params(offset), SupplierRead),
-            "q": q,
-            "may_manage": _may_manage(user),
-            "tab": "suppliers",
-        },
-    )
+    return _named_list(request, session, user, settings, "suppliers", stmt, SupplierRead, q, offset)
 
 
 @router.get("/catalogue/locations")
@@ -113,17 +128,7 @@ def locations_page(
     offset: Offset = 0,
 ) -> Response:
     stmt = catalogue_service.locations_query(q=q.strip() or None)
-    return render(
-        request,
-        settings,
-        "catalogue_locations.html",
-        {
-            "page": paginate(session, stmt, _params(offset), LocationRead),
-            "q": q,
-            "may_manage": _may_manage(user),
-            "tab": "locations",
-        },
-    )
+    return _named_list(request, session, user, settings, "locations", stmt, LocationRead, q, offset)
 
 
 @router.get("/catalogue/offers")
@@ -149,8 +154,10 @@ def offers_page(
             "supplier_id": supplier_id,
             "may_manage": _may_manage(user),
             # An agency's long-term agreement is changed only by its own specialists.
-            "may_change": lambda offer: _may_manage(user)
-            and catalogue_service.may_manage_offer(user, offer.owner_agency_id),
+            "may_change": lambda offer: (
+                _may_manage(user)
+                and catalogue_service.may_manage_offer(user, offer.owner_agency_id)
+            ),
             "tab": "offers",
         },
     )
