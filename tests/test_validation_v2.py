@@ -75,7 +75,7 @@ SHARE = r"less than or equal to 1|greater than 0"
 KIND = r"max_suppliers.*min_suppliers.*max_share.*min_share"
 
 CASES = {
-    "pack size 0": ("offers[0].pack_size", 0, "$.offers[0].pack_size", r"greater than or equal to 1"),
+    "pack size 0": ("offers[0].pack_size", 0, "$.offers[0].pack_size", r"or equal to 1"),
     "pack size 2.5": ("offers[0].pack_size", 2.5, "$.offers[0].pack_size", WHOLE),
     "pack size '10'": ("offers[0].pack_size", "10", "$.offers[0].pack_size", NUMBER),
     "fee rate -0.01": ("offers[0].fee_rate", -0.01, "$.offers[0].fee_rate", NON_NEGATIVE),
@@ -94,7 +94,9 @@ CASES = {
     "group offer twice": (
         "capacity_groups[0].offers", ["o-1", "o-1"], "$.capacity_groups[0].offers[1]", DUPLICATE
     ),
-    "group capacity 1.5": ("capacity_groups[0].capacity", 1.5, "$.capacity_groups[0].capacity", WHOLE),
+    "group capacity 1.5": (
+        "capacity_groups[0].capacity", 1.5, "$.capacity_groups[0].capacity", WHOLE
+    ),
     "group capacity -1": (
         "capacity_groups[0].capacity", -1, "$.capacity_groups[0].capacity", NON_NEGATIVE
     ),
