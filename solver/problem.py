@@ -23,6 +23,12 @@ class Priority(StrEnum):
 class Allocation(StrEnum):
     USAGE = "usage"
     PROPORTIONAL = "proportional"
+    LEAST_CORE = "least_core"
+
+
+class Fairness(StrEnum):
+    NONE = "none"
+    CORE = "core"
 
 
 def _no_text_or_bool_number(value: Any) -> Any:
@@ -169,6 +175,7 @@ class Settings(_Entity):
     time_limit_seconds: Annotated[float, _Number, Field(gt=0, le=86_400)] = 60.0
     relative_gap: Annotated[float, _Number, Field(ge=0, le=1)] = 0.0001
     allocation: Allocation = Allocation.USAGE
+    fairness: Fairness = Fairness.NONE
 
 
 class Problem(_Entity):
