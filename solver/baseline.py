@@ -38,8 +38,7 @@ from solver.coalitions import (
     Part,
     coalition_problem,
     coalition_value,
-    independent_bundles,
-    parts_of,
+    plan_parts,
 )
 from solver.highs import (
     CancelToken,
@@ -107,12 +106,7 @@ def solve_with_coalitions(
     processes for a batch large enough to repay starting them.
     """
     cores = workers if workers and workers > 0 else available_cores()
-    bundles = independent_bundles(problem)
-    parts = {c: parts_of(problem, bundles, c) for c in coalitions}
-    distinct: dict[tuple[int, Coalition], Part] = {}
-    for coalition_parts in parts.values():
-        for part in coalition_parts:
-            distinct.setdefault(part.key, part)
+    parts, distinct = plan_parts(problem, coalitions)
     tally = _Tally(parts, progress, problem.settings.relative_gap)
 
     def run_here(part: Part) -> None:
@@ -121,6 +115,8 @@ def solve_with_coalitions(
     if cores < 2 or not distinct:
         pooled_result = pooled()
         for part in distinct.values():
+            if cancel is not None and cancel.is_set():
+                raise SolveCancelled("the coalitions' solves were cancelled")
             run_here(part)
         return pooled_result, tally.values()
 
@@ -144,6 +140,8 @@ def solve_with_coalitions(
                     run_here(distinct[key])
                 else:
                     future.result()
+            if cancel is not None and cancel.is_set():
+                raise SolveCancelled("the coalitions' solves were cancelled")
         except BaseException:
             for future in futures.values():
                 future.cancel()

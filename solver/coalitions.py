@@ -233,6 +233,19 @@ def parts_of(problem: Problem, bundles: Sequence[Bundle], coalition: Coalition) 
     return parts
 
 
+def plan_parts(
+    problem: Problem, coalitions: Sequence[Coalition]
+) -> tuple[dict[Coalition, list[Part]], dict[tuple[int, Coalition], Part]]:
+    """Each coalition's parts, and the distinct parts to solve, in the order first needed."""
+    bundles = independent_bundles(problem)
+    parts = {c: parts_of(problem, bundles, c) for c in coalitions}
+    distinct: dict[tuple[int, Coalition], Part] = {}
+    for coalition_parts in parts.values():
+        for part in coalition_parts:
+            distinct.setdefault(part.key, part)
+    return parts, distinct
+
+
 @dataclass(frozen=True)
 class CoalitionChecks:
     """The coalitions the contract names for a plan, and their values (singles included)."""
