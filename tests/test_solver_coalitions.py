@@ -132,7 +132,7 @@ def test_progress_counts_every_coalition(processes: bool) -> None:
 
     solve(three_markets(), progress=record, workers=2, processes=processes)
     counts = [e for e in events if e.stage == "coalitions"]
-    completed = [e.completed for e in counts]
+    completed = [e.completed or 0 for e in counts]
     assert completed == sorted(completed) and len(set(completed)) == len(completed)
     assert completed[-1] == 14
     assert {e.total for e in counts} == {14}
