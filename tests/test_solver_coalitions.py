@@ -182,3 +182,42 @@ def test_pooled_result_is_the_one_handed_in() -> None:
     result, values = solve_with_coalitions(doc, [("A",), ("B",)], pooled, workers=2)
     assert calls == [result]
     assert set(values) == {("A",), ("B",)}
+
+
+def test_groups_rules_and_budgets_tie_needs_together() -> None:
+    doc = three_markets()
+    # A capacity group over the mask and tent offers ties A, B and C together.
+    grouped = {
+        **doc,
+        "capacity_groups": [{"id": "g", "offers": ["o-mask", "o-tent"], "capacity": 500}],
+    }
+    assert sorted(sorted(b.agencies) for b in independent_bundles(validate(grouped))) == [
+        ["A", "B", "C"],
+        ["D"],
+    ]
+    # A rule on soap ties nothing new; D's budget ties nothing either (D buys soap only).
+    ruled = {
+        **doc,
+        "rules": [{"id": "r", "kind": "max_suppliers", "item": "soap", "limit": 1, "penalty": 9.0}],
+    }
+    assert len(independent_bundles(validate(ruled))) == 3
+    # B's budget ties B's masks to B's tents, and so A to C.
+    budgeted = {**doc, "agencies": [*doc["agencies"]]}
+    budgeted["agencies"] = [
+        {**a, "budget": 1000.0} if a["id"] == "B" else a for a in budgeted["agencies"]
+    ]
+    assert sorted(sorted(b.agencies) for b in independent_bundles(validate(budgeted))) == [
+        ["A", "B", "C"],
+        ["D"],
+    ]
+
+
+def test_values_with_a_binding_budget_equal_whole_solves() -> None:
+    doc = three_markets()
+    doc["agencies"] = [{**a, "budget": 300.0} if a["id"] == "B" else a for a in doc["agencies"]]
+    problem_ = validate(doc)
+    coalitions, _ = coalitions_to_check(["A", "B", "C", "D"])
+    _, values = solve_with_coalitions(problem_, coalitions, _pooled(problem_), workers=1)
+    for coalition in coalitions:
+        whole = solve_needs(problem_, coalition)
+        assert values[coalition].objective == whole.figures.objective, coalition

@@ -196,3 +196,23 @@ def test_one_agency_has_no_coalition_to_check() -> None:
     assert (fairness["coalitions"], fairness["exhaustive"], fairness["stable"]) == (0, True, True)
     assert plan["agencies"][0]["allocated_cost"] == 10.0
     assert fairness["agencies"] == [{"agency": "A", "objective_share": 10.0, "shapley": 10.0}]
+
+
+def test_a_broken_rule_s_penalty_is_shared_by_units_in_its_scope() -> None:
+    """A 60 and B 40 masks from the one supplier at 1, a rule allowing no supplier at all
+    (max_suppliers 0, penalty 5): buying breaks it once, 5, far cheaper than the unmet
+    penalty. The 5 is A's and B's by units in scope: A 3, B 2. Usage: A 60, B 40."""
+    doc = problem(
+        needs=[need("n-a", agency="A", quantity=60), need("n-b", agency="B", quantity=40)],
+        offers=[offer("o-1", tiers=[(0, 1.0)])],
+        routes=[route("S1", "L")],
+        settings=_settings("usage"),
+    )
+    doc["rules"] = [
+        {"id": "r-1", "kind": "max_suppliers", "item": "mask", "limit": 0, "penalty": 5.0}
+    ]
+    plan = solve(doc)
+    assert plan["rule_penalty"] == pytest.approx(5.0)
+    shares = {line["agency"]: line["objective_share"] for line in plan["fairness"]["agencies"]}
+    assert shares == {"A": pytest.approx(63.0), "B": pytest.approx(42.0)}
+    assert sum(shares.values()) == pytest.approx(plan["objective"])
