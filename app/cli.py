@@ -53,7 +53,7 @@ def register_solve(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "solve",
         help="solve a problem document and write its plan",
-        description="Validate and solve a pooling problem (contract v1), write the plan "
+        description="Validate and solve a pooling problem (contract v2), write the plan "
         "as JSON and print a summary. Exit 0 solved, 1 invalid input, 2 no solution.",
     )
     parser.add_argument("problem", type=Path, metavar="PROBLEM.json")
