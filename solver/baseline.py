@@ -8,7 +8,8 @@ distinct part is solved once, however many coalitions share it.
 The pooled solve runs in the caller's thread (it reports progress and can be
 cancelled); the parts run beside it on the spare cores. Whatever the workers
 have not started when the pooled solve ends, the caller takes back and runs
-itself, so no core waits idle.
+itself, from the end of the queue while the workers go on from its start, so
+no core waits idle.
 
 Threads or processes. For the baselines alone, threads: highspy releases the
 GIL while HiGHS runs, and threads need no pickling, no start-up imports and no
@@ -133,13 +134,20 @@ def solve_with_coalitions(
             futures[key] = future
         try:
             pooled_result = pooled()
-            for key, future in futures.items():
+            # Take work back from the end of the queue while the workers go on from
+            # its start: from the front, the caller would always find the next part
+            # already claimed (a process pool claims one ahead) and wait idle.
+            left = list(futures.items())
+            while left:
                 if cancel is not None and cancel.is_set():
                     raise SolveCancelled("the coalitions' solves were cancelled")
-                if future.cancel():
-                    run_here(distinct[key])
-                else:
-                    future.result()
+                key, future = left[-1]
+                if not future.cancel():
+                    break  # the workers have reached this far: the rest is theirs
+                left.pop()
+                run_here(distinct[key])
+            for _key, future in left:
+                future.result()
             if cancel is not None and cancel.is_set():
                 raise SolveCancelled("the coalitions' solves were cancelled")
         except BaseException:
