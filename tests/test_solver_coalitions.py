@@ -221,3 +221,27 @@ def test_values_with_a_binding_budget_equal_whole_solves() -> None:
     for coalition in coalitions:
         whole = solve_needs(problem_, coalition)
         assert values[coalition].objective == whole.figures.objective, coalition
+
+
+def test_the_caller_solves_parts_too_while_a_worker_process_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a process pool the caller takes parts back from the end of the queue once
+    the pooled plan is done: some parts are solved here, the first ones by the worker
+    (claimed as they were queued), and every value is still there."""
+    import solver.baseline as baseline
+
+    here: list[tuple[str, ...]] = []
+    solve_part = baseline._solve_part
+
+    def counted(problem: Problem, part: Any, cancel: Any) -> Any:
+        here.append(part.members)
+        return solve_part(problem, part, cancel)
+
+    monkeypatch.setattr(baseline, "_solve_part", counted)
+    doc = validate(three_markets())
+    coalitions, _ = coalitions_to_check(["A", "B", "C", "D"])
+    _, distinct = plan_parts(doc, coalitions)
+    _, values = solve_with_coalitions(doc, coalitions, _pooled(doc), workers=2, processes=True)
+    assert 0 < len(here) < len(distinct)
+    assert set(values) == set(coalitions)
