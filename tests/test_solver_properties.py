@@ -55,6 +55,9 @@ PROPERTY = settings(
     database=DirectoryBasedExampleDatabase(Path(__file__).parents[1] / ".hypothesis" / "examples"),
     suppress_health_check=[HealthCheck.too_slow],
 )
+# Version-2 draws cost more each (stand-alone and coalition solves): fewer by default.
+V2_EXAMPLES = int(os.environ.get("POOLBUY_PROPERTY_EXAMPLES", "60"))
+V2_PROPERTY = settings(PROPERTY, max_examples=V2_EXAMPLES)
 
 Document = dict[str, Any]
 
@@ -1156,3 +1159,24 @@ def test_checker_catches_tampering_with_random_plans(problem: Document, tamperin
         return
     RANDOM_TAMPERING[tampering](plan)
     assert check_plan(problem, plan) != []
+
+
+# -- the yardstick of bench/ is exact too -------------------------------------------------------
+
+
+@settings(PROPERTY, max_examples=max(30, V2_EXAMPLES // 2))
+@given(v2_problems())
+def test_yardstick_optimum_is_the_exact_optimum(problem: Document) -> None:
+    """The compact model bench/ times poolbuy against must answer the same model: its pooled
+    and stand-alone optima are the brute force's (at a zero gap)."""
+    from bench.compact_model import solve_compact
+
+    problem = copy.deepcopy(problem)
+    problem["settings"]["relative_gap"] = 0.0
+    pooled = solve_compact(problem)
+    assert pooled.objective == pytest.approx(brute_force_optimum(problem), rel=TOL, abs=TOL)
+    assert pooled.fractional_awards == 0
+    for agency in sorted({need["agency"] for need in problem["needs"]}):
+        alone = solve_compact(problem, [agency])
+        expected = brute_force_standalone(problem, agency)
+        assert alone.objective == pytest.approx(expected, rel=TOL, abs=TOL)
