@@ -22,9 +22,10 @@ second opinion on poolbuy's). One MIP per solve, handed to HiGHS whole:
 
 Awards stay continuous (whole by construction once the binaries are fixed, a flow) except
 where version 2 adds rows that are not flow rows: awards of agencies with a budget, in a
-share or minimum-suppliers rule's scope, or on an offer in a capacity group or sold by the
-pack are integer. The unmet penalty of needs no pair can serve is left out of the model (a
-constant), so HiGHS's gap is the contract's gap on the avoidable objective.
+share or minimum-suppliers rule's scope, or on an offer in two capacity groups are integer.
+Where HiGHS leaves a continuous award fractional all the same, the result says so. The
+unmet penalty of needs no pair can serve is left out of the model (a constant), so HiGHS's
+gap is the contract's gap on the avoidable objective.
 """
 
 from __future__ import annotations
@@ -185,12 +186,13 @@ class CompactModel:
         return need["item"] == rule["item"] and rule.get("location") in (None, need["location"])
 
     def integral_award(self, need: Mapping[str, Any], offer: Mapping[str, Any]) -> bool:
-        """Awards whose rows are not flow rows: budgets, share and min-suppliers rules,
-        capacity groups, packs."""
+        """Awards in rows that are not flow rows once the binaries and packs are fixed: an
+        agency's budget, a share or min-suppliers rule's scope, an offer in two capacity
+        groups. (Packs fix an offer's throughput to an interval, and a group an offer is the
+        only group of adds one node above its offers: both stay a flow.)"""
         return (
             need["agency"] in self.budgets
-            or (offer.get("pack_size") or 1) > 1
-            or any(offer["id"] in g["offers"] for g in self.groups)
+            or sum(offer["id"] in g["offers"] for g in self.groups) > 1
             or any(self.in_scope(r, need) for r in self.rules if r["kind"] != "max_suppliers")
         )
 

@@ -64,7 +64,7 @@ def with_v2_features(document: dict[str, Any], seed: int = 0) -> dict[str, Any]:
     by_supplier: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for offer in offers:
         by_supplier[offer["supplier"]].append(offer)
-    groups = []
+    groups: list[dict[str, Any]] = []
     wanted = max(1, len(offers) // 40)  # two offers each: 5% of the offers
     for supplier in sorted(by_supplier):
         if len(groups) == wanted:
