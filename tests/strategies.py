@@ -1,4 +1,4 @@
-"""Hypothesis strategies for tiny, valid problem documents of shared/contract/problem-v1.md.
+"""Hypothesis strategies for tiny, valid problem documents of the contract (v1 and v2).
 
 Quantities stay small (at most 6 per need, three needs, three offers) so that the brute force
 of tests/oracle enumerates every plan in milliseconds. Every money input is a whole number of
@@ -6,7 +6,10 @@ cents, so every exact money figure of a plan is too, except usage shares of fixe
 
 The draws are biased so that the features of the model show up often: tiers that only the
 pooled quantity reaches, minimum orders, binding capacities, late deliveries, agencies that
-may not buy through an offer, and locations no route reaches.
+may not buy through an offer, and locations no route reaches. ``v2_problems`` adds version 2's
+features to such a document, each often enough to matter: packs and fees, a capacity group over
+two offers, the four soft rules with penalties from token to prohibitive, budgets that bind,
+excluded suppliers, and the fairness settings.
 """
 
 from __future__ import annotations
@@ -87,7 +90,9 @@ def settings_block(draw: st.DrawFn) -> dict[str, Any] | str:
 
 
 @st.composite
-def problems(draw: st.DrawFn, ample_capacity: bool = False) -> dict[str, Any]:
+def problems(
+    draw: st.DrawFn, ample_capacity: bool = False, max_quantity: int = MAX_NEED_QUANTITY
+) -> dict[str, Any]:
     """A valid problem document.
 
     With ``ample_capacity`` every offer can deliver the whole demand for its item, so that
@@ -108,7 +113,7 @@ def problems(draw: st.DrawFn, ample_capacity: bool = False) -> dict[str, Any]:
                 "agency": draw(st.sampled_from(agency_ids)),
                 "item": draw(st.sampled_from(item_ids)),
                 "location": draw(st.sampled_from(location_ids)),
-                "quantity": draw(st.integers(1, MAX_NEED_QUANTITY)),
+                "quantity": draw(st.integers(1, max_quantity)),
                 "need_by": need_by.isoformat(),
                 "priority": draw(st.sampled_from(PRIORITIES)),
             }
@@ -185,4 +190,70 @@ def problems(draw: st.DrawFn, ample_capacity: bool = False) -> dict[str, Any]:
     settings = draw(settings_block())
     if settings != "absent":
         document["settings"] = settings
+    return document
+
+
+V2_MAX_NEED_QUANTITY = 4  # the brute force's states grow with agencies and locations in v2
+RULE_PENALTIES = (0.5, 2.0, 10.0, 1000.0)  # token to prohibitive
+
+
+@st.composite
+def rules(draw: st.DrawFn, document: dict[str, Any]) -> list[dict[str, Any]]:
+    needed = sorted({need["item"] for need in document["needs"]})
+    locations = [loc["id"] for loc in document["locations"]]
+    suppliers = [s["id"] for s in document["suppliers"]]
+    drawn = []
+    for k in range(draw(st.sampled_from([0, 1, 1, 2]))):
+        kind = draw(st.sampled_from(["max_suppliers", "min_suppliers", "max_share", "min_share"]))
+        rule: dict[str, Any] = {
+            "id": f"r-{k}",
+            "kind": kind,
+            "item": draw(st.sampled_from(needed)),
+            "penalty": draw(st.sampled_from(RULE_PENALTIES)),
+        }
+        if draw(st.integers(0, 3)) == 0:
+            rule["location"] = draw(st.sampled_from(locations))
+        if kind == "max_suppliers":
+            rule["limit"] = draw(st.integers(0, 2))
+        elif kind == "min_suppliers":
+            rule["limit"] = draw(st.integers(1, 3))
+        else:
+            rule["supplier"] = draw(st.sampled_from(suppliers))
+            rule["share"] = draw(st.sampled_from([0.25, 0.5, 0.75, 1.0]))
+        drawn.append(rule)
+    return drawn
+
+
+@st.composite
+def v2_problems(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid version-2 document: a v1 draw with v2 features added."""
+    document = draw(problems(max_quantity=V2_MAX_NEED_QUANTITY))
+    suppliers = [s["id"] for s in document["suppliers"]]
+    if draw(st.booleans()):
+        document["version"] = 2
+    for agency in document["agencies"]:
+        if draw(st.integers(0, 2)) == 0:
+            # Within what a few units cost, so that budgets often bind.
+            agency["budget"] = _money(draw(st.integers(0, 4000)))
+        if draw(st.integers(0, 3)) == 0:
+            agency["excluded_suppliers"] = [draw(st.sampled_from(suppliers))]
+    for offer in document["offers"]:
+        pack = draw(st.sampled_from([1, 1, 2, 3]))
+        if pack > 1 or draw(st.booleans()):
+            offer["pack_size"] = pack
+            offer["capacity"] = max(offer["capacity"], pack)
+        fee = draw(st.sampled_from([0.0, 0.0, 0.03, 0.085, 0.5]))
+        if fee or draw(st.booleans()):
+            offer["fee_rate"] = fee
+    offer_ids = [o["id"] for o in document["offers"]]
+    if len(offer_ids) >= 2 and draw(st.booleans()):
+        members = draw(st.lists(st.sampled_from(offer_ids), min_size=2, max_size=2, unique=True))
+        document["capacity_groups"] = [
+            {"id": "g-0", "offers": members, "capacity": draw(st.integers(0, 6))}
+        ]
+    document["rules"] = draw(rules(document))
+    settings = document.get("settings") or {}
+    settings["allocation"] = draw(st.sampled_from(["usage", "usage", "proportional", "least_core"]))
+    settings["fairness"] = draw(st.sampled_from(["none", "none", "core"]))
+    document["settings"] = settings
     return document

@@ -23,8 +23,10 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from tests.oracle.brute_force import (
     brute_force_optimum,
     brute_force_standalone,
+    coalition_values,
     enumerate_plans,
     naive_optimum,
+    optimal_plan,
     plan_count,
     standalone_problem,
 )
@@ -33,10 +35,13 @@ from tests.oracle.checker import (
     Model,
     check_plan,
     effective_settings,
+    least_core_epsilon,
+    possible_unmet_reasons,
     recompute,
+    shapley_values,
     tier_reached,
 )
-from tests.strategies import problems
+from tests.strategies import problems, v2_problems
 
 pytestmark = pytest.mark.unit
 
@@ -50,6 +55,9 @@ PROPERTY = settings(
     database=DirectoryBasedExampleDatabase(Path(__file__).parents[1] / ".hypothesis" / "examples"),
     suppress_health_check=[HealthCheck.too_slow],
 )
+# Version-2 draws cost more each (stand-alone and coalition solves): fewer by default.
+V2_EXAMPLES = int(os.environ.get("POOLBUY_PROPERTY_EXAMPLES", "60"))
+V2_PROPERTY = settings(PROPERTY, max_examples=V2_EXAMPLES)
 
 Document = dict[str, Any]
 
@@ -481,6 +489,394 @@ def test_checker_enforces_largest_remainder_rounding() -> None:
     assert any("rounded up" in violation for violation in check_plan(problem, plan))
 
 
+# -- the oracle on version 2: hand-made instances ---------------------------------------------
+
+FREE_ROUTES = [
+    {"supplier": s, "location": "L", "fixed_cost": 0.0, "unit_cost": 0.0, "transit_days": 0}
+    for s in ("S", "T")
+]
+
+
+def v2_document(
+    needs: list[dict[str, Any]],
+    offers: list[dict[str, Any]],
+    routes: list[dict[str, Any]] | None = None,
+    agencies: dict[str, dict[str, Any]] | None = None,
+    extra_settings: dict[str, Any] | None = None,
+    **top: Any,
+) -> Document:
+    """``document`` with both suppliers reaching L for free, agency fields (budgets,
+    exclusions) merged by id, and version 2's top-level lists (rules, capacity groups)."""
+    problem = document(needs, offers, FREE_ROUTES if routes is None else routes, extra_settings)
+    for agency in problem["agencies"]:
+        agency.update((agencies or {}).get(agency["id"], {}))
+    return problem | {"version": 2} | top
+
+
+HAND_MADE_V2 = {
+    # 5 masks: two packs of 3 at 1.00 (6.00, one unit of surplus) beat one pack and 2 units
+    # from T at 1.60 (3.00 + 3.20) and 5 from T (8.00).
+    "pack surplus beats a second supplier": (
+        v2_document(
+            [{"quantity": 5}],
+            [
+                {"pack_size": 3},
+                {"supplier": "T", "price_tiers": [{"min_quantity": 0, "unit_price": 1.6}]},
+            ],
+        ),
+        6.0,
+    ),
+    # 1.00 plus a 50% fee is 1.50 a unit: T's 1.20 without fee wins, 3 * 1.20.
+    "a fee flips the choice of offer": (
+        v2_document(
+            [{}],
+            [
+                {"fee_rate": 0.5},
+                {"supplier": "T", "price_tiers": [{"min_quantity": 0, "unit_price": 1.2}]},
+            ],
+        ),
+        3.6,
+    ),
+    # S's mask and tent offers share 4 units of capacity: 4 at 1.00, 2 from T at 2.00.
+    "a capacity group forces a split": (
+        v2_document(
+            [{}, {"item": "tent"}],
+            [
+                {},
+                {"item": "tent"},
+                {"supplier": "T", "price_tiers": [{"min_quantity": 0, "unit_price": 2.0}]},
+                {
+                    "supplier": "T",
+                    "item": "tent",
+                    "price_tiers": [{"min_quantity": 0, "unit_price": 2.0}],
+                },
+            ],
+            capacity_groups=[{"id": "g", "offers": ["o-0", "o-1"], "capacity": 4}],
+        ),
+        8.0,
+    ),
+    # Each supplier can deliver 2 of 4: a second supplier costs 5 in penalty, 2 unmet 20.
+    "max suppliers broken, cheaper than unmet": (
+        v2_document(
+            [{"quantity": 4}],
+            [{"capacity": 2}, {"supplier": "T", "capacity": 2}],
+            rules=[{"id": "r", "kind": "max_suppliers", "item": "mask", "limit": 1, "penalty": 5}],
+        ),
+        9.0,
+    ),
+    # T (2.00) must keep half of 4 units or pay 4 a unit short: 2 + 2 * 2 = 6 beats 4 + 8.
+    "min share keeps an incumbent": (
+        v2_document(
+            [{"quantity": 4}],
+            [{}, {"supplier": "T", "price_tiers": [{"min_quantity": 0, "unit_price": 2.0}]}],
+            rules=[
+                {
+                    "id": "r",
+                    "kind": "min_share",
+                    "item": "mask",
+                    "supplier": "T",
+                    "share": 0.5,
+                    "penalty": 4,
+                }
+            ],
+        ),
+        6.0,
+    ),
+    # Breaking a max share of 50% costs 0.10 a unit over it: 4 at S, 2 over, 4.20.
+    "max share broken cheaply": (
+        v2_document(
+            [{"quantity": 4}],
+            [{}, {"supplier": "T", "price_tiers": [{"min_quantity": 0, "unit_price": 2.0}]}],
+            rules=[
+                {
+                    "id": "r",
+                    "kind": "max_share",
+                    "item": "mask",
+                    "supplier": "S",
+                    "share": 0.5,
+                    "penalty": 0.1,
+                }
+            ],
+        ),
+        4.2,
+    ),
+    # Two suppliers wanted at 2 a missing one: 2 at S and 1 at T (1.50), 3.50, beats 3 + 2.
+    "min suppliers": (
+        v2_document(
+            [{}],
+            [{}, {"supplier": "T", "price_tiers": [{"min_quantity": 0, "unit_price": 1.5}]}],
+            rules=[{"id": "r", "kind": "min_suppliers", "item": "mask", "limit": 2, "penalty": 2}],
+        ),
+        3.5,
+    ),
+    # A budget of 2.00 buys 2 of 3 units; the third is unmet at 10.
+    "a budget leaves a need unmet": (
+        v2_document([{}], [{}], agencies={"A": {"budget": 2.0}}),
+        12.0,
+    ),
+    # A may not buy from S: 3 at T's 2.00.
+    "an excluded supplier": (
+        v2_document(
+            [{}],
+            [{}, {"supplier": "T", "price_tiers": [{"min_quantity": 0, "unit_price": 2.0}]}],
+            agencies={"A": {"excluded_suppliers": ["S"]}},
+        ),
+        6.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HAND_MADE_V2)
+def test_brute_force_on_hand_made_v2_instances(case: str) -> None:
+    problem, optimum = HAND_MADE_V2[case]
+    assert brute_force_optimum(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+    assert naive_optimum(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+
+
+def test_budget_reason_is_checkable() -> None:
+    problem = HAND_MADE_V2["a budget leaves a need unmet"][0]
+    figures = optimal_plan(problem)
+    assert figures.unmet == {"n-0": 1}
+    assert "budget" in possible_unmet_reasons(Model(problem), figures, "n-0")
+    # With a budget it does not come near, the reason cannot be the budget.
+    roomy = copy.deepcopy(problem)
+    roomy["agencies"][0]["budget"] = 100.0
+    assert "budget" not in possible_unmet_reasons(Model(roomy), figures, "n-0")
+
+
+# Three agencies need one unit each at L (critical: 100 a unit unmet). S and T deliver 2 units
+# at most each, each route costs 10 to open, every unit 1.00. Alone: 11; a pair: 12;
+# all three: 10 + 2 + 10 + 1 = 23. Any split of 23 leaves some pair above 12 + 1/3 (the pairs'
+# shares sum to 2 * 23 = 46 > 3 * 12): the core is empty; the least core splits 23/3 each,
+# epsilon 46/3 - 12 = 10/3. The Shapley value is 23/3 each by symmetry.
+EMPTY_CORE = v2_document(
+    [{"quantity": 1, "priority": "critical", "agency": a} for a in ("A", "B", "C")],
+    [{"capacity": 2}, {"supplier": "T", "capacity": 2}],
+    routes=[
+        {"supplier": s, "location": "L", "fixed_cost": 10.0, "unit_cost": 0.0, "transit_days": 0}
+        for s in ("S", "T")
+    ],
+    extra_settings={"allocation": "least_core"},
+)
+
+
+def test_coalition_values_least_core_and_shapley_of_an_empty_core() -> None:
+    values = coalition_values(EMPTY_CORE)
+    assert {tuple(sorted(c)): v for c, v in values.items()} == pytest.approx(
+        {("A",): 11, ("B",): 11, ("C",): 11, ("A", "B"): 12, ("A", "C"): 12, ("B", "C"): 12}
+        | {("A", "B", "C"): 23}
+    )
+    proper = {c: v for c, v in values.items() if len(c) < 3}
+    penalties = dict.fromkeys("ABC", 0.0)
+    assert least_core_epsilon(23.0, penalties, proper) == pytest.approx(10 / 3)
+    assert shapley_values(["A", "B", "C"], values) == pytest.approx(dict.fromkeys("ABC", 23 / 3))
+
+
+def test_least_core_epsilon_of_a_game_with_a_non_empty_core() -> None:
+    # v(A) = v(B) = v(C) = 4, v(AB) = 7, v(AC) = v(BC) = 8, v(ABC) = 10. y_C >= 3 - eps (AB)
+    # and y_C <= 4 + eps (C) force eps >= -1/2; y = (3.25, 3.25, 3.5) reaches it.
+    v = {"A": 4, "B": 4, "C": 4, "AB": 7, "AC": 8, "BC": 8}
+    values = {frozenset(k): float(x) for k, x in v.items()}
+    assert least_core_epsilon(10.0, dict.fromkeys("ABC", 0.0), values) == pytest.approx(-0.5)
+    # Penalties count in the shares: 1 of B's penalty leaves 9 of money to split, and the
+    # same game then has epsilon -1/2 still (only the money moved).
+    penalties = {"A": 0.0, "B": 1.0, "C": 0.0}
+    assert least_core_epsilon(9.0, penalties, values) == pytest.approx(-0.5)
+
+
+def test_shapley_of_two_agencies() -> None:
+    # v(A) = 4, v(B) = 6, v(AB) = 8: A gets (4 + 8 - 6) / 2 = 3, B (6 + 8 - 4) / 2 = 5.
+    values = {frozenset("A"): 4.0, frozenset("B"): 6.0, frozenset("AB"): 8.0}
+    assert shapley_values(["A", "B"], values) == pytest.approx({"A": 3.0, "B": 5.0})
+
+
+# -- the checker on a version-2 plan written by hand -------------------------------------------
+
+# A (budget 10) and B (excludes T) need 3 masks each. S sells packs of 4 at 1.00 + 10% fee over
+# a route costing 1.00 + 0.10 a unit; T sells at 2.00, free to ship; both in group g-0 (100);
+# at most one supplier (1.00 per extra). Pooled: 6 awarded, 2 packs, 8 ordered, 2 surplus:
+# goods 8.00, fee 0.80, shipping 1.60, money 10.40, no rule broken (one full pack and 2 from
+# T would cost 4.40 + 1.40 + 4.00 + 1.00 of penalty = 10.80). Usage: each agency pays
+# 3 * 1.10 + 0.30 + half of 1.00 + half of the surplus's 2.20 = 5.20. Alone: one pack of 4 at
+# 4.40 + 1.30 = 5.70 (T: 6.00), so savings 0.50 (8.77%). Direct spend 3 * (1.10 + 0.10) = 3.60.
+# Fairness: excess of {A} and {B} is 5.20 - 5.70 = -0.50; Shapley (5.70 + 10.40 - 5.70) / 2.
+RICH_V2 = v2_document(
+    [{}, {"agency": "B"}],
+    [
+        {"pack_size": 4, "fee_rate": 0.1},
+        {"supplier": "T", "price_tiers": [{"min_quantity": 0, "unit_price": 2.0}]},
+    ],
+    routes=[
+        {"supplier": "S", "location": "L", "fixed_cost": 1.0, "unit_cost": 0.1, "transit_days": 0},
+        {"supplier": "T", "location": "L", "fixed_cost": 0.0, "unit_cost": 0.0, "transit_days": 0},
+    ],
+    agencies={"A": {"budget": 10.0}, "B": {"excluded_suppliers": ["T"]}},
+    extra_settings={"fairness": "core"},
+    capacity_groups=[{"id": "g-0", "offers": ["o-0", "o-1"], "capacity": 100}],
+    rules=[{"id": "r-0", "kind": "max_suppliers", "item": "mask", "limit": 1, "penalty": 1}],
+)
+SAVINGS_PCT = 100 * 0.5 / 5.7
+HAND_PLAN_V2: dict[str, Any] = {
+    "status": "optimal",
+    "objective": 10.4,
+    "bound": 10.4,
+    "relative_gap": 0.0,
+    "unavoidable_penalty": 0.0,
+    "purchase_cost": 8.8,
+    "fees": 0.8,
+    "shipping_cost": 1.6,
+    "money_cost": 10.4,
+    "late_penalty": 0.0,
+    "late_unit_days": 0,
+    "unmet_penalty": 0.0,
+    "unmet_units": 0,
+    "rule_penalty": 0.0,
+    "awards": [
+        {
+            "need": n,
+            "offer": "o-0",
+            "supplier": "S",
+            "quantity": 3,
+            "unit_price": 1.0,
+            "delivery_date": "2026-12-01",
+            "late_days": 0,
+        }
+        for n in ("n-0", "n-1")
+    ],
+    "orders": [
+        {
+            "offer": "o-0",
+            "supplier": "S",
+            "item": "mask",
+            "quantity": 8,
+            "tier_min_quantity": 0,
+            "unit_price": 1.0,
+            "packs": 2,
+            "surplus": 2,
+            "goods_cost": 8.0,
+            "fee": 0.8,
+            "cost": 8.8,
+        }
+    ],
+    "shipments": [
+        {
+            "supplier": "S",
+            "location": "L",
+            "quantity": 6,
+            "fixed_cost": 1.0,
+            "unit_cost": 0.1,
+            "cost": 1.6,
+        }
+    ],
+    "unmet": [],
+    "rules": [{"rule": "r-0", "count": 1, "share": None, "violation": 0, "penalty": 0.0}],
+    "capacity_groups": [{"group": "g-0", "quantity": 8, "capacity": 100}],
+    "agencies": [
+        {
+            "agency": a,
+            "allocated_cost": 5.2,
+            "standalone_cost": 5.7,
+            "standalone_objective": 5.7,
+            "savings": 0.5,
+            "savings_pct": SAVINGS_PCT,
+            "direct_spend": 3.6,
+            "budget": budget,
+        }
+        for a, budget in (("A", 10.0), ("B", None))
+    ],
+    "baseline": {
+        "standalone_money_cost": 11.4,
+        "standalone_objective": 11.4,
+        "pooled_money_cost": 10.4,
+        "savings": 1.0,
+        "savings_pct": SAVINGS_PCT,
+    },
+    "fairness": {
+        "coalitions": 2,
+        "exhaustive": True,
+        "stable": True,
+        "max_excess": -0.5,
+        "coalition": ["A"],
+        "epsilon": None,
+        "agencies": [{"agency": a, "objective_share": 5.2, "shapley": 5.2} for a in "AB"],
+    },
+    "solver": {"name": "hand", "seconds": 0.0, "variables": 0, "constraints": 0},
+}
+
+
+def test_checker_accepts_a_correct_v2_plan_written_by_hand() -> None:
+    assert brute_force_optimum(RICH_V2) == pytest.approx(10.4)
+    values = coalition_values(RICH_V2)
+    assert values[frozenset("A")] == pytest.approx(5.7)
+    assert check_plan(RICH_V2, HAND_PLAN_V2, coalition_values=values) == []
+
+
+HAND_TAMPERING_V2 = {
+    "packs": _set("orders.0.packs", 3),
+    "surplus": _set("orders.0.surplus", 0),
+    "an extra pack": lambda plan: plan["orders"][0].update(
+        quantity=12, packs=3, surplus=6, goods_cost=12.0, fee=1.2, cost=13.2
+    ),
+    "goods cost": _set("orders.0.goods_cost", 6.0),
+    "order fee": _set("orders.0.fee", 0.6),
+    "order cost without the fee": _set("orders.0.cost", 8.0),
+    "fees": _set("fees", 0.0),
+    "purchase without surplus": _set("purchase_cost", 6.6),
+    "unavoidable penalty": _set("unavoidable_penalty", 1.0),
+    "rule count": _set("rules.0.count", 2),
+    "rule share given for a count rule": _set("rules.0.share", 1.0),
+    "rule violation": _set("rules.0.violation", 1),
+    "rule missing": _set("rules", []),
+    "rule penalty": _set("rule_penalty", 0.5),
+    "group quantity of awarded units": _set("capacity_groups.0.quantity", 6),
+    "group missing": _set("capacity_groups", []),
+    "direct spend": _set("agencies.0.direct_spend", 3.3),
+    "budget": _set("agencies.1.budget", 10.0),
+    "usage without surplus share": lambda plan: (
+        _set("agencies.0.allocated_cost", 4.1)(plan),
+        _set("agencies.1.allocated_cost", 6.3)(plan),
+    ),
+    "objective share": _set("fairness.agencies.0.objective_share", 5.0),
+    "shapley": _set("fairness.agencies.0.shapley", 4.7),
+    "stable": _set("fairness.stable", False),
+    "max excess": _set("fairness.max_excess", 0.0),
+    "coalition not checked": _set("fairness.coalition", ["C"]),
+    "coalitions counted": _set("fairness.coalitions", 6),
+    "epsilon without least core": _set("fairness.epsilon", 0.0),
+    "fairness missing": _set("fairness", None),
+}
+
+
+@pytest.mark.parametrize("tampering", HAND_TAMPERING_V2)
+def test_checker_rejects_a_tampered_v2_hand_plan(tampering: str) -> None:
+    plan = copy.deepcopy(HAND_PLAN_V2)
+    HAND_TAMPERING_V2[tampering](plan)
+    assert check_plan(RICH_V2, plan, coalition_values=coalition_values(RICH_V2)) != []
+
+
+def test_checker_refuses_breaches_of_v2_hard_constraints() -> None:
+    # Awards B may not have (excluded T), a budget exceeded, a group overfilled.
+    plan = copy.deepcopy(HAND_PLAN_V2)
+    plan["awards"][1]["offer"] = "o-1"
+    assert any("excludes supplier T" in v for v in check_plan(RICH_V2, plan))
+    tight = copy.deepcopy(RICH_V2)
+    tight["agencies"][0]["budget"] = 3.5
+    assert any("budget" in v for v in check_plan(tight, HAND_PLAN_V2))
+    tight = copy.deepcopy(RICH_V2)
+    tight["capacity_groups"][0]["capacity"] = 7
+    assert any("capacity group g-0" in v for v in check_plan(tight, HAND_PLAN_V2))
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(v2_problems())
+def test_fast_brute_force_agrees_with_plain_enumeration_on_v2(problem: Document) -> None:
+    if plan_count(problem) > PLAIN_ENUMERATION_LIMIT:
+        event("too many plans for the plain enumeration")
+        return
+    optimum = naive_optimum(problem)
+    assert brute_force_optimum(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+
+
 # -- strategy coverage -----------------------------------------------------------------------
 
 
@@ -763,3 +1159,24 @@ def test_checker_catches_tampering_with_random_plans(problem: Document, tamperin
         return
     RANDOM_TAMPERING[tampering](plan)
     assert check_plan(problem, plan) != []
+
+
+# -- the yardstick of bench/ is exact too -------------------------------------------------------
+
+
+@settings(PROPERTY, max_examples=max(30, V2_EXAMPLES // 2))
+@given(v2_problems())
+def test_yardstick_optimum_is_the_exact_optimum(problem: Document) -> None:
+    """The compact model bench/ times poolbuy against must answer the same model: its pooled
+    and stand-alone optima are the brute force's (at a zero gap)."""
+    from bench.compact_model import solve_compact
+
+    problem = copy.deepcopy(problem)
+    problem["settings"]["relative_gap"] = 0.0
+    pooled = solve_compact(problem)
+    assert pooled.objective == pytest.approx(brute_force_optimum(problem), rel=TOL, abs=TOL)
+    assert pooled.fractional_awards == 0
+    for agency in sorted({need["agency"] for need in problem["needs"]}):
+        alone = solve_compact(problem, [agency])
+        expected = brute_force_standalone(problem, agency)
+        assert alone.objective == pytest.approx(expected, rel=TOL, abs=TOL)
