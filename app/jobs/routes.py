@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser
 from app.db import SessionDep, get_session_factory
 from app.errors import Forbidden
@@ -73,8 +73,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 # Mounted under /api/v1 by app.main, like every domain router.
 router = APIRouter(tags=["jobs, scenarios and schedules"], lifespan=lifespan)
 
-RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])]
-ScenarioId = Annotated[int, Path(ge=1, le=MAX_ID, description="the scenario's id", examples=[31])]
+RunId = Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])]
+ScenarioId = Annotated[
+    int, DIGITS, Path(ge=1, le=MAX_ID, description="the scenario's id", examples=[31])
+]
 
 SCENARIO_EXAMPLES: dict[str, Any] = {
     "cost_only": {
@@ -366,7 +368,7 @@ def read_schedule(round_: ValidRound, session: SessionDep, response: Response) -
     ),
 )
 def set_schedule(
-    round_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[4])],
+    round_id: Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, examples=[4])],
     body: Annotated[ScheduleSet, Body(openapi_examples=SCHEDULE_EXAMPLES)],
     session: SessionDep,
     manager: RoundManager,
@@ -392,7 +394,7 @@ def set_schedule(
     responses=problem_responses(401, 403, 404, 409, 412, 428),
 )
 def clear_schedule(
-    round_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[4])],
+    round_id: Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, examples=[4])],
     session: SessionDep,
     manager: RoundManager,
     if_match: IfMatchDep,

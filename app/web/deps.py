@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
+from app.api.bodies import FORM_MEDIA_TYPES, refuse_nul_in_fields
 from app.api.params import MAX_OFFSET
 from app.auth.deps import limits_of
 from app.auth.models import Role, User
@@ -137,9 +138,7 @@ def with_query(request: Request, **changes: Any) -> str:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.filters.update(
-    money=money, number=number, percent=percent, when=when, change=change
-)
+templates.env.filters.update(money=money, number=number, percent=percent, when=when, change=change)
 templates.env.globals.update(Role=Role, with_query=with_query)
 
 
@@ -189,6 +188,9 @@ WebUser = Annotated[User, Depends(current_user)]
 
 async def checked_form(request: Request, settings: SettingsDep) -> FormData:
     form = await request.form()
+    # URL-encoded forms were checked before routing (app.api.bodies); a multipart one's
+    # text fields only now that it is parsed.
+    refuse_nul_in_fields(form.multi_items())
     state = web_session.read_session(request, settings)
     token = form.get("csrf_token")
     if not web_session.csrf_valid(state, token if isinstance(token, str) else None, settings):
@@ -333,6 +335,9 @@ def _error_page(request: Request, settings: Settings, status: int, title: str, d
 
 class WebRoute(APIRoute):
     """An APIRoute whose errors are pages, and whose pages carry their security headers."""
+
+    # What app.api.bodies lets through to a page: its forms (read by ``checked_form``).
+    consumes = FORM_MEDIA_TYPES
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
