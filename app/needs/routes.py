@@ -19,12 +19,13 @@ from app.needs.schemas import (
     DuplicatePair,
     NeedCreate,
     NeedRead,
+    NeedSetAside,
     NeedUpdate,
     PriorityReviewCreate,
     PriorityReviewRead,
     ThreeWRead,
 )
-from app.rounds.deps import ValidRound
+from app.rounds.deps import RoundManager, ValidRound
 
 # Mounted under /api/v1 by app.main, like every domain router.
 router = APIRouter(tags=["needs"])
@@ -264,6 +265,30 @@ def withdraw_need(
 ) -> Any:
     """draft or submitted -> withdrawn while the round is open (If-Match). Final."""
     need = service.withdraw(session, user, need, if_match)
+    set_etag(response, need)
+    return service.present(session, need)
+
+
+@router.post(
+    "/needs/{need_id}/set-aside",
+    summary="Set a need aside",
+    response_model=NeedRead,
+    responses=_with_examples(problem_responses(401, 403, 404, 409, 412, 422, 428)),
+)
+def set_aside_need(
+    need: ValidNeed,
+    body: NeedSetAside,
+    session: SessionDep,
+    user: RoundManager,
+    if_match: IfMatchDep,
+    response: Response,
+) -> Any:
+    """submitted -> set_aside (If-Match), by a coordinator, with a reason its agency sees.
+
+    For a need that keeps the round from closing (the close's 409 names it): it leaves the
+    round's snapshot. Its agency may correct it and submit it again while the round is open.
+    """
+    need = service.set_aside(session, user, need, body, if_match)
     set_etag(response, need)
     return service.present(session, need)
 

@@ -40,6 +40,7 @@ from app.needs.schemas import (
     DuplicateRef,
     NeedCreate,
     NeedRead,
+    NeedSetAside,
     NeedUpdate,
     PriorityReviewCreate,
     PriorityReviewRead,
@@ -310,7 +311,7 @@ def update(
 
 
 def submit(session: Session, actor: User, need: Need, if_match: IfMatch) -> Need:
-    """draft -> submitted. Submitting a submitted need changes nothing (a safe retry)."""
+    """draft (or set aside) -> submitted. Submitting a submitted need changes nothing."""
     round_ = _lock(session, need)
     _ensure_own(actor, need)
     if need.status == NeedStatus.submitted:
@@ -327,6 +328,8 @@ def submit(session: Session, actor: User, need: Need, if_match: IfMatch) -> Need
     before = snapshot(need)
     need.status = NeedStatus.submitted
     need.submitted_at = utcnow()
+    # Submitted again after a set-aside: the reason stays readable in the audit log.
+    need.set_aside_at = need.set_aside_by_id = need.set_aside_reason = None
     session.flush()
     record(session, actor, "need.submit", "need", need.id, before, snapshot(need))
     session.commit()
@@ -346,6 +349,36 @@ def withdraw(session: Session, actor: User, need: Need, if_match: IfMatch) -> Ne
     need.withdrawn_at = utcnow()
     session.flush()
     record(session, actor, "need.withdraw", "need", need.id, before, snapshot(need))
+    session.commit()
+    return need
+
+
+def set_aside(
+    session: Session, actor: User, need: Need, data: NeedSetAside, if_match: IfMatch
+) -> Need:
+    """submitted -> set_aside, by a coordinator (or an admin), with a reason.
+
+    For the need that keeps the round from closing (the close's 409 names it): it leaves
+    the snapshot, the round can close, and the agency reads the reason on its need (and
+    the audit log keeps it). The agency may correct the need and submit it again while
+    the round is open. Setting aside a set-aside need changes nothing (a safe retry).
+    """
+    if not actor.has_role(Role.coordinator, Role.admin):
+        raise Forbidden("only a coordinator sets a need aside")
+    round_ = _lock(session, need)
+    if need.status == NeedStatus.set_aside:
+        return need
+    if_match.check(need)
+    ensure_open(round_, "its snapshot is frozen")
+    if need.status != NeedStatus.submitted:
+        raise Conflict(f"need {need.id} is {need.status.value}; only a submitted need is set aside")
+    before = snapshot(need)
+    need.status = NeedStatus.set_aside
+    need.set_aside_at = utcnow()
+    need.set_aside_by_id = actor.id
+    need.set_aside_reason = data.reason
+    session.flush()
+    record(session, actor, "need.set_aside", "need", need.id, before, snapshot(need))
     session.commit()
     return need
 
