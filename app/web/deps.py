@@ -30,9 +30,8 @@ from starlette.datastructures import FormData
 
 from app.api.bodies import FORM_MEDIA_TYPES, refuse_nul_in_fields
 from app.api.params import MAX_OFFSET
-from app.auth.deps import limits_of
+from app.auth.deps import authenticate_limited
 from app.auth.models import Role, User
-from app.auth.service import authenticate, hash_token
 from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location
 from app.catalogue.schemas import AGENCY_CODE, CODE, COUNTRY, EMAIL
@@ -152,21 +151,6 @@ def read_web_session(request: Request, settings: SettingsDep) -> WebSession | No
 def _next_path(request: Request) -> str:
     path = request.url.path
     return path + (f"?{request.url.query}" if request.url.query else "")
-
-
-def authenticate_limited(request: Request, session: Any, settings: Settings, token: str) -> User:
-    """``authenticate`` under the API's own rate limits: failed tokens per client, requests
-    per token. A browser is one more client of the same tokens, not a way around them."""
-    limits = limits_of(request, settings)
-    client = request.client.host if request.client else "unknown"
-    limits.check_client(client)
-    try:
-        user = authenticate(session, token)
-    except Unauthorized:
-        limits.failed(client)
-        raise
-    limits.check_token(hash_token(token))
-    return user
 
 
 def current_user(request: Request, session: SessionDep, settings: SettingsDep) -> User:
