@@ -189,10 +189,10 @@ def create_need(
     """
     if (replay := idem.replay()) is not None:
         return replay
-    need = service.create(session, user, round_id, body, idem)
+    need, read = service.create_presented(session, user, round_id, body, idem)
     set_etag(response, need)
     response.headers["Location"] = service.need_url(need)
-    return service.present(session, need)
+    return read
 
 
 @router.get(

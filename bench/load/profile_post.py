@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--sort", default="cumulative", help="a pstats sort key: tottime, ...")
     parser.add_argument("--server", default=os.environ.get("LOAD_PG_URL", DEFAULT_SERVER))
     args = parser.parse_args(argv)
     with scratch_database(args.server) as url:
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         get_engine().dispose()
     each = seconds / args.requests * 1e3
     print(f"{args.requests} requests in {seconds:.2f} s: {each:.2f} ms each")
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+    pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
     return 0
 
 
