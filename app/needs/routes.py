@@ -16,6 +16,7 @@ from app.needs import service
 from app.needs.deps import JsonObject, LocalTeam, Specialist, ValidNeed
 from app.needs.models import NeedStatus, Priority
 from app.needs.schemas import (
+    LATEST_NEED_BY,
     DuplicatePair,
     NeedCreate,
     NeedRead,
@@ -51,7 +52,10 @@ _INVALID_NEED = {
 }
 
 
-_REFS = "an item or location that does not exist or is retired; a need_by in the past"
+_REFS = (
+    "an item or location that does not exist or is retired; a need_by in the past or after "
+    f"{LATEST_NEED_BY.isoformat()} (what a round's problem can hold)"
+)
 _REFS_AND_STORED = (
     f"{_REFS}; a critical or high priority without a justification (the stored one counts)"
 )
