@@ -162,19 +162,23 @@ def test_a_nul_is_refused_in_forms_and_query_strings_before_any_database(
     _no_traceback(caplog)
 
 
-def test_a_need_with_a_nul_is_stored_on_neither_database(world: World, client: TestClient) -> None:
-    url = f"/api/v1/rounds/{world.ids['open']}/needs"
-    headers = world.headers("local_team/own")
-    before = client.get(url, headers=headers).json()["total"]
-    fields = {
+def _need_fields(world: World, **more: Any) -> dict[str, Any]:
+    return {
         "item_id": world.ids["item"],
         "location_id": world.ids["location"],
         "quantity": 5,
         "need_by": "2099-01-01",
         "priority": "normal",
+        **more,
     }
-    # json.dumps would write the NUL the same way: as the escape \u0000.
-    body = json.dumps(fields)[:-1] + ', "justification": "cold\\u0000nights"}'
+
+
+def test_a_need_with_a_nul_is_stored_on_neither_database(world: World, client: TestClient) -> None:
+    url = f"/api/v1/rounds/{world.ids['open']}/needs"
+    headers = world.headers("local_team/own")
+    before = client.get(url, headers=headers).json()["total"]
+    # json.dumps writes the NUL as JSON does: the escape \u0000.
+    body = json.dumps(_need_fields(world, justification="cold\x00nights"))
     response = client.post(url, content=body, headers={**headers, "Content-Type": JSON})
     assert _problem(response, 422)["errors"] == [
         {"path": "$.justification", "reason": "must not contain the NUL character (U+0000)"}
@@ -202,13 +206,7 @@ def test_a_json_route_refuses_a_body_of_any_other_media_type(
 def test_json_is_read_where_json_is_expected(world: World, client: TestClient) -> None:
     # The rule lets the right bodies through: +json suffixes, charset parameters.
     url = f"/api/v1/rounds/{world.ids['open']}/needs"
-    body = {
-        "item_id": world.ids["item"],
-        "location_id": world.ids["location"],
-        "quantity": 5,
-        "need_by": "2099-01-01",
-        "priority": "normal",
-    }
+    body = _need_fields(world)
     for media in ("application/json; charset=utf-8", "application/merge-patch+json"):
         response = client.post(
             url,
