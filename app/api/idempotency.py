@@ -170,14 +170,18 @@ async def get_idempotency(
         raise InvalidInput(
             [FieldIssue("$.Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable characters")]
         )
-    body = await request.body()
+    # Without a key nothing is stored or compared: the body is not canonicalised for it.
+    fingerprint = ""
+    if idempotency_key is not None:
+        body = await request.body()
+        fingerprint = request_fingerprint(request.method, request.url.path, request.url.query, body)
     return Idempotency(
         session=session,
         user=user,
         key=idempotency_key,
         method=request.method,
         path=request.url.path,
-        fingerprint=request_fingerprint(request.method, request.url.path, request.url.query, body),
+        fingerprint=fingerprint,
     )
 
 
