@@ -26,6 +26,7 @@ from app.demo import cli as demo_cli
 from app.jobs import cli as jobs_cli
 
 if TYPE_CHECKING:
+    from app.settings import Settings
     from solver import SolveProgress
 
 EXIT_SOLVED = 0
@@ -491,8 +492,27 @@ def run_serve(args: argparse.Namespace) -> int:
         if failed:
             return failed
 
-    uvicorn.run("app.main:app", host=args.host, port=args.port, reload=args.reload)
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=args.port,
+        reload=args.reload,
+        **serve_options(get_settings()),
+    )
     return EXIT_SOLVED
+
+
+def serve_options(settings: "Settings") -> dict[str, Any]:
+    """uvicorn's proxy settings from ours: forwarded headers only from trusted proxies.
+
+    uvicorn's own default trusts ``X-Forwarded-For`` from 127.0.0.1, so anything on the
+    same host (or a client of a proxy that passes the header through) could pick the
+    address the rate limits key on. Without ``settings.trusted_proxies`` the header is
+    ignored; with them, only those peers' headers count (run a bare ``uvicorn`` with
+    ``--no-proxy-headers`` or ``--forwarded-allow-ips`` for the same).
+    """
+    trusted = settings.trusted_proxies
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": ",".join(trusted) or None}
 
 
 # --- the command ----------------------------------------------------------------------

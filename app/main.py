@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from app.api.bodies import RequestGuard
 from app.api.openapi import complete_document
 from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
@@ -97,7 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Added innermost first: the security headers wrap everything, so the 413 and CORS
-    # answers carry them too; CORS wraps the body limit so a browser can read the 413.
+    # answers carry them too; CORS wraps the body limit so a browser can read the 413;
+    # the body limit wraps the guard that reads every body (app.api.bodies), so that
+    # reading stops at the limit.
+    app.add_middleware(RequestGuard)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -34,11 +34,18 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 500
     cors_origins: list[str] = []
-    # Abuse limits (app.auth.ratelimit), per process; 0 turns one off. Bad tokens a
-    # client address may present per window before its token requests get 429, and
-    # requests one token may make per window (generous: a person clicking never meets
-    # it; a runaway script does. Load tests turn it off or use many tokens).
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto `poolbuy serve` trusts
+    # (addresses or CIDR networks, e.g. ["10.0.0.5"]). Empty: the TCP peer is the client,
+    # and the header is ignored, so it cannot walk past the rate limits.
+    trusted_proxies: list[str] = []
+    # Abuse limits (app.auth.ratelimit), per process; 0 turns one off. Times one bad
+    # token may be presented from one address per window before it gets 429 unlooked-up;
+    # bad tokens of any kind from one address per window before failures get 429 (a
+    # valid token is never refused by these two); requests one token may make per
+    # window (generous: a person clicking never meets it; a runaway script does. Load
+    # tests turn it off or use many tokens).
     auth_failure_limit: int = Field(default=20, ge=0)
+    auth_failure_address_limit: int = Field(default=200, ge=0)
     auth_failure_window_seconds: float = Field(default=60.0, gt=0)
     token_rate_limit: int = Field(default=1200, ge=0)
     token_rate_window_seconds: float = Field(default=60.0, gt=0)

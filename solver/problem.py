@@ -61,10 +61,15 @@ def _iso_date(value: Any) -> Any:
     return value
 
 
+# Delivery dates add up to decades of days; a year near 9999 would overflow. Services
+# that accept dates for a later problem (a need's need_by) refuse the same ones.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9000
+
+
 def _plausible_date(value: date) -> date:
-    # Delivery dates add up to decades of days; a year near 9999 would overflow.
-    if not 1900 <= value.year <= 9000:
-        raise ValueError("must be a date between the years 1900 and 9000")
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must be a date between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
 
 

@@ -54,7 +54,7 @@ async def get_idempotency(
         method=request.method,
         path=request.url.path,
         query=request.url.query,
-        body=await request.body(),
+        body=b"" if idempotency_key is None else await request.body(),
     )
 
 

@@ -113,7 +113,9 @@ class Idempotency:
             raise InvalidInput(
                 [FieldIssue("$.Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable characters")]
             )
-        return cls(session, user, key, method, path, request_fingerprint(method, path, query, body))
+        # Without a key nothing is stored or compared: the body is not canonicalised for it.
+        fingerprint = "" if key is None else request_fingerprint(method, path, query, body)
+        return cls(session, user, key, method, path, fingerprint)
 
     def _where(self) -> sa.ColumnElement[bool]:
         return sa.and_(IdempotencyKey.user_id == self.user.id, IdempotencyKey.key == self.key)

@@ -103,7 +103,8 @@ def complete_document(document: dict[str, Any], *, max_page_size: int) -> dict[s
     * 422 is problem details, not FastAPI's ``HTTPValidationError``, and every
       operation that takes parameters or a body documents it;
     * an operation with a body documents 400 (a body that cannot be parsed at all,
-      e.g. broken multipart) and 413 (``app.middleware.BodySizeLimit``);
+      e.g. broken multipart), 413 (``app.middleware.BodySizeLimit``) and 415 (a media
+      type it does not read, ``app.api.bodies``);
     * ``If-Match`` is required where it is taken: without it the answer is 428;
     * ``limit`` says its maximum, this deployment's ``max_page_size``;
     * every operation behind a token documents 429 (``app.auth.ratelimit``).
@@ -133,7 +134,7 @@ def complete_document(document: dict[str, Any], *, max_page_size: int) -> dict[s
             if parameters or "requestBody" in operation:
                 statuses.append(422)
             if "requestBody" in operation:
-                statuses += [400, 413]
+                statuses += [400, 413, 415]
             if operation.get("security") or "401" in responses:
                 statuses.append(429)
             for status in statuses:

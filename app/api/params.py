@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import AwareDatetime, BeforeValidator, Strict
+from starlette.convertors import Convertor, register_url_convertor
 
 MAX_ID = 2_147_483_647
 # Rows to skip in a list: the same ceiling, far past any table this service holds.
@@ -59,5 +60,35 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
 IsoAwareDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 
+_CANONICAL_ID = re.compile(r"[1-9][0-9]*")
+
+
+def _written_as_digits(value: Any) -> Any:
+    # Lax mode reads "1.0", "+1", " 1" and "01" as 1: one row would have many URLs, and a
+    # cache or a log keyed by the URL would take them for different rows.
+    if isinstance(value, str) and not _CANONICAL_ID.fullmatch(value):
+        raise ValueError("must be a row's id written in digits, e.g. 12")
+    return value
+
+
+# Put first in every path parameter that is a row's id: Annotated[int, DIGITS, Path(...)].
+DIGITS = BeforeValidator(_written_as_digits)
+
 # A path parameter that is a row's id.
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdPath = Annotated[int, DIGITS, Path(ge=1, le=MAX_ID)]
+
+
+class IdConvertor(Convertor[int]):
+    """``{offer_id:id}``: a path segment that is an id, for a route whose path must not
+    match its literal siblings (``/offers/import``); Starlette's ``:int`` takes ``01``."""
+
+    regex = _CANONICAL_ID.pattern
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())

@@ -25,9 +25,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
-from app.auth.ratelimit import Limits, SlidingWindow
+from app.auth.ratelimit import Limits, SlidingWindow, too_many_failures
 from app.auth.service import authenticate, hash_token
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
@@ -42,12 +43,38 @@ def limits_of(request: Request, settings: Settings) -> Limits:
     """The app's limiters, made on first use from the app's settings."""
     limits: Limits | None = getattr(request.app.state, "limits", None)
     if limits is None:
+        window = settings.auth_failure_window_seconds
         limits = Limits(
-            SlidingWindow(settings.auth_failure_limit, settings.auth_failure_window_seconds),
+            SlidingWindow(settings.auth_failure_limit, window),
+            SlidingWindow(settings.auth_failure_address_limit, window),
             SlidingWindow(settings.token_rate_limit, settings.token_rate_window_seconds),
         )
         request.app.state.limits = limits
     return limits
+
+
+def authenticate_limited(
+    request: Request, session: Session, settings: Settings, token: str
+) -> User:
+    """``authenticate`` under the limits of ``app.auth.ratelimit``: the API's and the pages'.
+
+    A valid token always passes (up to its own request rate); a bad one is counted
+    against its address, and refused without a lookup once it failed too often.
+    """
+    limits = limits_of(request, settings)
+    # The TCP peer, or the client a trusted proxy names (app.cli.serve_options).
+    client = request.client.host if request.client else "unknown"
+    fingerprint = hash_token(token)
+    limits.check_failed_token(client, fingerprint)
+    try:
+        user = authenticate(session, token)
+    except Unauthorized:
+        wait = limits.failed(client, fingerprint)
+        if wait is not None:
+            raise too_many_failures(wait) from None
+        raise
+    limits.check_token(fingerprint)
+    return user
 
 
 def get_current_user(
@@ -58,16 +85,7 @@ def get_current_user(
 ) -> User:
     if credentials is None:
         raise Unauthorized("send 'Authorization: Bearer <token>'")
-    limits = limits_of(request, settings)
-    client = request.client.host if request.client else "unknown"
-    limits.check_client(client)
-    try:
-        user = authenticate(session, credentials.credentials)
-    except Unauthorized:
-        limits.failed(client)
-        raise
-    limits.check_token(hash_token(credentials.credentials))
-    return user
+    return authenticate_limited(request, session, settings, credentials.credentials)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -16,13 +16,13 @@ replay has had its chance).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic import BaseModel, ValidationError
 
+from app.api.bodies import JsonBody
 from app.api.params import IdPath
 from app.auth.deps import CurrentUser, require_roles
 from app.auth.models import Role, User
@@ -30,7 +30,7 @@ from app.catalogue import service
 from app.catalogue.models import Item, Location, Offer, Route, Supplier
 from app.catalogue.schemas import OfferCreate, OfferUpdate, RouteCreate
 from app.db import SessionDep
-from app.errors import DomainError, FieldIssue, InvalidInput
+from app.errors import FieldIssue, InvalidInput
 
 CatalogueManager = Annotated[User, Depends(require_roles(Role.technical_specialist, Role.admin))]
 
@@ -78,20 +78,8 @@ ManagedOfferDep = Annotated[Offer, Depends(managed_offer)]
 # --------------------------------------------------------------------- JSON bodies
 
 
-async def json_body(request: Request) -> Any:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    # A body that says it is a form or text is refused: browsers send those
-    # cross-site without a CORS preflight.
-    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
-        raise DomainError(415, "Unsupported media type", "send the body as application/json")
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidInput([FieldIssue("$", f"malformed JSON: {exc}")]) from None
-
-
-RawBody = Annotated[Any, Depends(json_body)]
+# Parsed (and its media type checked) by app.api.bodies, like every body.
+RawBody = JsonBody
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

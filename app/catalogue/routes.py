@@ -458,7 +458,7 @@ def create_offer(
 
 
 @router.get(
-    "/offers/{offer_id:int}", summary="Read an offer", response_model=OfferRead, responses=_READ
+    "/offers/{offer_id:id}", summary="Read an offer", response_model=OfferRead, responses=_READ
 )
 def read_offer(offer: OfferDep, user: CurrentUser, response: Response) -> Any:
     set_etag(response, offer)
@@ -466,7 +466,7 @@ def read_offer(offer: OfferDep, user: CurrentUser, response: Response) -> Any:
 
 
 @router.patch(
-    "/offers/{offer_id:int}",
+    "/offers/{offer_id:id}",
     summary="Change an offer",
     response_model=OfferRead,
     responses=_UPDATE_OFFER,
@@ -488,7 +488,7 @@ def update_offer(
 
 
 @router.delete(
-    "/offers/{offer_id:int}",
+    "/offers/{offer_id:id}",
     summary="Delete an offer",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,
@@ -543,7 +543,7 @@ def create_route(
 
 
 @router.get(
-    "/routes/{route_id:int}", summary="Read a route", response_model=RouteRead, responses=_READ
+    "/routes/{route_id:id}", summary="Read a route", response_model=RouteRead, responses=_READ
 )
 def read_route(route: RouteDep, user: CurrentUser, response: Response) -> Any:
     set_etag(response, route)
@@ -551,7 +551,7 @@ def read_route(route: RouteDep, user: CurrentUser, response: Response) -> Any:
 
 
 @router.patch(
-    "/routes/{route_id:int}", summary="Change a route", response_model=RouteRead, responses=_UPDATE
+    "/routes/{route_id:id}", summary="Change a route", response_model=RouteRead, responses=_UPDATE
 )
 def update_route(
     user: CatalogueManager,
@@ -568,7 +568,7 @@ def update_route(
 
 
 @router.delete(
-    "/routes/{route_id:int}",
+    "/routes/{route_id:id}",
     summary="Delete a route",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,

@@ -41,7 +41,12 @@ from app.db import inserting_columns, utcnow
 from app.errors import DomainError, FieldIssue, Forbidden, InvalidInput
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus, Priority
-from app.needs.schemas import MAX_QUANTITY, MAX_TEXT, PRIORITIES_NEEDING_JUSTIFICATION
+from app.needs.schemas import (
+    LATEST_NEED_BY,
+    MAX_QUANTITY,
+    MAX_TEXT,
+    PRIORITIES_NEEDING_JUSTIFICATION,
+)
 from app.rounds.service import ensure_open, lock_round
 
 # Field of the service's schema -> the template's column, so a problem the service
@@ -182,6 +187,9 @@ def create_needs(
         "created_by_id": actor.id,
         "submitted_at": now if submit else None,
         "withdrawn_at": None,
+        "set_aside_at": None,
+        "set_aside_by_id": None,
+        "set_aside_reason": None,
         "version": 1,
         "created_at": now,
         "updated_at": now,
@@ -291,7 +299,7 @@ class _PlainNeeds:
             or type(quantity) is not int
             or not 0 < quantity <= MAX_QUANTITY
             or type(need_by) is not dt.date
-            or need_by <= self.today
+            or not self.today < need_by <= LATEST_NEED_BY
             or not _plain_text(justification)
             or (level in PRIORITIES_NEEDING_JUSTIFICATION and not justification)
         ):

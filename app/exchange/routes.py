@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import RequestIdempotency
 from app.api.openapi import problem_responses
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser
 from app.catalogue.deps import CatalogueManager
 from app.db import SessionDep
@@ -31,8 +31,8 @@ from app.settings import Settings, get_settings
 router = APIRouter(tags=["data exchange"])
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])]
-RoundId = Annotated[int, Path(ge=1, le=MAX_ID, description="the round's id", examples=[3])]
+RunId = Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])]
+RoundId = Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, description="the round's id", examples=[3])]
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _UPLOAD_EXAMPLE = (

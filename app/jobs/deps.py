@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Response
 
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser, require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -64,7 +64,9 @@ WaitDep = Annotated[float, Depends(wait_preference)]
 
 
 def valid_job_id(
-    job_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id", examples=[12])],
+    job_id: Annotated[
+        int, DIGITS, Path(ge=1, le=MAX_ID, description="the job's id", examples=[12])
+    ],
     session: SessionDep,
     user: CurrentUser,
 ) -> Job:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 
-from app.api.params import MAX_ID
+from app.api.bodies import JsonBody
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser, require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -17,7 +17,9 @@ from app.needs.models import Need
 
 
 def valid_need_id(
-    need_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the need's id", examples=[12])],
+    need_id: Annotated[
+        int, DIGITS, Path(ge=1, le=MAX_ID, description="the need's id", examples=[12])
+    ],
     session: SessionDep,
     user: CurrentUser,
 ) -> Need:
@@ -32,21 +34,16 @@ LocalTeam = Annotated[User, Depends(require_roles(Role.local_team))]
 Specialist = Annotated[User, Depends(require_roles(Role.technical_specialist))]
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, unvalidated.
+def json_object(body: JsonBody) -> dict[str, Any]:
+    """The request body as a JSON object, unvalidated (parsed by ``app.api.bodies``).
 
     Need bodies are validated by the service, field rules and database rules
     in one pass, so that one 422 lists every problem; FastAPI's own body
     validation would answer before the database rules ran.
     """
-    body = await request.body()
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput([FieldIssue("$", "the body must be a JSON object")]) from None
-    if not isinstance(data, dict):
+    if not isinstance(body, dict):
         raise InvalidInput([FieldIssue("$", "the body must be a JSON object")])
-    return data
+    return body
 
 
 JsonObject = Annotated[dict[str, Any], Depends(json_object)]

@@ -24,6 +24,9 @@ class NeedStatus(StrEnum):
     draft = "draft"
     submitted = "submitted"
     withdrawn = "withdrawn"
+    # A coordinator took it out of the round (``set_aside_reason`` says why): it is in
+    # no snapshot; its agency may correct it and submit it again while the round is open.
+    set_aside = "set_aside"
 
 
 class Need(Versioned, Timestamped, Base):
@@ -55,12 +58,15 @@ class Need(Versioned, Timestamped, Base):
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    set_aside_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    set_aside_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    set_aside_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     round: Mapped[Round] = relationship()
     agency: Mapped[Agency] = relationship()
     item: Mapped[Item] = relationship()
     location: Mapped[Location] = relationship()
-    created_by: Mapped[User] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     reviews: Mapped[list[PriorityReview]] = relationship(
         back_populates="need", order_by="PriorityReview.id"
     )

@@ -16,15 +16,17 @@ from app.needs import service
 from app.needs.deps import JsonObject, LocalTeam, Specialist, ValidNeed
 from app.needs.models import NeedStatus, Priority
 from app.needs.schemas import (
+    LATEST_NEED_BY,
     DuplicatePair,
     NeedCreate,
     NeedRead,
+    NeedSetAside,
     NeedUpdate,
     PriorityReviewCreate,
     PriorityReviewRead,
     ThreeWRead,
 )
-from app.rounds.deps import ValidRound
+from app.rounds.deps import RoundManager, ValidRound
 from app.runs import three_w
 
 # Mounted under /api/v1 by app.main, like every domain router.
@@ -51,7 +53,10 @@ _INVALID_NEED = {
 }
 
 
-_REFS = "an item or location that does not exist or is retired; a need_by in the past"
+_REFS = (
+    "an item or location that does not exist or is retired; a need_by in the past or after "
+    f"{LATEST_NEED_BY.isoformat()} (what a round's problem can hold)"
+)
 _REFS_AND_STORED = (
     f"{_REFS}; a critical or high priority without a justification (the stored one counts)"
 )
@@ -189,10 +194,10 @@ def create_need(
     """
     if (replay := idem.replay()) is not None:
         return replay
-    need = service.create(session, user, round_id, body, idem)
+    need, read = service.create_presented(session, user, round_id, body, idem)
     set_etag(response, need)
     response.headers["Location"] = service.need_url(need)
-    return service.present(session, need)
+    return read
 
 
 @router.get(
@@ -265,6 +270,30 @@ def withdraw_need(
 ) -> Any:
     """draft or submitted -> withdrawn while the round is open (If-Match). Final."""
     need = service.withdraw(session, user, need, if_match)
+    set_etag(response, need)
+    return service.present(session, need)
+
+
+@router.post(
+    "/needs/{need_id}/set-aside",
+    summary="Set a need aside",
+    response_model=NeedRead,
+    responses=_with_examples(problem_responses(401, 403, 404, 409, 412, 422, 428)),
+)
+def set_aside_need(
+    need: ValidNeed,
+    body: NeedSetAside,
+    session: SessionDep,
+    user: RoundManager,
+    if_match: IfMatchDep,
+    response: Response,
+) -> Any:
+    """submitted -> set_aside (If-Match), by a coordinator, with a reason its agency sees.
+
+    For a need that keeps the round from closing (the close's 409 names it): it leaves the
+    round's snapshot. Its agency may correct it and submit it again while the round is open.
+    """
+    need = service.set_aside(session, user, need, body, if_match)
     set_etag(response, need)
     return service.present(session, need)
 

@@ -17,6 +17,7 @@ from app.api.params import IsoDate, WholeNumber
 from app.db import utcnow
 from app.needs.models import NeedStatus, Priority
 from app.rounds.models import RoundStatus
+from solver import problem
 
 # Two agencies' submitted needs for the same item and location are flagged as
 # possible duplicates when their need-by dates are at most this many days apart.
@@ -29,9 +30,10 @@ from app.rounds.models import RoundStatus
 # same distribution with a week's slack.
 DUPLICATE_WINDOW_DAYS = 14
 
-# The need table's quantity is a 32-bit integer; a billion units of anything
-# is a typing error long before it is a need.
-MAX_QUANTITY = 1_000_000_000
+# What a round's problem document takes (contract v1): a need the round accepts must
+# be one the round can solve, or its snapshot breaks and the round cannot close.
+MAX_QUANTITY = problem.MAX_UNITS
+LATEST_NEED_BY = dt.date(problem.LATEST_YEAR, 12, 31)
 MAX_TEXT = 4000
 
 PRIORITIES_NEEDING_JUSTIFICATION = frozenset({Priority.critical, Priority.high})
@@ -47,6 +49,8 @@ def _strip(value: Any) -> Any:
 def _not_in_the_past(value: dt.date) -> dt.date:
     if value < utcnow().date():
         raise ValueError("must not be in the past")
+    if value > LATEST_NEED_BY:
+        raise ValueError(f"must be no later than {LATEST_NEED_BY.isoformat()}")
     return value
 
 
@@ -61,7 +65,10 @@ Quantity = Annotated[
 NeedBy = Annotated[
     IsoDate,
     AfterValidator(_not_in_the_past),
-    Field(description="the day the units must be at the location (ISO date, not in the past)"),
+    Field(
+        description="the day the units must be at the location (ISO date, not in the past, "
+        f"at the latest {LATEST_NEED_BY.isoformat()})"
+    ),
 ]
 Justification = Annotated[
     str,
@@ -211,6 +218,15 @@ class NeedRead(BaseModel):
     created_by_id: int
     submitted_at: dt.datetime | None
     withdrawn_at: dt.datetime | None
+    set_aside_at: dt.datetime | None = Field(
+        default=None, description="when a coordinator set it aside (status set_aside)"
+    )
+    set_aside_by_id: int | None = Field(default=None, description="the coordinator who did")
+    set_aside_reason: str | None = Field(
+        default=None,
+        description="why it is out of the round; correct it and submit it again while the "
+        "round is open",
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     duplicates: list[DuplicateRef] = Field(
@@ -258,6 +274,31 @@ class PriorityReviewCreate(BaseModel):
     )
 
     _strip_text = field_validator("evidence", "source", mode="before")(_strip)
+
+
+class NeedSetAside(BaseModel):
+    """Why a coordinator takes a submitted need out of the round."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "need_by 9999-12-31 cannot be planned; correct the date and "
+                    "submit it again"
+                }
+            ]
+        },
+    )
+
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT,
+        pattern=SAYS_SOMETHING,
+        description="shown to the agency on the need, and kept in the audit log",
+    )
+
+    _strip_text = field_validator("reason", mode="before")(_strip)
 
 
 class ReviewerRead(BaseModel):

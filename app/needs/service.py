@@ -39,6 +39,7 @@ from app.needs.schemas import (
     DuplicateRef,
     NeedCreate,
     NeedRead,
+    NeedSetAside,
     NeedUpdate,
     PriorityReviewCreate,
     PriorityReviewRead,
@@ -247,6 +248,26 @@ def create(
     idem: Idempotency | None = None,
 ) -> Need:
     """A need of ``actor``'s own agency in an open round; a draft unless ``submit``."""
+    return create_presented(session, actor, round_id, body, idem, present_it=False)[0]
+
+
+def create_presented(
+    session: Session,
+    actor: User,
+    round_id: int,
+    body: NeedCreate | Mapping[str, Any],
+    idem: Idempotency | None = None,
+    *,
+    present_it: bool = True,
+) -> tuple[Need, NeedRead | None]:
+    """``create``, and the need's read model (with its duplicates) when ``present_it``.
+
+    The read model is made inside the creating transaction: read after the commit it
+    would take a second connection from the pool and a transaction of its own, a
+    quarter of the round trips of a need's submission. It is made before the audit
+    entry, which holds the audit chain's head row (every writer waits on it) until the
+    commit.
+    """
     if not actor.has_role(Role.local_team) or actor.agency_id is None:
         raise Forbidden("only a local team member of an agency creates needs")
     # The body's rules do not depend on the round, so they are checked before its lock:
@@ -272,12 +293,14 @@ def create(
     )
     session.add(need)
     session.flush()
+    remember = idem is not None and idem.key is not None
+    # The duplicates query only when there is a response to give or remember.
+    read = present(session, need) if present_it or remember else None
+    if idem is not None and read is not None:
+        idem.save(201, read, row=need, location=need_url(need))
     record(session, actor, "need.create", "need", need.id, None, snapshot(need))
-    if idem is not None and idem.key is not None:
-        # The duplicates query only when there is a response to remember.
-        idem.save(201, present(session, need), row=need, location=need_url(need))
     session.commit()
-    return need
+    return need, read
 
 
 def update(
@@ -306,7 +329,7 @@ def update(
 
 
 def submit(session: Session, actor: User, need: Need, if_match: IfMatch) -> Need:
-    """draft -> submitted. Submitting a submitted need changes nothing (a safe retry)."""
+    """draft (or set aside) -> submitted. Submitting a submitted need changes nothing."""
     round_ = _lock(session, need)
     _ensure_own(actor, need)
     if need.status == NeedStatus.submitted:
@@ -323,6 +346,8 @@ def submit(session: Session, actor: User, need: Need, if_match: IfMatch) -> Need
     before = snapshot(need)
     need.status = NeedStatus.submitted
     need.submitted_at = utcnow()
+    # Submitted again after a set-aside: the reason stays readable in the audit log.
+    need.set_aside_at = need.set_aside_by_id = need.set_aside_reason = None
     session.flush()
     record(session, actor, "need.submit", "need", need.id, before, snapshot(need))
     session.commit()
@@ -342,6 +367,36 @@ def withdraw(session: Session, actor: User, need: Need, if_match: IfMatch) -> Ne
     need.withdrawn_at = utcnow()
     session.flush()
     record(session, actor, "need.withdraw", "need", need.id, before, snapshot(need))
+    session.commit()
+    return need
+
+
+def set_aside(
+    session: Session, actor: User, need: Need, data: NeedSetAside, if_match: IfMatch
+) -> Need:
+    """submitted -> set_aside, by a coordinator (or an admin), with a reason.
+
+    For the need that keeps the round from closing (the close's 409 names it): it leaves
+    the snapshot, the round can close, and the agency reads the reason on its need (and
+    the audit log keeps it). The agency may correct the need and submit it again while
+    the round is open. Setting aside a set-aside need changes nothing (a safe retry).
+    """
+    if not actor.has_role(Role.coordinator, Role.admin):
+        raise Forbidden("only a coordinator sets a need aside")
+    round_ = _lock(session, need)
+    if need.status == NeedStatus.set_aside:
+        return need
+    if_match.check(need)
+    ensure_open(round_, "its snapshot is frozen")
+    if need.status != NeedStatus.submitted:
+        raise Conflict(f"need {need.id} is {need.status.value}; only a submitted need is set aside")
+    before = snapshot(need)
+    need.status = NeedStatus.set_aside
+    need.set_aside_at = utcnow()
+    need.set_aside_by_id = actor.id
+    need.set_aside_reason = data.reason
+    session.flush()
+    record(session, actor, "need.set_aside", "need", need.id, before, snapshot(need))
     session.commit()
     return need
 

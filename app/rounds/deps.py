@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser, require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -15,7 +15,9 @@ from app.rounds.models import Round
 
 
 def valid_round_id(
-    round_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the round's id", examples=[4])],
+    round_id: Annotated[
+        int, DIGITS, Path(ge=1, le=MAX_ID, description="the round's id", examples=[4])
+    ],
     session: SessionDep,
     user: CurrentUser,
 ) -> Round:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
-from app.api.params import MAX_ID, IdPath
+from app.api.params import DIGITS, MAX_ID, IdPath
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
 from app.jobs.routes import TAG
@@ -168,7 +168,7 @@ def read_schedule(round_: ValidRound, session: SessionDep, response: Response) -
     ),
 )
 def set_schedule(
-    round_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[4])],
+    round_id: Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, examples=[4])],
     body: Annotated[ScheduleSet, Body(openapi_examples=SCHEDULE_EXAMPLES)],
     session: SessionDep,
     manager: RoundManager,
@@ -199,7 +199,7 @@ def set_schedule(
     responses=problem_responses(401, 403, 404, 409, 412, 428),
 )
 def clear_schedule(
-    round_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[4])],
+    round_id: Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, examples=[4])],
     session: SessionDep,
     manager: RoundManager,
     if_match: IfMatchDep,

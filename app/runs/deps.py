@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser, require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -17,7 +17,7 @@ ChiefOfMission = Annotated[User, Depends(require_roles(Role.chief_of_mission))]
 
 
 def valid_run_id(
-    run_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])],
+    run_id: Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])],
     session: SessionDep,
     user: CurrentUser,
 ) -> service.VisibleRun:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 
 from app.api import IdempotencyDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
 from app.errors import Forbidden
@@ -45,7 +45,7 @@ from app.settings import Settings, get_settings
 # Mounted under /api/v1 by app.main, like every domain router.
 router = APIRouter(tags=["runs and approvals"])
 
-RoundId = Annotated[int, Path(ge=1, le=MAX_ID, description="the round's id", examples=[3])]
+RoundId = Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, description="the round's id", examples=[3])]
 # The app's settings (tests and create_app(settings) override them): the solve limits.
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -218,7 +218,7 @@ def read_run(visible: VisibleRunDep, response: Response) -> Any:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def decide(
-    run_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])],
+    run_id: Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])],
     body: Annotated[ApprovalCreate, Body(openapi_examples=DECISION_EXAMPLES)],
     session: SessionDep,
     chief: ChiefOfMission,
@@ -353,7 +353,7 @@ jobs_router = APIRouter(tags=[TAG])
     responses=problem_responses(401, 403, 404, 409),
 )
 def cancel_run(
-    run_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])],
+    run_id: Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])],
     session: SessionDep,
     coordinator: Coordinator,
     response: Response,

@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,14 +57,19 @@ class SnapshotInvalid(DomainError):
     problems say what to fix, e.g. a round setting out of range.
     """
 
-    def __init__(self, errors: list[FieldIssue]) -> None:
-        super().__init__(
-            409,
-            "Snapshot invalid",
+    def __init__(self, errors: list[FieldIssue], blocking_needs: Sequence[int] = ()) -> None:
+        detail = (
             "the round's needs, catalogue and settings do not make a valid problem document "
-            "(contract v1); the round was not closed. Every problem is listed",
-            errors,
+            "(contract v1); the round was not closed. Every problem is listed"
         )
+        if blocking_needs:
+            ids = ", ".join(str(n) for n in blocking_needs)
+            detail += (
+                f". Blocked by need {ids}: its agency may correct it, or a coordinator may set "
+                "it aside (POST /api/v1/needs/{id}/set-aside)"
+            )
+        super().__init__(409, "Snapshot invalid", detail, errors)
+        self.blocking_needs = list(blocking_needs)
 
 
 def closing_day(round_: Round, closed_at: dt.datetime) -> dt.date:
@@ -220,10 +226,31 @@ def _offer_order(offer: Mapping[str, Any]) -> tuple[int, str]:
     return (int(tail) if tail.isdigit() else -1, ref)
 
 
+_NEED_PATH = re.compile(r"^\$\.needs\[(\d+)\]")
+
+
 def check_document(document: Mapping[str, Any]) -> None:
-    """Raise SnapshotInvalid, listing every problem, unless the document is contract v1."""
+    """Raise SnapshotInvalid, listing every problem, unless the document is contract v1.
+
+    A problem with one of the needs names that need (its database id), in its reason and
+    in the error's ``blocking_needs``: the coordinator can set that need aside.
+    """
     try:
         validate(document)
     except ProblemInvalid as exc:
         log.error("snapshot breaks contract v1: %s", [e.as_dict() for e in exc.errors])
-        raise SnapshotInvalid([FieldIssue(e.path, e.reason) for e in exc.errors]) from None
+        issues, blocking = [], []
+        lines = document.get("needs", [])
+        for error in exc.errors:
+            match = _NEED_PATH.match(error.path)
+            index = int(match.group(1)) if match else -1
+            ref = lines[index].get("id") if 0 <= index < len(lines) else None
+            need_id = need_id_of(ref) if isinstance(ref, str) else None
+            if need_id is None:
+                issues.append(FieldIssue(error.path, error.reason))
+                continue
+            agency = lines[index].get("agency")
+            issues.append(FieldIssue(error.path, f"need {need_id} of {agency}: {error.reason}"))
+            if need_id not in blocking:
+                blocking.append(need_id)
+        raise SnapshotInvalid(issues, blocking) from None

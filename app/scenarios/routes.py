@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Response, status
 
 from app.api import IdempotencyDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import problem_responses
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
 from app.jobs.deps import Coordinator, JobBackendDep, SettingsDep
@@ -27,8 +27,10 @@ from app.scenarios.schemas import (
 # Mounted under /api/v1 by app.main, like every domain router.
 router = APIRouter(tags=[TAG])
 
-RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])]
-ScenarioId = Annotated[int, Path(ge=1, le=MAX_ID, description="the scenario's id", examples=[31])]
+RunId = Annotated[int, DIGITS, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])]
+ScenarioId = Annotated[
+    int, DIGITS, Path(ge=1, le=MAX_ID, description="the scenario's id", examples=[31])
+]
 
 SCENARIO_EXAMPLES: dict[str, Any] = {
     "cost_only": {

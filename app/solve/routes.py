@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import CurrentUser
-from app.errors import PROBLEM_JSON, DomainError
+from app.errors import PROBLEM_JSON
 from app.settings import Settings, get_settings
 from app.solve import service
 from app.solve.example import EXAMPLE_PROBLEM
@@ -16,19 +16,6 @@ from app.solve.schemas import PLAN_SCHEMA, problem_schema
 router = APIRouter(tags=["solve"])
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def require_json(request: Request) -> None:
-    """Refuse bodies not declared as JSON.
-
-    A browser may send a cross-site form or text/plain POST without asking first (CORS
-    preflight covers only JSON); refusing those keeps other sites from starting solves.
-    """
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise DomainError(
-            415, "Unsupported media type", "send the problem document as application/json"
-        )
 
 
 def _problem_response(description: str, example: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +94,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     ),
     response_class=JSONResponse,
     responses=_RESPONSES,
-    dependencies=[Depends(require_json)],
     openapi_extra=_OPENAPI_EXTRA,
 )
 async def solve(request: Request, settings: SettingsDep, _user: CurrentUser) -> JSONResponse:

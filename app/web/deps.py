@@ -28,10 +28,10 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
+from app.api.bodies import FORM_MEDIA_TYPES, refuse_nul_in_fields
 from app.api.params import MAX_OFFSET
-from app.auth.deps import limits_of
+from app.auth.deps import authenticate_limited
 from app.auth.models import Role, User
-from app.auth.service import authenticate, hash_token
 from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location
 from app.catalogue.schemas import AGENCY_CODE, CODE, COUNTRY, EMAIL
@@ -137,9 +137,7 @@ def with_query(request: Request, **changes: Any) -> str:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.filters.update(
-    money=money, number=number, percent=percent, when=when, change=change
-)
+templates.env.filters.update(money=money, number=number, percent=percent, when=when, change=change)
 templates.env.globals.update(Role=Role, with_query=with_query)
 
 
@@ -153,21 +151,6 @@ def read_web_session(request: Request, settings: SettingsDep) -> WebSession | No
 def _next_path(request: Request) -> str:
     path = request.url.path
     return path + (f"?{request.url.query}" if request.url.query else "")
-
-
-def authenticate_limited(request: Request, session: Any, settings: Settings, token: str) -> User:
-    """``authenticate`` under the API's own rate limits: failed tokens per client, requests
-    per token. A browser is one more client of the same tokens, not a way around them."""
-    limits = limits_of(request, settings)
-    client = request.client.host if request.client else "unknown"
-    limits.check_client(client)
-    try:
-        user = authenticate(session, token)
-    except Unauthorized:
-        limits.failed(client)
-        raise
-    limits.check_token(hash_token(token))
-    return user
 
 
 def current_user(request: Request, session: SessionDep, settings: SettingsDep) -> User:
@@ -189,6 +172,9 @@ WebUser = Annotated[User, Depends(current_user)]
 
 async def checked_form(request: Request, settings: SettingsDep) -> FormData:
     form = await request.form()
+    # URL-encoded forms were checked before routing (app.api.bodies); a multipart one's
+    # text fields only now that it is parsed.
+    refuse_nul_in_fields(form.multi_items())
     state = web_session.read_session(request, settings)
     token = form.get("csrf_token")
     if not web_session.csrf_valid(state, token if isinstance(token, str) else None, settings):
@@ -333,6 +319,9 @@ def _error_page(request: Request, settings: Settings, status: int, title: str, d
 
 class WebRoute(APIRoute):
     """An APIRoute whose errors are pages, and whose pages carry their security headers."""
+
+    # What app.api.bodies lets through to a page: its forms (read by ``checked_form``).
+    consumes = FORM_MEDIA_TYPES
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -3,6 +3,7 @@ uvicorn workers, against PostgreSQL; and poolbuy's ``POST /needs`` against a bar
 
     .venv/bin/python -m bench.load.run [--workers 1 2] [--concurrency 32] [--duration 20]
         [--server postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--out FILE]
+        [--compare GIT_REF]
 
 Makes a database ``poolbuy_load_<random>`` on that server, migrates it, loads the
 Panama demo group, closes and solves the demo round (the plan officers read), opens a
@@ -11,13 +12,20 @@ for each worker count: the mixed phase, poolbuy ``POST /needs`` alone, and the b
 endpoint (``bench.load.bare_app``) alone, with the same driver and concurrency. The
 database is dropped at the end, whatever happens. Each phase is bounded in time and
 in requests; the servers listen on 127.0.0.1 only.
+
+``--compare REF`` serves poolbuy as of that commit too (``git archive`` into a temporary
+folder, the same interpreter and database), and interleaves its ``POST /needs`` phases
+with this tree's and the bare insert's: a before/after in one run, on the same machine
+load. The database is migrated by this tree; the older code must ignore what it added.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import random
@@ -25,6 +33,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -145,7 +155,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(app: str, workers: int, env: dict[str, str]) -> Iterator[str]:
+def source_at(ref: str) -> Iterator[Path]:
+    """The repository's files as of ``ref``, in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="poolbuy-at-") as folder:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        yield Path(folder)
+
+
+@contextmanager
+def server(app: str, workers: int, env: dict[str, str], cwd: Path = ROOT) -> Iterator[str]:
     port = free_port()
     command = [
         sys.executable,
@@ -162,7 +184,8 @@ def server(app: str, workers: int, env: dict[str, str]) -> Iterator[str]:
         "warning",
         "--no-access-log",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
+    # The app is imported from ``cwd`` (first on the path with -m): this tree or another.
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -287,13 +310,21 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=2, help="interleaved POST-only phases per side"
     )
     parser.add_argument("--out", type=Path, help="write every figure as JSON here")
+    parser.add_argument("--compare", metavar="GIT_REF", help="also serve poolbuy as of this commit")
     args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        other = stack.enter_context(source_at(args.compare)) if args.compare else None
+        return _run(args, other)
+
+
+def _run(args: argparse.Namespace, other: Path | None) -> int:
 
     results: dict[str, Any] = {
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "concurrency": args.concurrency,
         "duration_s": args.duration,
+        "compared_with": args.compare,
         "workers": {},
     }
     with scratch_database(args.server) as url:
@@ -314,14 +345,26 @@ def main(argv: list[str] | None = None) -> int:
         for workers in args.workers:
             print(f"{workers} worker(s), {args.concurrency} concurrent users:", flush=True)
             figures: dict[str, Any] = {}
-            with (
-                server("app.main:app", workers, poolbuy_env) as poolbuy,
-                server("bench.load.bare_app:app", workers, bare_env) as bare,
-            ):
+            with contextlib.ExitStack() as servers:
+                poolbuy = servers.enter_context(server("app.main:app", workers, poolbuy_env))
+                bare = servers.enter_context(server("bench.load.bare_app:app", workers, bare_env))
+                before = (
+                    servers.enter_context(server("app.main:app", workers, poolbuy_env, other))
+                    if other is not None
+                    else None
+                )
                 figures["mix"] = phase(
                     "mixed officers", poolbuy, poolbuy_ops(world, mix=True), world.tokens, args
                 )
-                # Interleaved, so a change in the machine's background load hits both sides.
+                if before is not None:
+                    figures["mix_compared"] = phase(
+                        f"mixed officers at {args.compare}",
+                        before,
+                        poolbuy_ops(world, mix=True),
+                        world.tokens,
+                        args,
+                    )
+                # Interleaved, so a change in the machine's background load hits every side.
                 for n in range(1, args.rounds + 1):
                     figures[f"poolbuy_post_{n}"] = phase(
                         f"poolbuy POST /needs only ({n})",
@@ -330,15 +373,25 @@ def main(argv: list[str] | None = None) -> int:
                         world.tokens,
                         args,
                     )
+                    if before is not None:
+                        figures[f"compared_post_{n}"] = phase(
+                            f"{args.compare} POST /needs only ({n})",
+                            before,
+                            poolbuy_ops(world, mix=False),
+                            world.tokens,
+                            args,
+                        )
                     figures[f"bare_post_{n}"] = phase(
                         f"bare FastAPI insert ({n})", bare, bare_ops(world), [], args
                     )
-            poolbuy_rps = sum(
-                figures[f"poolbuy_post_{n}"]["rps"] for n in range(1, args.rounds + 1)
-            )
             bare_rps = sum(figures[f"bare_post_{n}"]["rps"] for n in range(1, args.rounds + 1))
-            figures["post_ratio"] = round(poolbuy_rps / max(bare_rps, 1e-9), 3)
-            print(f"  poolbuy POST /needs / bare insert = {figures['post_ratio']:.1%}", flush=True)
+            for side, label in (("poolbuy", "poolbuy"), ("compared", args.compare)):
+                if f"{side}_post_1" not in figures:
+                    continue
+                rps = sum(figures[f"{side}_post_{n}"]["rps"] for n in range(1, args.rounds + 1))
+                ratio = round(rps / max(bare_rps, 1e-9), 3)
+                figures["post_ratio" if side == "poolbuy" else "compared_post_ratio"] = ratio
+                print(f"  {label} POST /needs / bare insert = {ratio:.1%}", flush=True)
             results["workers"][str(workers)] = figures
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

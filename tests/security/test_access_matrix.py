@@ -158,6 +158,13 @@ ROUTES: dict[str, Call] = {
         "anonymous=401 local_team/own=200 *=403",
         if_match="submitted_a",
     ),
+    # A coordinator (or an admin) sets aside a need that blocks the close, any agency's.
+    "POST /api/v1/needs/{need_id}/set-aside": Call(
+        "/needs/{submitted_a}/set-aside",
+        only(MANAGER, 200),
+        json={"reason": "need_by cannot be planned"},
+        if_match="submitted_a",
+    ),
     # The group's health lead reviews every agency's submitted needs.
     "POST /api/v1/needs/{need_id}/priority-reviews": Call(
         "/needs/{submitted_a}/priority-reviews",

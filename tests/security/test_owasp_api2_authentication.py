@@ -2,26 +2,30 @@
 
 Tokens: malformed, unknown, expired, revoked, or of a deactivated user, each gets 401
 problem details with ``WWW-Authenticate: Bearer``, whatever route it is sent to.
-Guessing: ``app.auth.ratelimit`` counts bad tokens per client address; past
-``auth_failure_limit`` in the window every request with a token from that address is
-429 with ``Retry-After`` (a right token too: checking it would still answer the
-guesser), until the window has moved on.
+Limits (``app.auth.ratelimit``): one bad token repeated from one address past
+``auth_failure_limit`` is 429 without a lookup (a broken script); bad tokens of any kind
+from one address past ``auth_failure_address_limit`` are 429 instead of 401 (a guesser);
+a valid token from that same address is never refused (an office behind one NAT).
+``X-Forwarded-For`` counts only from the proxies in ``trusted_proxies``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
+from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role
 from app.auth.ratelimit import SlidingWindow
+from app.cli import serve_options
 from app.db import utcnow
+from app.settings import Settings
 from tests.factories import make_token, make_user
-from tests.security.helpers import bearer, client_with
+from tests.security.helpers import app_with, bearer, client_with
 
 pytestmark = pytest.mark.integration
 
@@ -65,35 +69,70 @@ def test_a_revoked_token_stops_at_once(session: Session, client: TestClient) -> 
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
 
 
-def test_guessing_tokens_is_slowed_to_429_then_allowed_again(session: Session) -> None:
-    client = client_with(session, auth_failure_limit=3, auth_failure_window_seconds=1.0)
-    user = make_user(session, Role.local_team)
-    good = make_token(session, user)
-    # Committed: a refused request rolls back what the session had not committed.
+def test_a_broken_script_is_stopped_without_locking_out_its_office(session: Session) -> None:
+    client = client_with(session, auth_failure_limit=3, auth_failure_address_limit=100)
+    colleague = make_token(session, make_user(session, Role.local_team))
+    session.commit()
+    expired = "pb_" + "e" * 43  # the script's token, long gone
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=bearer(expired)).status_code == 401
+    blocked = client.get("/api/v1/me", headers=bearer(expired))
+    assert blocked.status_code == 429
+    assert blocked.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(blocked.headers["retry-after"]) <= 60
+    # The same address: a colleague's valid token works, and another bad token is
+    # judged on its own (401, not the script's 429).
+    assert client.get("/api/v1/me", headers=bearer(colleague)).status_code == 200
+    assert client.get("/api/v1/me", headers=bearer("pb_" + "f" * 43)).status_code == 401
+    # From another address the script's token is looked up again.
+    elsewhere = TestClient(client.app, client=("203.0.113.7", 50000))
+    assert elsewhere.get("/api/v1/me", headers=bearer(expired)).status_code == 401
+
+
+def test_a_spray_of_bad_tokens_gets_429_but_a_valid_token_still_passes(session: Session) -> None:
+    client = client_with(session, auth_failure_limit=5, auth_failure_address_limit=3)
+    good = make_token(session, make_user(session, Role.local_team))
     session.commit()
     for n in range(3):
         assert client.get("/api/v1/me", headers=bearer(f"pb_{n:043d}")).status_code == 401
-    blocked = client.get("/api/v1/me", headers=bearer("pb_" + "b" * 43))
-    assert blocked.status_code == 429
-    assert blocked.headers["content-type"] == "application/problem+json"
-    assert 1 <= int(blocked.headers["retry-after"]) <= 1
-    # While blocked, a right token is not even looked at from this address...
-    assert client.get("/api/v1/me", headers=bearer(good)).status_code == 429
-    # ... nor is anyone stopped who sends no token (nothing to guess there).
-    assert client.get("/api/v1/rounds").status_code == 401
-    time.sleep(1.05)
+    sprayed = client.get("/api/v1/me", headers=bearer("pb_" + "b" * 43))
+    assert sprayed.status_code == 429 and "valid token" in sprayed.json()["detail"]
     assert client.get("/api/v1/me", headers=bearer(good)).status_code == 200
-
-
-def test_the_failure_limit_is_per_client_address(session: Session) -> None:
-    client = client_with(session, auth_failure_limit=1)
-    user = make_user(session, Role.local_team)
-    good = make_token(session, user)
-    session.commit()
-    assert client.get("/api/v1/me", headers=bearer("pb_" + "c" * 43)).status_code == 401
-    assert client.get("/api/v1/me", headers=bearer(good)).status_code == 429
+    # Nobody is stopped who sends no token (nothing to guess there).
+    assert client.get("/api/v1/rounds").status_code == 401
     elsewhere = TestClient(client.app, client=("203.0.113.7", 50000))
-    assert elsewhere.get("/api/v1/me", headers=bearer(good)).status_code == 200
+    assert elsewhere.get("/api/v1/me", headers=bearer("pb_" + "c" * 43)).status_code == 401
+
+
+def _served(session: Session, **settings: Any) -> TestClient:
+    """A client of the app as `poolbuy serve` runs it behind uvicorn, from 127.0.0.1."""
+    app = app_with(session, auth_failure_address_limit=2, **settings)
+    config = uvicorn.Config(app, **serve_options(Settings(**settings)))
+    config.load()  # uvicorn's own wrapping: its proxy-headers middleware, or none
+    return TestClient(config.loaded_app, client=("127.0.0.1", 40000))
+
+
+def _statuses(client: TestClient, spoofed: bool) -> list[int]:
+    statuses = []
+    for n in range(4):
+        headers = bearer(f"pb_{n:043d}")
+        if spoofed:
+            headers["X-Forwarded-For"] = f"198.51.100.{n}"
+        statuses.append(client.get("/api/v1/me", headers=headers).status_code)
+    return statuses
+
+
+def test_forwarded_for_does_not_walk_past_the_limits_unless_from_a_trusted_proxy(
+    session: Session,
+) -> None:
+    assert serve_options(Settings())["proxy_headers"] is False
+    # Not trusted (the default): every spoofed address is the peer's, 127.0.0.1.
+    # No `with`: the app's startup (the jobs sweeper) must not run.
+    assert _statuses(_served(session), spoofed=True) == [401, 401, 429, 429]
+    # A proxy on 127.0.0.1 named as trusted: its header names the clients.
+    behind_proxy = _served(session, trusted_proxies=["127.0.0.1"])
+    assert _statuses(behind_proxy, spoofed=True) == [401, 401, 401, 401]
+    assert _statuses(behind_proxy, spoofed=False) == [401, 401, 429, 429]
 
 
 def test_the_sliding_window_forgets_what_left_it() -> None:

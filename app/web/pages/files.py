@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from app.api.params import IdPath
 from app.db import SessionDep
 from app.exchange import service as exchange_service
 from app.exchange.service import Download
@@ -32,28 +33,28 @@ def template(
 
 
 @router.get("/files/runs/{run_id}/plan.xlsx")
-def plan_xlsx(run_id: int, session: SessionDep, user: WebUser) -> Response:
+def plan_xlsx(run_id: IdPath, session: SessionDep, user: WebUser) -> Response:
     return _send(exchange_service.plan_xlsx(session, user, run_id))
 
 
 @router.get("/files/runs/{run_id}/plan-csv.zip")
-def plan_csv_zip(run_id: int, session: SessionDep, user: WebUser) -> Response:
+def plan_csv_zip(run_id: IdPath, session: SessionDep, user: WebUser) -> Response:
     return _send(exchange_service.plan_csv_zip(session, user, run_id))
 
 
 @router.get("/files/runs/{run_id}/plan.hxl.csv")
-def plan_hxl(run_id: int, session: SessionDep, user: WebUser) -> Response:
+def plan_hxl(run_id: IdPath, session: SessionDep, user: WebUser) -> Response:
     return _send(exchange_service.plan_hxl(session, user, run_id))
 
 
 @router.get("/files/rounds/{round_id}/needs.hxl.csv")
-def needs_hxl(round_id: int, session: SessionDep, user: WebUser) -> Response:
+def needs_hxl(round_id: IdPath, session: SessionDep, user: WebUser) -> Response:
     round_ = rounds_service.get(session, round_id)
     return _send(exchange_service.needs_hxl(session, user, round_))
 
 
 @router.get("/files/rounds/{round_id}/ocds.json")
-def ocds(round_id: int, session: SessionDep, user: WebUser, settings: SettingsDep) -> Response:
+def ocds(round_id: IdPath, session: SessionDep, user: WebUser, settings: SettingsDep) -> Response:
     package = exchange_service.ocds_package(session, user, round_id, settings=settings)
     return _send(
         Download(

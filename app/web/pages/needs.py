@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from app.api import IfMatch, PageParams, etag_for, paginate
+from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
 from app.catalogue import service as catalogue_service
@@ -134,7 +135,7 @@ def _require_local_team(user: User) -> None:
 
 @router.get("/rounds/{round_id}/needs/new")
 def new_need_page(
-    round_id: int,
+    round_id: IdPath,
     request: Request,
     session: SessionDep,
     user: WebUser,
@@ -150,7 +151,7 @@ def new_need_page(
 
 @router.post("/rounds/{round_id}/needs/new")
 def create_need(
-    round_id: int,
+    round_id: IdPath,
     request: Request,
     form: CheckedForm,
     session: SessionDep,
@@ -195,7 +196,7 @@ def _need_values(need: Need) -> dict[str, str]:
 
 @router.get("/needs/{need_id}/edit")
 def edit_need_page(
-    need_id: int,
+    need_id: IdPath,
     request: Request,
     session: SessionDep,
     user: WebUser,
@@ -210,7 +211,7 @@ def edit_need_page(
 
 @router.post("/needs/{need_id}/edit")
 def update_need(
-    need_id: int,
+    need_id: IdPath,
     request: Request,
     form: CheckedForm,
     session: SessionDep,
@@ -263,14 +264,14 @@ def _life_cycle(
 
 @router.post("/needs/{need_id}/submit")
 def submit_need(
-    need_id: int, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
+    need_id: IdPath, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     return _life_cycle(need_id, form, session, user, settings, "submit")
 
 
 @router.post("/needs/{need_id}/withdraw")
 def withdraw_need(
-    need_id: int, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
+    need_id: IdPath, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     return _life_cycle(need_id, form, session, user, settings, "withdraw")
 
@@ -289,7 +290,7 @@ def upload_of(form: FormData) -> Upload | None:
 
 @router.get("/rounds/{round_id}/needs/upload")
 def upload_page(
-    round_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+    round_id: IdPath, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     _require_local_team(user)
     round_ = rounds_service.get(session, round_id)
@@ -303,7 +304,7 @@ def upload_page(
 
 @router.post("/rounds/{round_id}/needs/upload")
 def upload_needs(
-    round_id: int,
+    round_id: IdPath,
     request: Request,
     form: CheckedForm,
     session: SessionDep,
@@ -348,7 +349,7 @@ def upload_needs(
 
 @router.get("/rounds/{round_id}/reviews")
 def reviews_page(
-    round_id: int,
+    round_id: IdPath,
     request: Request,
     session: SessionDep,
     user: WebUser,
@@ -397,7 +398,7 @@ def _review_context(session: Any, need: Need, values: dict[str, str]) -> dict[st
 
 @router.get("/needs/{need_id}/review")
 def review_page(
-    need_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+    need_id: IdPath, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     need = needs_service.get_visible(session, user, need_id)
     values = {"priority": need.effective_priority.value, "evidence": "", "source": ""}
@@ -406,7 +407,7 @@ def review_page(
 
 @router.post("/needs/{need_id}/review")
 def review_need(
-    need_id: int,
+    need_id: IdPath,
     request: Request,
     form: CheckedForm,
     session: SessionDep,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from app.api import PageParams, paginate
+from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -202,7 +203,7 @@ def _etags(session: Any, ids: list[int]) -> dict[int, str]:
 
 @router.get("/rounds/{round_id}")
 def round_page(
-    round_id: int,
+    round_id: IdPath,
     request: Request,
     session: SessionDep,
     user: WebUser,
@@ -217,7 +218,7 @@ def round_page(
 
 @router.post("/rounds/{round_id}/close")
 def close_round(
-    round_id: int,
+    round_id: IdPath,
     form: CheckedForm,
     session: SessionDep,
     user: WebUser,
@@ -234,7 +235,7 @@ def close_round(
 
 @router.post("/rounds/{round_id}/rerun")
 def rerun_round(
-    round_id: int,
+    round_id: IdPath,
     form: CheckedForm,
     session: SessionDep,
     user: WebUser,

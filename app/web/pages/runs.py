@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
+from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -120,7 +121,7 @@ def _render_run(
     request: Request,
     session: Any,
     user: User,
-    run_id: int,
+    run_id: IdPath,
     settings: Settings,
     extra: dict[str, Any] | None = None,
     status_code: int = 200,
@@ -134,7 +135,7 @@ def _render_run(
 
 @router.get("/runs/{run_id}")
 def run_page(
-    run_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+    run_id: IdPath, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     return _render_run(request, session, user, run_id, settings)
 
@@ -150,7 +151,7 @@ def _optional_number(value: str) -> float | str | None:
 
 @router.post("/runs/{run_id}/scenarios")
 def create_scenario(
-    run_id: int,
+    run_id: IdPath,
     request: Request,
     form: CheckedForm,
     session: SessionDep,
@@ -195,7 +196,7 @@ def create_scenario(
 
 @router.post("/runs/{run_id}/frontier")
 def create_frontier(
-    run_id: int,
+    run_id: IdPath,
     form: CheckedForm,
     session: SessionDep,
     user: WebUser,
@@ -216,7 +217,7 @@ def create_frontier(
 
 @router.post("/runs/{run_id}/cancel")
 def cancel_run(
-    run_id: int, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
+    run_id: IdPath, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     """Stop a run still solving (as ``POST /api/v1/runs/{id}/cancel``): a queued one at once,
     a running one at the solver's next heartbeat. It may then be run again."""
@@ -236,7 +237,7 @@ def cancel_run(
 
 @router.get("/runs/{run_id}/progress")
 def run_progress(
-    run_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+    run_id: IdPath, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     """Just the progress panel, for the page's script to swap in while the run goes on."""
     return render(request, settings, "_progress.html", run_context(session, user, run_id))
@@ -349,14 +350,14 @@ def _decision_context(user: User, run: Any, read: RunRead) -> dict[str, Any]:
 
 @router.get("/runs/{run_id}/plan")
 def plan_page(
-    run_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+    run_id: IdPath, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
 ) -> Response:
     return render(request, settings, "plan.html", plan_context(session, user, run_id, settings))
 
 
 @router.post("/runs/{run_id}/decision")
 def decide(
-    run_id: int,
+    run_id: IdPath,
     request: Request,
     form: CheckedForm,
     session: SessionDep,

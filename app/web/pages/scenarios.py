@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -39,7 +39,7 @@ from app.web.pages.runs import run_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-ScenarioId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ScenarioId = Annotated[int, DIGITS, Path(ge=1, le=MAX_ID)]
 
 # Contract-v1 settings as a person reads them.
 SETTING_NAMES = {
