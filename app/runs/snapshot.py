@@ -27,6 +27,7 @@ from app.errors import DomainError, FieldIssue, InvalidInput
 from app.needs.models import Need
 from app.needs.service import submitted_needs
 from app.rounds.models import Round
+from app.solve.service import contract_issues
 from solver import ProblemInvalid, validate
 
 log = logging.getLogger("poolbuy.runs")
@@ -118,10 +119,11 @@ def resolve_settings(
             merged[key] = weights
         else:
             merged[key] = value
+    probe = {"as_of": "2000-01-01", "currency": "USD", "settings": merged}
     try:
-        settings = validate({"as_of": "2000-01-01", "currency": "USD", "settings": merged}).settings
+        settings = validate(probe).settings
     except ProblemInvalid as exc:
-        raise InvalidInput([FieldIssue(e.path, e.reason) for e in exc.errors]) from None
+        raise InvalidInput(contract_issues(probe, exc)) from None
     resolved: dict[str, Any] = settings.model_dump(mode="json")
     if max_time_limit_seconds is not None:
         resolved["time_limit_seconds"] = min(resolved["time_limit_seconds"], max_time_limit_seconds)
@@ -226,4 +228,4 @@ def check_document(document: Mapping[str, Any]) -> None:
         validate(document)
     except ProblemInvalid as exc:
         log.error("snapshot breaks contract v1: %s", [e.as_dict() for e in exc.errors])
-        raise SnapshotInvalid([FieldIssue(e.path, e.reason) for e in exc.errors]) from None
+        raise SnapshotInvalid(contract_issues(document, exc)) from None
