@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.models import Role
 from app.db import get_session, serve_session
+from app.jobs import service as jobs_service
 from app.main import create_app
 from app.needs.models import Need, NeedStatus
 from app.rounds.models import Round, RoundStatus
@@ -54,6 +55,9 @@ ACKS_BEFORE_CLOSE = 30
 # A writer stops after this many refusals in a row (the round is closed for good).
 REFUSALS_TO_STOP = 3
 DEADLINE_SECONDS = 120
+# How long the solve may take once the close answered: generous, for a busy machine (the
+# close waits for it only up to the service's wait; the assertions need it finished).
+SOLVE_SECONDS = 600
 
 
 @dataclass
@@ -243,6 +247,10 @@ def test_every_need_is_in_the_snapshot_exactly_once_or_refused(
         assert not thread.is_alive(), "a thread is stuck"
 
     assert close_response["status"] == 201, close_response
+    # The run's job ends when it ends: wait for that, not for a clock.
+    job_id = close_response["body"]["job"]["id"]
+    with Session(isolated_engine) as session:
+        assert jobs_service.wait(session, [job_id], SOLVE_SECONDS), "the solve did not finish"
     for log in logs:
         assert not log.unexpected, log.unexpected
         assert not log.refused_then_acked, log.refused_then_acked

@@ -260,21 +260,23 @@ def test_every_problem_is_listed_at_once_and_nothing_is_created(
         "$.need_by": "must not be in the past",
         "$.justification": "is required for a critical need",
         "$.submit": errors["$.submit"],
-        "$.extra": "Extra inputs are not permitted",
+        # In words a field officer reads (issue 14), not the validation library's.
+        "$.extra": "is not a field here: remove it (check its spelling)",
     }
-    assert "greater than 0" in errors["$.quantity"]
+    assert errors["$.quantity"] == "must be at least 1"
     assert (_count(session, Need), _count(session, AuditEntry)) == before
 
 
 @pytest.mark.parametrize(
     ("quantity", "why"),
     [
-        (-5, "greater than 0"),
-        (2.5, "integer"),
-        ("500", "integer"),
-        (True, "integer"),
-        (None, "integer"),
-        (10**12, "less than or equal"),
+        # The service's one wording (app.errors.plain_reason), not Pydantic's.
+        (-5, "must be at least 1"),
+        (2.5, "enter a whole number"),
+        ("500", "enter a whole number"),
+        (True, "enter a whole number"),
+        (None, "enter a whole number"),
+        (10**12, "must be at most 1,000,000,000"),
     ],
 )
 def test_quantity_is_a_positive_whole_number(

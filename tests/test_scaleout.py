@@ -59,6 +59,11 @@ LEASE_SECONDS = 3.0
 HEARTBEAT_SECONDS = 0.3
 WORKER_START_SECONDS = 60
 JOB_SECONDS = 120
+# A test that kills no worker takes a long lease: a heartbeat starved on a busy machine
+# must not hand a live worker's job to the other (the takeover test takes a short one).
+CALM_LEASE_SECONDS = 120.0
+# Waiting on a job's completion: bounded generously, for a busy machine.
+SOLVE_SECONDS = 600
 
 
 def _broker_reachable() -> bool:
@@ -102,6 +107,7 @@ class Cluster:
     engine: sa.Engine
     queue: str
     workers: list[Worker] = field(default_factory=list)
+    lease_seconds: float = LEASE_SECONDS
 
     @property
     def url(self) -> str:
@@ -114,7 +120,7 @@ class Cluster:
             "POOLBUY_JOBS_BACKEND": "broker",
             "POOLBUY_BROKER_URL": BROKER_URL,
             "POOLBUY_JOBS_QUEUE": self.queue,
-            "POOLBUY_JOBS_LEASE_SECONDS": str(LEASE_SECONDS),
+            "POOLBUY_JOBS_LEASE_SECONDS": str(self.lease_seconds),
             "POOLBUY_JOBS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
             "POOLBUY_JOBS_SCHEDULER_INTERVAL_SECONDS": "0.5",
             # Two workers and the test share the machine's cores.
@@ -268,18 +274,27 @@ def test_a_scheduled_round_closes_and_is_solved_without_any_request(cluster: Clu
         session.commit()
         round_id, missed_id = world.round.id, missed.id
 
+    cluster.lease_seconds = CALM_LEASE_SECONDS
     cluster.start(2)
 
     def solved(rid: int) -> Callable[[], bool]:
+        """The round's run's job has ended: its completion, not a clock, ends the wait."""
+
         def check() -> bool:
             with factory() as session:
-                run = session.scalar(sa.select(Run).where(Run.round_id == rid))
-                return run is not None and run.status in (RunStatus.succeeded, RunStatus.failed)
+                job = session.scalar(
+                    sa.select(Job)
+                    .join(Run, Job.run_id == Run.id)
+                    .where(Run.round_id == rid, Job.kind == JobKind.run)
+                )
+                return job is not None and job.state in FINISHED
 
         return check
 
-    _wait_for("the missed round to be caught up", solved(missed_id), cluster)
-    _wait_for("the scheduled round to close and be solved", solved(round_id), cluster)
+    _wait_for("the missed round to be caught up", solved(missed_id), cluster, SOLVE_SECONDS)
+    _wait_for(
+        "the scheduled round to close and be solved", solved(round_id), cluster, SOLVE_SECONDS
+    )
 
     with factory() as session:
         round_ = session.get_one(Round, round_id)

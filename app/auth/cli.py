@@ -56,23 +56,19 @@ def _fail(error: DomainError) -> int:
     return 1
 
 
-def _json_path(loc: tuple[int | str, ...]) -> str:
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-
-
 def cmd_create_user(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from app.auth import service
     from app.auth.schemas import UserCreate
     from app.db import get_session_factory, load_models
-    from app.errors import DomainError, FieldIssue, InvalidInput
+    from app.errors import DomainError, InvalidInput, field_issues
 
     load_models()
     try:
         data = UserCreate(email=args.email, name=args.name, agency_id=args.agency, roles=args.roles)
     except ValidationError as exc:
-        issues = [FieldIssue(_json_path(e["loc"]), e["msg"]) for e in exc.errors()]
+        issues = field_issues(exc.errors())
         return _fail(InvalidInput(issues))
     with get_session_factory()() as session:
         try:

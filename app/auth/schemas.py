@@ -8,10 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from app.auth.models import AGENCY_ROLES, Role
+from app.errors import describe_pattern
 
-AGENCY_CODE = r"^[A-Z][A-Z0-9-]{1,15}$"
+AGENCY_CODE = describe_pattern(r"^[A-Z][A-Z0-9-]{1,15}$", "choose an agency of the group")
 # Deliberately loose: the address is an identifier here, nobody is mailed.
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+EMAIL = describe_pattern(
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "enter an e-mail address such as name@example.org"
+)
 
 
 class AgencyCreate(BaseModel):

@@ -30,7 +30,7 @@ from app.catalogue import service
 from app.catalogue.models import Item, Location, Offer, Route, Supplier
 from app.catalogue.schemas import OfferCreate, OfferUpdate, RouteCreate
 from app.db import SessionDep
-from app.errors import FieldIssue, InvalidInput
+from app.errors import FieldIssue, InvalidInput, field_issues
 
 CatalogueManager = Annotated[User, Depends(require_roles(Role.technical_specialist, Role.admin))]
 
@@ -82,24 +82,6 @@ ManagedOfferDep = Annotated[Offer, Depends(managed_offer)]
 RawBody = JsonBody
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    path = "$"
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
-
-
-def _issues(exc: ValidationError) -> list[FieldIssue]:
-    issues = []
-    for error in exc.errors(include_url=False):
-        # Pydantic puts the name of an Annotated validator in loc; the path is the
-        # body's own.
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-        reason = error["msg"].removeprefix("Value error, ")
-        issues.append(FieldIssue(_path(loc), reason))
-    return issues
-
-
 def parse_body[M: BaseModel](
     model: type[M], raw: Any, more_issues: Callable[[], list[FieldIssue]]
 ) -> M:
@@ -107,7 +89,7 @@ def parse_body[M: BaseModel](
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        issues = _issues(exc)
+        issues = field_issues(exc.errors(include_url=False))
         if isinstance(raw, Mapping):
             issues += more_issues()
     unique = list(dict.fromkeys((i.path, i.reason) for i in issues))

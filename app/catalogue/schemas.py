@@ -33,13 +33,19 @@ from pydantic import (
 
 from app.api.params import IsoDate
 from app.db import MONEY_SCALE
+from app.errors import describe_pattern
 
 # Ids of items, locations and suppliers are the codes problem documents use, and
 # they appear in URLs: letters, digits, '.', '_', '-' only.
-CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-AGENCY_CODE = r"^[A-Z][A-Z0-9-]{1,15}$"
-COUNTRY = r"^[A-Z]{2}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CODE = describe_pattern(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    "use letters, digits, '.', '_' or '-' only (at most 64), starting with a letter or digit",
+)
+AGENCY_CODE = describe_pattern(r"^[A-Z][A-Z0-9-]{1,15}$", "choose an agency of the group")
+COUNTRY = describe_pattern(r"^[A-Z]{2}$", "enter two capital letters, e.g. PA")
+EMAIL = describe_pattern(
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "enter an e-mail address such as name@example.org"
+)
 # Quantities are INTEGER columns on PostgreSQL.
 INT32_MAX = 2_147_483_647
 # A lead or transit time beyond ten years is a typo, and would push delivery dates
@@ -52,7 +58,7 @@ def _whole_number(value: Any) -> Any:
     # Pydantic's lax mode would read "5000" or true as 5000 and 1; contract v1 does
     # not guess, and neither do we.
     if isinstance(value, bool | str):
-        raise ValueError("must be a whole number, not a string or boolean")
+        raise ValueError("enter a whole number")
     return value
 
 
@@ -123,8 +129,10 @@ def _money(value: Any) -> Any:
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("must be a number or a decimal string such as \"1.20\"")
+        raise ValueError("enter an amount such as 12.50")
     elif isinstance(value, str):
+        if value.strip().startswith("-"):
+            raise ValueError("must be 0 or more")
         if not re.fullmatch(MONEY_TEXT, value):
             raise ValueError(
                 f"a decimal string has up to {18 - MONEY_SCALE} digits, "

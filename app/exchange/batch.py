@@ -38,7 +38,7 @@ from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location, Offer, PriceTier, Route
 from app.catalogue.schemas import OfferCreate, RouteCreate
 from app.db import inserting_columns, utcnow
-from app.errors import DomainError, FieldIssue, Forbidden, InvalidInput
+from app.errors import DomainError, FieldIssue, Forbidden, InvalidInput, field_issues
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus, Priority
 from app.needs.schemas import (
@@ -74,18 +74,6 @@ def row_path(number: int, path: str, columns: Mapping[str, str]) -> str:
             return f"row {number}, tier{int(index) + 1}_{name}"
     head = field.split(".", 1)[0].split("[", 1)[0]
     return f"row {number}, {columns.get(head, head)}"
-
-
-def _schema_issues(exc: ValidationError) -> list[FieldIssue]:
-    issues = []
-    for error in exc.errors(include_url=False):
-        path = "$"
-        for part in error["loc"]:
-            if isinstance(part, str) and "[" in part:
-                continue  # the name of an Annotated validator, not a place in the row
-            path += f"[{part}]" if isinstance(part, int) else f".{part}"
-        issues.append(FieldIssue(path, error["msg"].removeprefix("Value error, ")))
-    return issues
 
 
 def _at_rows(
@@ -359,7 +347,8 @@ def create_offers(
         try:
             data = OfferCreate.model_validate(row)
         except ValidationError as exc:
-            issues += _at_rows(number, _schema_issues(exc) + row_issues, OFFER_COLUMNS)
+            found = field_issues(exc.errors(include_url=False))
+            issues += _at_rows(number, found + row_issues, OFFER_COLUMNS)
             continue
         if not catalogue_service.may_manage_offer(actor, data.owner_agency_id):
             row_issues.append(
@@ -444,7 +433,8 @@ def create_routes(
         try:
             data = RouteCreate.model_validate(row)
         except ValidationError as exc:
-            issues += _at_rows(number, _schema_issues(exc) + row_issues, ROUTE_COLUMNS)
+            found = field_issues(exc.errors(include_url=False))
+            issues += _at_rows(number, found + row_issues, ROUTE_COLUMNS)
             continue
         existing = session.scalar(
             sa.select(Route.id).where(

@@ -30,7 +30,7 @@ from app.audit.service import record, snapshot
 from app.auth.models import Role, User
 from app.catalogue.models import Item, Location
 from app.db import utcnow
-from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound, field_issues
 from app.needs.models import Need, NeedStatus, Priority, PriorityReview
 from app.needs.schemas import (
     DUPLICATE_WINDOW_DAYS,
@@ -137,26 +137,13 @@ def submitted_needs(session: Session, round_id: int) -> list[Need]:
 # ------------------------------------------------------------------- validation
 
 
-def _issues(exc: ValidationError) -> list[FieldIssue]:
-    issues = []
-    for error in exc.errors(include_url=False):
-        path = "$"
-        for part in error["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else f".{part}"
-        reason = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            reason = "is required"
-        issues.append(FieldIssue(path, reason))
-    return issues
-
-
 def _parse[M: BaseModel](
     model: type[M], raw: Mapping[str, Any]
 ) -> tuple[M | None, list[FieldIssue]]:
     try:
         return model.model_validate(raw), []
     except ValidationError as exc:
-        return None, _issues(exc)
+        return None, field_issues(exc.errors(include_url=False))
 
 
 def _text(value: Any) -> str | None:

@@ -28,6 +28,7 @@ from app.errors import DomainError, FieldIssue, InvalidInput
 from app.needs.models import Need
 from app.needs.service import submitted_needs
 from app.rounds.models import Round
+from app.solve.service import contract_issues
 from solver import ProblemInvalid, validate
 
 log = logging.getLogger("poolbuy.runs")
@@ -124,10 +125,11 @@ def resolve_settings(
             merged[key] = weights
         else:
             merged[key] = value
+    probe = {"as_of": "2000-01-01", "currency": "USD", "settings": merged}
     try:
-        settings = validate({"as_of": "2000-01-01", "currency": "USD", "settings": merged}).settings
+        settings = validate(probe).settings
     except ProblemInvalid as exc:
-        raise InvalidInput([FieldIssue(e.path, e.reason) for e in exc.errors]) from None
+        raise InvalidInput(contract_issues(probe, exc)) from None
     resolved: dict[str, Any] = settings.model_dump(mode="json")
     if max_time_limit_seconds is not None:
         resolved["time_limit_seconds"] = min(resolved["time_limit_seconds"], max_time_limit_seconds)
@@ -241,7 +243,7 @@ def check_document(document: Mapping[str, Any]) -> None:
         log.error("snapshot breaks contract v1: %s", [e.as_dict() for e in exc.errors])
         issues, blocking = [], []
         lines = document.get("needs", [])
-        for error in exc.errors:
+        for error in contract_issues(document, exc):
             match = _NEED_PATH.match(error.path)
             index = int(match.group(1)) if match else -1
             ref = lines[index].get("id") if 0 <= index < len(lines) else None

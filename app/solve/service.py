@@ -5,11 +5,14 @@ from a worker thread, never on the event loop.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from app.errors import FieldIssue, InvalidInput
+from pydantic import ValidationError
+
+from app.errors import FieldIssue, InvalidInput, field_issues
 from solver import ProblemInvalid, SolveProgress, solve, validate
+from solver.problem import Problem
 
 
 def _reject_constant(name: str) -> Any:
@@ -30,6 +33,26 @@ def parse_document(raw: bytes | str) -> Any:
     except ValueError as exc:
         reason = f"malformed JSON: {exc}"
     raise InvalidInput([FieldIssue("$", reason)])
+
+
+def contract_issues(document: Any, exc: ProblemInvalid) -> list[FieldIssue]:
+    """The problems ``validate`` found in ``document``, in the service's one wording.
+
+    The solver words the schema's problems as Pydantic does (it imports nothing of the
+    service); those are worded again here from the schema's own errors
+    (``app.errors.field_issues``). The solver's rules across fields keep its words.
+    """
+    solver_words = [FieldIssue(e.path, e.reason) for e in exc.errors]
+    if not isinstance(document, Mapping):
+        return solver_words  # "must be a JSON object": the solver's check, not the schema's
+    try:
+        Problem.model_validate(document)
+        worded: list[FieldIssue] = []
+    except ValidationError as schema:
+        worded = field_issues(schema.errors(include_url=False))
+    schema_paths = {i.path for i in worded}
+    rules = [i for i in solver_words if i.path not in schema_paths]
+    return worded + rules
 
 
 def effective_time_limit(requested: float, ceiling: float | None) -> float:
@@ -55,7 +78,7 @@ def solve_document(
     try:
         problem = validate(document)
     except ProblemInvalid as exc:
-        raise InvalidInput([FieldIssue(e.path, e.reason) for e in exc.errors]) from None
+        raise InvalidInput(contract_issues(document, exc)) from None
     requested = time_limit_seconds or problem.settings.time_limit_seconds
     # The validated problem, not the document: validating a large document twice costs.
     return solve(

@@ -34,9 +34,8 @@ from app.auth.deps import authenticate_limited
 from app.auth.models import Role, User
 from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location
-from app.catalogue.schemas import AGENCY_CODE, CODE, COUNTRY, EMAIL
 from app.db import SessionDep
-from app.errors import DomainError, FieldIssue, Unauthorized
+from app.errors import DomainError, FieldIssue, Unauthorized, field_issues
 from app.settings import Settings, get_settings
 from app.web import session as web_session
 from app.web.session import WebSession
@@ -233,53 +232,16 @@ def redirect(
 
 # ----------------------------------------------------------------------- form errors
 
-# Pydantic's wording, in words a person filling in a form understands.
-_FRIENDLY = {
-    "Input should be a valid integer": "enter a whole number",
-    "Input should be a valid integer, unable to parse string as an integer": (
-        "enter a whole number"
-    ),
-    "Input should be a valid date or datetime, input is too short": "enter a date",
-    "Input should be a valid date or datetime, invalid character in year": "enter a date",
-    "String should have at least 1 character": "is required",
-    "Input should be 'critical', 'high' or 'normal'": "choose critical, high or normal",
-    "Input should be greater than 0": "must be at least 1",
-    "Field required": "is required",
-    "must be a whole number, not a string or boolean": "enter a whole number",
-    "Input should be a valid decimal": "enter an amount such as 12.50",
-    "Decimal input should be an integer, float, string or Decimal object": (
-        "enter an amount such as 12.50"
-    ),
-    "Input should be greater than or equal to 0": "must be 0 or more",
-    "Input should be a valid number": "enter a number",
-    "Input should be a valid number, unable to parse string as a number": "enter a number",
-    "must be an ISO date such as 2026-12-01": "enter a date as YYYY-MM-DD",
-    f"String should match pattern '{CODE}'": (
-        "use letters, digits, '.', '_' or '-' only (at most 64), starting with a letter or digit"
-    ),
-    f"String should match pattern '{COUNTRY}'": "enter two capital letters, e.g. PA",
-    f"String should match pattern '{EMAIL}'": "enter an e-mail address such as name@example.org",
-    f"String should match pattern '{AGENCY_CODE}'": "choose an agency of the group",
-}
-
-
-def friendly(reason: str) -> str:
-    if reason in _FRIENDLY:
-        return _FRIENDLY[reason]
-    if reason.startswith("Input should be a valid date"):
-        return "enter a date as YYYY-MM-DD"
-    if reason.startswith("List should have at least 1 item"):
-        return "give at least one"
-    return reason
-
 
 def field_errors(issues: list[FieldIssue], aliases: Mapping[str, str] | None = None) -> dict:
-    """``$.quantity: must be ...`` -> ``{"quantity": ["must be ..."]}``; ``$`` -> ``_form``."""
+    """``$.quantity: must be ...`` -> ``{"quantity": ["must be ..."]}``; ``$`` -> ``_form``.
+
+    The reasons are already in words (``app.errors.field_issues``, the one conversion)."""
     errors: dict[str, list[str]] = {}
     for issue in issues:
         field = issue.path.removeprefix("$").lstrip(".").split(".", 1)[0].split("[", 1)[0]
         field = (aliases or {}).get(field, field) or "_form"
-        errors.setdefault(field, []).append(friendly(issue.reason))
+        errors.setdefault(field, []).append(issue.reason)
     return errors
 
 
@@ -353,8 +315,8 @@ class WebRoute(APIRoute):
                 response = _error_page(request, settings, exc.status, exc.title, exc.detail)
             except RequestValidationError as exc:
                 problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc'][1:])}: {friendly(e['msg'])}"
-                    for e in exc.errors()
+                    f"{issue.path}: {issue.reason}"
+                    for issue in field_issues(exc.errors(), request=True)
                 )
                 response = _error_page(request, settings, 400, "Bad request", problems)
             response.headers.setdefault("Content-Security-Policy", PAGE_CSP)

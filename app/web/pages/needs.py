@@ -22,7 +22,7 @@ from app.auth.models import Role, User
 from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location
 from app.db import SessionDep
-from app.errors import FieldIssue, Forbidden, InvalidInput, PreconditionFailed
+from app.errors import Forbidden, InvalidInput, PreconditionFailed, field_issues
 from app.exchange import service as exchange_service
 from app.exchange.service import Upload
 from app.needs import service as needs_service
@@ -420,10 +420,7 @@ def review_need(
     try:
         data = PriorityReviewCreate.model_validate(values)
     except ValidationError as exc:
-        issues = [
-            FieldIssue(".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, "))
-            for e in exc.errors(include_url=False)
-        ]
+        issues = field_issues(exc.errors(include_url=False))
         context = _review_context(session, need, values)
         context["errors"] = field_errors(issues)
         return render(request, settings, "review.html", context, status_code=422)

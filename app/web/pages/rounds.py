@@ -14,7 +14,7 @@ from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
-from app.errors import FieldIssue, NotFound
+from app.errors import NotFound, field_issues
 from app.exchange.service import group_zone
 from app.jobs.deps import JobBackendDep
 from app.needs import service as needs_service
@@ -106,10 +106,7 @@ def open_round(
     try:
         data = RoundCreate.model_validate(raw)
     except ValidationError as exc:
-        issues = [
-            FieldIssue(".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, "))
-            for e in exc.errors(include_url=False)
-        ]
+        issues = field_issues(exc.errors(include_url=False))
         page = paginate(session, rounds_service.rounds_query(), _page(settings, 0), RoundRead)
         return render(
             request,

@@ -16,7 +16,7 @@ from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
-from app.errors import Conflict, FieldIssue
+from app.errors import Conflict, FieldIssue, field_issues
 from app.exchange.service import group_zone
 from app.jobs import service as jobs_service
 from app.jobs.deps import JobBackendDep
@@ -178,11 +178,11 @@ def create_scenario(
     try:
         body = ScenarioCreate.model_validate(raw)
     except ValidationError as exc:
+        # The form's fields are the settings' own names (late_penalty_rate, ...): the
+        # last step of each path, the name when the problem is the whole body's.
         issues = [
-            FieldIssue(
-                str(e["loc"][-1]) if e["loc"] else "name", e["msg"].removeprefix("Value error, ")
-            )
-            for e in exc.errors(include_url=False)
+            FieldIssue("$." + (i.path.rsplit(".", 1)[-1] if i.path != "$" else "name"), i.reason)
+            for i in field_issues(exc.errors(include_url=False))
         ]
         extra = {"scenario_values": values, "errors": field_errors(issues)}
         return _render_run(request, session, user, run_id, settings, extra, 422)
@@ -372,11 +372,8 @@ def decide(
         )
     except ValidationError as exc:
         issues = [
-            FieldIssue(
-                ".".join(str(p) for p in e["loc"]) or "reason",
-                e["msg"].removeprefix("Value error, "),
-            )
-            for e in exc.errors(include_url=False)
+            FieldIssue(i.path if i.path != "$" else "$.reason", i.reason)
+            for i in field_issues(exc.errors(include_url=False))
         ]
         context = plan_context(session, user, run_id, settings)
         context |= {"decision_values": values, "errors": field_errors(issues)}
