@@ -104,7 +104,8 @@ def solve_with_coalitions(
 
     `workers` caps the solves running at once (default: one per core);
     `processes` chooses a process pool (True), threads (False) or, when None,
-    processes for a batch large enough to repay starting them.
+    processes for coalitions beyond the baselines whose batch is large enough to
+    repay starting them.
     """
     cores = workers if workers and workers > 0 else available_cores()
     parts, distinct = plan_parts(problem, coalitions)
@@ -122,7 +123,9 @@ def solve_with_coalitions(
         return pooled_result, tally.values()
 
     if processes is None:
-        processes = sum(len(p.needs) for p in distinct.values()) >= PROCESS_POOL_MIN_NEEDS
+        # The baselines alone stay in threads, as they always were.
+        batch = sum(len(p.needs) for p in distinct.values())
+        processes = tally.count_coalitions and batch >= PROCESS_POOL_MIN_NEEDS
     with _Pool(problem, cores - 1, processes, cancel) as executor:
         futures: dict[tuple[int, Coalition], Future[CoalitionValue]] = {}
         for key, part in distinct.items():
