@@ -305,7 +305,8 @@ class CompactModel:
             return
         parts = []
         for zc, (_, _, price) in zip(z, bands, strict=True):
-            part = self.cols.add(0.0, link, 0.0, True)
+            # Whole with x: one tier's binary is 1, so its part is x and the others 0.
+            part = self.cols.add(0.0, link)
             self.rows.add(((part, 1.0), (zc, -link)), -INF, 0.0)
             parts.append(part)
             spend.append((part, price + unit))

@@ -11,7 +11,7 @@ Version-2 documents are the version-1 ones with the issue's features added here 
 of the items, capacity groups, budgets, packs, fees, an exclusion): see `with_v2_features`.
 
     uv run --frozen python -m bench.yardstick --sizes small medium --versions 1 2
-    uv run --frozen python -m bench.yardstick --sizes medium --versions 2 --root-gaps
+    uv run --frozen python -m bench.yardstick --sizes medium --versions 2 --root-gaps --no-budgets
 """
 
 from __future__ import annotations
@@ -35,13 +35,16 @@ from solver import solve
 from solver.examples import generate_problem, summarize
 
 
-def with_v2_features(document: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+def with_v2_features(
+    document: dict[str, Any], seed: int = 0, budgets: bool = True
+) -> dict[str, Any]:
     """The document with version 2's features, drawn reproducibly from ``seed``.
 
     Rules on 5% of the needed items (the four kinds in turn, penalties about one to ten
     reference-priced units), a capacity group of two offers of one supplier for 5% of the
     offers, budgets for two agencies at 60% of what their needs cost at first-tier prices,
     packs on 20% of the offers, fees (3-8.5%) on 30%, and one agency excluding one supplier.
+    ``budgets=False`` leaves the budgets out (the rest is drawn the same).
     """
     rng = random.Random(f"poolbuy-yardstick:{seed}")
     doc = copy.deepcopy(document)
@@ -103,7 +106,7 @@ def with_v2_features(document: dict[str, Any], seed: int = 0) -> dict[str, Any]:
         demand_cost[need["agency"]] += need["quantity"] * reference[need["item"]]
     agencies = sorted(demand_cost, key=lambda a: -demand_cost[a])
     for agency in doc["agencies"]:
-        if agency["id"] in agencies[1:3]:
+        if budgets and agency["id"] in agencies[1:3]:
             agency["budget"] = round(0.6 * demand_cost[agency["id"]], 2)
     if agencies and by_supplier:
         excluder = next(a for a in doc["agencies"] if a["id"] == agencies[-1])
@@ -142,10 +145,12 @@ def agree(a: float, b: float, gap: float, avoidable: float) -> bool:
     return abs(a - b) <= 2 * gap * max(1.0, abs(avoidable)) + 1e-6
 
 
-def measure(size: str, version: int, seed: int, root_gaps: bool) -> dict[str, Any]:
+def measure(
+    size: str, version: int, seed: int, root_gaps: bool, budgets: bool = True
+) -> dict[str, Any]:
     document = generate_problem(size, seed=seed)
     if version == 2:
-        document = with_v2_features(document, seed)
+        document = with_v2_features(document, seed, budgets)
     gap = document.get("settings", {}).get("relative_gap") or 1e-4
     workers = os.cpu_count() or 1
     load_before = os.getloadavg()[0]
@@ -166,7 +171,7 @@ def measure(size: str, version: int, seed: int, root_gaps: bool) -> dict[str, An
         )
     result = {
         "size": size,
-        "version": version,
+        "version": version if budgets or version == 1 else "2 (no budgets)",
         "seed": seed,
         "counts": summarize(document),
         "rules": len(document.get("rules") or []),
@@ -227,12 +232,13 @@ def main() -> None:
     parser.add_argument("--versions", nargs="+", type=int, default=[1, 2], choices=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root-gaps", action="store_true", help="also the compact LP's gap")
+    parser.add_argument("--no-budgets", action="store_true", help="v2 documents without budgets")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
     rows = []
     for size in args.sizes:
         for version in args.versions:
-            rows.append(measure(size, version, args.seed, args.root_gaps))
+            rows.append(measure(size, version, args.seed, args.root_gaps, not args.no_budgets))
             print(json.dumps(rows[-1], default=str), flush=True)
     print()
     print(f"Python {platform.python_version()}, HiGHS {highspy.Highs().version()}; seconds")

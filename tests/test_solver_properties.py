@@ -47,8 +47,9 @@ pytestmark = pytest.mark.unit
 
 TOL = 1e-6
 PLAIN_ENUMERATION_LIMIT = 3_000  # plans; keeps each plain enumeration well under a second
-# A longer hunt for counterexamples: POOLBUY_PROPERTY_EXAMPLES=2000 pytest ...
-EXAMPLES = int(os.environ.get("POOLBUY_PROPERTY_EXAMPLES", "200"))
+# A longer hunt for counterexamples: POOLBUY_PROPERTY_EXAMPLES=2000 pytest ... The defaults
+# keep this file near a minute of CPU (it must stay well under two minutes on a busy CI host).
+EXAMPLES = int(os.environ.get("POOLBUY_PROPERTY_EXAMPLES", "40"))
 PROPERTY = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -56,7 +57,7 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 # Version-2 draws cost more each (stand-alone and coalition solves): fewer by default.
-V2_EXAMPLES = int(os.environ.get("POOLBUY_PROPERTY_EXAMPLES", "60"))
+V2_EXAMPLES = int(os.environ.get("POOLBUY_PROPERTY_EXAMPLES", "25"))
 V2_PROPERTY = settings(PROPERTY, max_examples=V2_EXAMPLES)
 
 Document = dict[str, Any]
@@ -78,6 +79,14 @@ def gap_allowance(problem: Document, objective: float) -> float:
     """
     limit = effective_settings(problem)["relative_gap"]
     return max(TOL, limit) * max(1.0, abs(objective))
+
+
+def avoidable_gap_allowance(problem: Document, objective: float) -> float:
+    """Version 2's allowance: the gap is measured on the objective less the penalty no plan
+    can avoid, so an "optimal" objective may exceed the optimum by that much only."""
+    limit = effective_settings(problem)["relative_gap"]
+    avoidable = objective - Model(problem).unavoidable_penalty()
+    return max(TOL, limit) * max(1.0, abs(avoidable))
 
 
 # -- hand-made instances ---------------------------------------------------------------------
@@ -269,7 +278,7 @@ def test_brute_force_on_hand_made_instances(case: str) -> None:
         assert brute_force_standalone(problem, agency) == pytest.approx(expected, abs=1e-9)
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(problems())
 def test_fast_brute_force_agrees_with_plain_enumeration(problem: Document) -> None:
     if plan_count(problem) > PLAIN_ENUMERATION_LIMIT:
@@ -867,7 +876,7 @@ def test_checker_refuses_breaches_of_v2_hard_constraints() -> None:
     assert any("capacity group g-0" in v for v in check_plan(tight, HAND_PLAN_V2))
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(max_examples=60, deadline=None, database=None)
 @given(v2_problems())
 def test_fast_brute_force_agrees_with_plain_enumeration_on_v2(problem: Document) -> None:
     if plan_count(problem) > PLAIN_ENUMERATION_LIMIT:
@@ -962,12 +971,18 @@ def _record_features(problem: Document, plan: dict[str, Any]) -> None:
 @PROPERTY
 @given(problems())
 def test_pooled_objective_is_the_exact_optimum(problem: Document) -> None:
-    plan = solve(problem)
+    assert_optimal_plan(problem, solve(problem))
+
+
+def assert_optimal_plan(problem: Document, plan: dict[str, Any]) -> None:
+    """The plan is "optimal", its objective within the gap above the brute force's optimum
+    and its bound not above it. The allowance is version 2's, on the avoidable objective,
+    for v1 documents too: a v1 document is a v2 one, and may only come closer."""
     optimum = brute_force_optimum(problem)
     assert plan["status"] == "optimal"
     objective = plan["objective"]
     assert objective >= optimum - TOL * max(1.0, abs(optimum)), (objective, optimum)
-    assert objective <= optimum + gap_allowance(problem, objective), (objective, optimum)
+    assert objective <= optimum + avoidable_gap_allowance(problem, objective), (objective, optimum)
     assert plan["bound"] <= optimum + TOL * max(1.0, abs(optimum)), (plan["bound"], optimum)
 
 
@@ -1159,6 +1174,189 @@ def test_checker_catches_tampering_with_random_plans(problem: Document, tamperin
         return
     RANDOM_TAMPERING[tampering](plan)
     assert check_plan(problem, plan) != []
+
+
+# -- the solver against the oracle on version 2 ------------------------------------------------
+
+
+def fairness_asked(problem: Document) -> bool:
+    settings_ = effective_settings(problem)
+    return settings_["fairness"] == "core" or settings_["allocation"] == "least_core"
+
+
+def _has_rule(kind: str) -> Callable[[Document], bool]:
+    return lambda problem: any(rule["kind"] == kind for rule in problem["rules"])
+
+
+V2_FEATURES: dict[str, Callable[[Document], bool]] = {
+    "packs": lambda p: any(o.get("pack_size", 1) > 1 for o in p["offers"]),
+    "fees": lambda p: any(o.get("fee_rate") for o in p["offers"]),
+    "capacity group": lambda p: bool(p.get("capacity_groups")),
+    "budget": lambda p: any(a.get("budget") is not None for a in p["agencies"]),
+    "exclusion": lambda p: any(a.get("excluded_suppliers") for a in p["agencies"]),
+    "fairness": fairness_asked,
+    **{
+        f"rule {kind}": _has_rule(kind)
+        for kind in ("max_suppliers", "min_suppliers", "max_share", "min_share")
+    },
+}
+
+
+def _record_v2_features(problem: Document, plan: dict[str, Any]) -> None:
+    for name, present in V2_FEATURES.items():
+        if present(problem):
+            event(name)
+    if any(order.get("surplus") for order in plan.get("orders", [])):
+        event("plan: surplus bought")
+    if any(rule.get("violation") for rule in plan.get("rules", [])):
+        event("plan: a rule broken")
+    for reason in {entry["reason"] for entry in plan["unmet"]}:
+        event(f"plan: unmet {reason}")
+    if plan.get("fairness") and not plan["fairness"].get("stable"):
+        event("plan: not stable")
+
+
+@pytest.mark.parametrize("feature", V2_FEATURES)
+def test_v2_strategy_exercises_feature(feature: str) -> None:
+    find(
+        v2_problems(),
+        V2_FEATURES[feature],
+        settings=settings(max_examples=500, database=None, phases=[Phase.generate]),
+    )
+
+
+@V2_PROPERTY
+@given(v2_problems())
+def test_v2_pooled_objective_is_the_exact_optimum(problem: Document) -> None:
+    assert_optimal_plan(problem, solve(problem))
+
+
+@V2_PROPERTY
+@given(v2_problems())
+def test_v2_plan_is_consistent_with_its_awards(problem: Document) -> None:
+    plan = solve(problem)
+    _record_v2_features(problem, plan)
+    values = coalition_values(problem) if fairness_asked(problem) else None
+    assert check_plan(problem, plan, coalition_values=values) == []
+
+
+@V2_PROPERTY
+@given(v2_problems())
+def test_v2_standalone_objectives_are_the_exact_optima(problem: Document) -> None:
+    plan = solve(problem)
+    for row in plan["agencies"]:
+        optimum = brute_force_standalone(problem, row["agency"])
+        objective = row["standalone_objective"]
+        alone = standalone_problem(problem, row["agency"])
+        assert objective >= optimum - TOL * max(1.0, abs(optimum)), (row, optimum)
+        assert objective <= optimum + avoidable_gap_allowance(alone, objective), (row, optimum)
+
+
+RANDOM_TAMPERING_V2: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
+    "order packs": ("orders", _bump("orders.0.packs", 1)),
+    "order fee": ("orders", _bump("orders.0.fee", 0.02)),
+    "order goods": ("orders", _bump("orders.0.goods_cost", -0.02)),
+    "rule violation": ("rules", _bump("rules.0.violation", 1)),
+    "direct spend": ("agencies", _bump("agencies.0.direct_spend", 0.02)),
+    "unavoidable penalty": ("awards", _bump("unavoidable_penalty", 1.0)),
+}
+
+
+@settings(V2_PROPERTY, max_examples=max(30, V2_EXAMPLES // 2))
+@given(v2_problems(), st.sampled_from(sorted(RANDOM_TAMPERING_V2)))
+def test_checker_catches_tampering_with_random_v2_plans(problem: Document, tampering: str) -> None:
+    plan = solve(problem)
+    needed, tamper = RANDOM_TAMPERING_V2[tampering]
+    if not plan[needed]:
+        event("nothing to tamper with")
+        return
+    tamper(plan)
+    assert check_plan(problem, plan) != []
+
+
+def test_solved_v2_hand_plan_matches_the_hand_figures() -> None:
+    plan = solve(RICH_V2)
+    assert plan["status"] == "optimal"
+    assert plan["objective"] == pytest.approx(10.4)
+    assert check_plan(RICH_V2, plan, coalition_values=coalition_values(RICH_V2)) == []
+    (order,) = plan["orders"]
+    assert (order["packs"], order["surplus"], order["fee"]) == (2, 2, 0.8)
+
+
+# Found by test_v2_plan_is_consistent_with_its_awards (minimised by hand). A excludes S, whose
+# offer has no route to L either; T reaches L but its offer is open to nobody. Every offer is
+# closed to A (v2: an excluded supplier is one A may not buy from), while a route to L exists:
+# only "not_eligible" describes it. The solver said "no_route ... from the suppliers of mask
+# open to A (S)", counting the excluded S as open.
+CLOSED_BY_EXCLUSION = v2_document(
+    [{}],
+    [{}, {"supplier": "T", "eligible_agencies": []}],
+    routes=[
+        {"supplier": "T", "location": "L", "fixed_cost": 0.0, "unit_cost": 0.0, "transit_days": 0}
+    ],
+    agencies={"A": {"excluded_suppliers": ["S"]}},
+)
+
+
+def test_unmet_reason_when_exclusions_and_eligibility_close_every_offer() -> None:
+    plan = solve(CLOSED_BY_EXCLUSION)
+    assert [entry["reason"] for entry in plan["unmet"]] == ["not_eligible"]
+    assert check_plan(CLOSED_BY_EXCLUSION, plan) == []
+
+
+# Found by test_v2_plan_is_consistent_with_its_awards (minimised by hand). A and B need 4 masks
+# each; S, the only seller, may hold half of them at 0.10 a unit over: 8 units, 4 over, 0.40 of
+# rule penalty, objective 8.40. Each agency's objective share is its money (4.00) plus its part
+# of the rule penalty by its units in scope (0.20): 4.20, summing to the objective; v({A}) is
+# 4.00 + 0.20 too, so the largest excess is 0. The solver left the rule penalty out of the
+# shares (4.00 each, summing to 8.00) and so reported an excess of -0.20.
+SHARED_RULE_PENALTY = v2_document(
+    [{"quantity": 4}, {"agency": "B", "quantity": 4}],
+    [{}],
+    rules=[
+        {
+            "id": "r",
+            "kind": "max_share",
+            "item": "mask",
+            "supplier": "S",
+            "share": 0.5,
+            "penalty": 0.1,
+        }
+    ],
+    extra_settings={"fairness": "core"},
+)
+
+
+def test_objective_shares_carry_the_rule_penalties() -> None:
+    plan = solve(SHARED_RULE_PENALTY)
+    assert plan["objective"] == pytest.approx(8.4)
+    shares = {row["agency"]: row["objective_share"] for row in plan["fairness"]["agencies"]}
+    assert shares == pytest.approx({"A": 4.2, "B": 4.2, "C": 0.0})
+    assert plan["fairness"]["max_excess"] == pytest.approx(0.0, abs=1e-6)
+    values = coalition_values(SHARED_RULE_PENALTY)
+    assert check_plan(SHARED_RULE_PENALTY, plan, coalition_values=values) == []
+
+
+# Found by bench/yardstick.py (the small v2 instance's stand-alone objectives of UNHCR and
+# UNICEF, both with budgets, matched the yardstick's without budgets), minimised by hand. A
+# (budget 3.00) needs 3 masks and 3 tents, B 3 masks, everything at 1.00 and free to ship. A
+# can buy 3 units of its 6: pooled 3 + 3 * 10 + 3 = 36, alone 3 + 30 = 33. The solver answered
+# 45 ("optimal", bound 45: A bought 2 tents only) and a stand-alone objective of 6 for A (its
+# budget ignored).
+BUDGET_OVER_TWO_ITEMS = v2_document(
+    [{}, {"item": "tent"}, {"agency": "B"}],
+    [{}, {"item": "tent"}],
+    agencies={"A": {"budget": 3.0}},
+)
+
+
+def test_a_budget_over_two_items() -> None:
+    plan = solve(BUDGET_OVER_TWO_ITEMS)
+    assert brute_force_optimum(BUDGET_OVER_TWO_ITEMS) == pytest.approx(36.0)
+    assert brute_force_standalone(BUDGET_OVER_TWO_ITEMS, "A") == pytest.approx(33.0)
+    assert_optimal_plan(BUDGET_OVER_TWO_ITEMS, plan)
+    alone = {row["agency"]: row["standalone_objective"] for row in plan["agencies"]}
+    assert alone == pytest.approx({"A": 33.0, "B": 3.0})
 
 
 # -- the yardstick of bench/ is exact too -------------------------------------------------------

@@ -160,10 +160,10 @@ def coalitions_to_check(agencies: Iterable[str]) -> tuple[list[Coalition], bool]
         found = [frozenset(c) for size in range(1, k) for c in combinations(members, size)]
         return found, True
     grand = frozenset(members)
-    found = {frozenset([a]) for a in members}
-    found |= {frozenset(pair) for pair in combinations(members, 2)}
-    found |= {grand - {a} for a in members}
-    return sorted(found, key=lambda c: (len(c), sorted(c))), False
+    named = {frozenset([a]) for a in members}
+    named |= {frozenset(pair) for pair in combinations(members, 2)}
+    named |= {grand - {a} for a in members}
+    return sorted(named, key=lambda c: (len(c), sorted(c))), False
 
 
 @dataclass(frozen=True)
@@ -1181,8 +1181,13 @@ class _PlanChecker:
                 self.report(f"fairness.agencies: agency {agency} is not listed")
         objective = self.plan.get("objective")
         if _is_number(objective):
+            # The shares use the allocated money as rounded to the cent: their sum is the
+            # objective with the money cost rounded, within a cent of it.
             self.close(
-                "fairness: the objective shares' sum", sum(shares.values()), objective, slack=1e-6
+                "fairness: the objective shares' sum",
+                sum(shares.values()),
+                objective,
+                slack=MONEY_TOL,
             )
         if settings["allocation"] != "least_core" and block.get("epsilon") is not None:
             self.report(f"fairness.epsilon: {block.get('epsilon')!r}, null unless least_core")
