@@ -263,7 +263,10 @@ def test_serve_migrates_the_database_then_runs_uvicorn_with_the_app(
     finally:
         get_settings.cache_clear()
 
-    assert calls == [(("app.main:app",), {"host": "127.0.0.1", "port": 9123, "reload": True})]
+    # Forwarded headers off: no proxy is trusted by default (app.cli.serve_options).
+    options = {"proxy_headers": False, "forwarded_allow_ips": None}
+    expected = {"host": "127.0.0.1", "port": 9123, "reload": True, **options}
+    assert calls == [(("app.main:app",), expected)]
     # The embedded default is created, schema and all, before the first request.
     tables = sa.inspect(sa.create_engine(f"sqlite:///{database}")).get_table_names()
     assert {"need", "round", "run", "alembic_version"} <= set(tables)

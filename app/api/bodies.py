@@ -80,7 +80,7 @@ def json_depth(raw: bytes) -> int:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _nul_paths(value: Any) -> Iterator[str]:

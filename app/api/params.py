@@ -78,16 +78,17 @@ DIGITS = BeforeValidator(_written_as_digits)
 IdPath = Annotated[int, DIGITS, Path(ge=1, le=MAX_ID)]
 
 
-class IdConvertor(Convertor[int]):
-    """``{offer_id:id}``: a path segment that is an id, for a route whose path must not
-    match its literal siblings (``/offers/import``); Starlette's ``:int`` takes ``01``."""
+class IdConvertor(Convertor[str]):
+    """``{offer_id:id}``: a path segment of digits, for a route whose path must not match
+    its literal siblings (``/offers/import``). The text is handed on as it is, so that
+    ``IdPath`` judges it like any other id (Starlette's ``:int`` turns ``01`` into 1)."""
 
-    regex = _CANONICAL_ID.pattern
+    regex = "[0-9]+"
 
-    def convert(self, value: str) -> int:
-        return int(value)
+    def convert(self, value: str) -> str:
+        return value
 
-    def to_string(self, value: int) -> str:
+    def to_string(self, value: str) -> str:
         return str(value)
 
 
