@@ -14,6 +14,7 @@ from app.api.openapi import complete_document
 from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
 from app.catalogue.routes import router as catalogue_router
+from app.deliveries.routes import router as deliveries_router
 from app.errors import install_error_handlers
 from app.exchange.routes import router as exchange_router
 from app.jobs.routes import router as jobs_router
@@ -40,6 +41,7 @@ API_ROUTERS: list[APIRouter] = [
     runs_router,
     exchange_router,
     jobs_router,
+    deliveries_router,
 ]
 
 DESCRIPTION = """

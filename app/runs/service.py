@@ -684,6 +684,10 @@ def decide(
             session.flush()
             record(session, chief, "run.bind", "run", run.id, before, _audit_state(run))
             transition(session, round_, RoundStatus.approved, chief)
+            # Imported here: the deliveries domain reads runs (their plans) at import time.
+            from app.deliveries.service import issue_orders
+
+            issue_orders(session, chief, run, settings=get_settings())
         if idem is not None:
             idem.save(201, ApprovalRead.model_validate(approval), location=approval_url(approval))
         session.commit()

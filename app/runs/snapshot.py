@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from app.catalogue.service import catalogue_document_parts
+from app.deliveries.learning import adjusted_offers
 from app.errors import DomainError, FieldIssue, InvalidInput
 from app.needs.models import Need
 from app.needs.service import submitted_needs
@@ -180,7 +181,10 @@ def build_document(
     for n in needs:
         locations.setdefault(n.location_id, {"id": n.location.id, "name": n.location.name})
 
-    offers = [o for o in parts.get("offers", []) if o["item"] in items]
+    # Lead times a specialist confirmed from realised deliveries replace the promises.
+    offers = adjusted_offers(
+        session, round_.id, [o for o in parts.get("offers", []) if o["item"] in items]
+    )
     supplier_ids = {o["supplier"] for o in offers}
     suppliers = [s for s in parts.get("suppliers", []) if s["id"] in supplier_ids]
     routes = [
