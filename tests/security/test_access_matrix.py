@@ -497,6 +497,15 @@ WEB_ROUTES: dict[str, Call] = {
     "GET /files/rounds/{round_id}/ocds.json": Call(
         "/files/rounds/{done}/ocds.json", "anonymous=303 *=409"
     ),
+    # Deliveries: every member reads; the line's own agency's local team records.
+    "GET /deliveries": Call("/deliveries", SIGNED_IN),
+    "GET /order-lines/{line_id}": Call("/order-lines/{line}", SIGNED_IN),
+    "POST /order-lines/{line_id}/receipts": Call(
+        "/order-lines/{line}/receipts",
+        "anonymous=303 local_team/own=303 *=403",
+        form={"location_id": "{location}", "received_on": "{today}", "quantity_received": "1"},
+    ),
+    "GET /supplier-records": Call("/supplier-records", SIGNED_IN),
 }
 
 

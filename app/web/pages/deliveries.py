@@ -1,0 +1,164 @@
+"""Deliveries on the web: a reception station's order lines, a line with its receipts and
+the phone-sized form a field team records a delivery with; the supplier record.
+
+Every write goes through ``app.deliveries.service.create_receipt``, the one core
+operation the API and the import use too; the page shows its problems by the fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.datastructures import FormData
+
+from app.auth.models import Role
+from app.catalogue import service as catalogue_service
+from app.db import SessionDep
+from app.deliveries import record, service
+from app.deliveries.models import LineState
+from app.errors import InvalidInput
+from app.web.deps import (
+    CheckedForm,
+    SettingsDep,
+    WebRoute,
+    WebUser,
+    field_errors,
+    redirect,
+    render,
+    text,
+)
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+RECEIPT_FIELDS = (
+    "location_id",
+    "received_on",
+    "quantity_received",
+    "quantity_rejected",
+    "rejection_reason",
+    "notes",
+)
+STATE_LABELS = {
+    LineState.open: "open",
+    LineState.partly_delivered: "partly delivered",
+    LineState.delivered: "delivered",
+    LineState.overdue: "overdue",
+    LineState.closed_short: "closed short",
+}
+
+
+@router.get("/deliveries")
+def deliveries_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    location_id: Annotated[str, Query(max_length=64)] = "",
+    state: Annotated[LineState | None, Query()] = None,
+    mine: Annotated[bool, Query()] = True,
+) -> Response:
+    """A reception station's lines: a field team picks its station and sees what is due."""
+    service.ensure_may_see(user)
+    agency = user.agency_id if mine and user.has_role(Role.local_team) else None
+    stmt = service.lines_query(location_id=location_id or None, agency_id=agency)
+    lines = service.filter_state(
+        service.line_reads(session, session.scalars(stmt), settings), state
+    )
+    locations = list(session.scalars(catalogue_service.locations_query(active=None)))
+    return render(
+        request,
+        settings,
+        "deliveries.html",
+        {
+            "lines": lines,
+            "locations": locations,
+            "location_id": location_id,
+            "state": state.value if state else "",
+            "states": STATE_LABELS,
+            "mine": agency is not None,
+        },
+    )
+
+
+def _values(form: FormData) -> tuple[dict[str, str], dict[str, Any]]:
+    """The form as typed, and as the service takes it (whole numbers as ints, blanks left out)."""
+    values = {f: text(form, f) for f in RECEIPT_FIELDS}
+    raw: dict[str, Any] = {k: v for k, v in values.items() if v != ""}
+    for field in ("quantity_received", "quantity_rejected"):
+        number = values[field].replace(",", "").replace(" ", "")
+        if number.lstrip("-").isdigit():
+            raw[field] = int(number)
+    return values, raw
+
+
+def _line_context(
+    session: Any,
+    settings: Any,
+    user: Any,
+    line_id: int,
+    values: dict[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    line = service.get_line(session, user, line_id)
+    read = service.line_reads(session, [line], settings)[0]
+    may_record = user.has_role(Role.local_team) and user.agency_id == line.agency_id
+    return {
+        "line": read,
+        "receipts": service.receipt_reads(line),
+        "states": STATE_LABELS,
+        "may_record": may_record,
+        "values": values
+        or {
+            "location_id": line.location_id,
+            "received_on": service.today(settings).isoformat(),
+            "quantity_received": "",
+            "quantity_rejected": "0",
+            "rejection_reason": "",
+            "notes": "",
+        },
+        "errors": errors or {},
+        "reasons": ["damaged", "expired", "wrong_specification"],
+        "today": service.today(settings).isoformat(),
+    }
+
+
+@router.get("/order-lines/{line_id}")
+def line_page(
+    line_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    return render(
+        request, settings, "order_line.html", _line_context(session, settings, user, line_id)
+    )
+
+
+@router.post("/order-lines/{line_id}/receipts")
+def record_receipt(
+    line_id: int,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    values, raw = _values(form)
+    try:
+        receipt = service.create_receipt(session, user, line_id, raw, settings=settings)
+    except InvalidInput as exc:
+        context = _line_context(session, settings, user, line_id, values, field_errors(exc.errors))
+        return render(request, settings, "order_line.html", context, status_code=422)
+    line = service.line_reads(session, [service.get_line(session, user, line_id)], settings)[0]
+    notice = (
+        f"Receipt #{receipt.id} recorded: {receipt.quantity_accepted} accepted. "
+        f"The line is {STATE_LABELS[line.state]}."
+    )
+    return redirect(f"/order-lines/{line_id}", settings, notice)
+
+
+@router.get("/supplier-records")
+def supplier_records_page(
+    request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    service.ensure_may_see(user)
+    records = record.supplier_records(session, settings)
+    return render(request, settings, "supplier_records.html", {"records": records})
