@@ -70,30 +70,12 @@ class JobRead(JobSummary):
                         "state": "running",
                         "attempt": 1,
                         "elapsed_seconds": 4.2,
-                        "pooled": {
-                            "seconds": 4.1,
-                            "incumbent": 191520.4,
-                            "bound": 190870.0,
-                            "gap": 0.0034,
-                            "done": False,
-                        },
-                        "standalone": {
-                            "IOM": {
-                                "seconds": 1.2,
-                                "incumbent": 20512.0,
-                                "bound": 20512.0,
-                                "gap": 0.0,
-                                "done": True,
-                            }
-                        },
-                        "history": [
-                            {
-                                "seconds": 1.0,
-                                "incumbent": 201340.0,
-                                "bound": 185000.0,
-                                "gap": 0.0811,
-                            }
-                        ],
+                        "pooled": {"seconds": 4.1, "incumbent": 191520.4, "bound": 190870.0,
+                                   "gap": 0.0034, "done": False},
+                        "standalone": {"IOM": {"seconds": 1.2, "incumbent": 20512.0,
+                                               "bound": 20512.0, "gap": 0.0, "done": True}},
+                        "history": [{"seconds": 1.0, "incumbent": 201340.0, "bound": 185000.0,
+                                     "gap": 0.0811}],
                     },
                 }
             ]
@@ -253,30 +235,14 @@ class FrontierRead(BaseModel):
                     "currency": "USD",
                     "complete": True,
                     "points": [
-                        {
-                            "late_penalty_rate": 0.0,
-                            "scenario_id": 51,
-                            "state": "succeeded",
-                            "money_cost": 184210.5,
-                            "late_unit_days": 20480,
-                            "unmet_units": 0,
-                            "objective": 184210.5,
-                            "plan_status": "optimal",
-                            "relative_gap": 0.0,
-                            "efficient": True,
-                        },
-                        {
-                            "late_penalty_rate": 0.1,
-                            "scenario_id": 52,
-                            "state": "succeeded",
-                            "money_cost": 191388.9,
-                            "late_unit_days": 1200,
-                            "unmet_units": 0,
-                            "objective": 193012.0,
-                            "plan_status": "optimal",
-                            "relative_gap": 0.0,
-                            "efficient": True,
-                        },
+                        {"late_penalty_rate": 0.0, "scenario_id": 51, "state": "succeeded",
+                         "money_cost": 184210.5, "late_unit_days": 20480, "unmet_units": 0,
+                         "objective": 184210.5, "plan_status": "optimal",
+                         "relative_gap": 0.0, "efficient": True},
+                        {"late_penalty_rate": 0.1, "scenario_id": 52, "state": "succeeded",
+                         "money_cost": 191388.9, "late_unit_days": 1200, "unmet_units": 0,
+                         "objective": 193012.0, "plan_status": "optimal",
+                         "relative_gap": 0.0, "efficient": True},
                     ],
                 }
             ]

@@ -150,27 +150,16 @@ class RunRead(RunSummary):
                     "solver_stats": {"name": "HiGHS", "seconds": 0.4, "variables": 12},
                     "progress": {
                         "state": "done",
-                        "pooled": {
-                            "seconds": 0.4,
-                            "incumbent": 15650.0,
-                            "bound": 15650.0,
-                            "gap": 0.0,
-                            "done": True,
-                        },
-                        "history": [
-                            {"seconds": 0.2, "incumbent": 15700.0, "bound": 15400.0, "gap": 0.0191}
-                        ],
+                        "pooled": {"seconds": 0.4, "incumbent": 15650.0, "bound": 15650.0,
+                                   "gap": 0.0, "done": True},
+                        "history": [{"seconds": 0.2, "incumbent": 15700.0, "bound": 15400.0,
+                                     "gap": 0.0191}],
                     },
-                    "job": {
-                        "id": 12,
-                        "state": "succeeded",
-                        "attempts": 1,
-                        "time_limit_seconds": 60.0,
-                        "cancel_requested": False,
-                        "created_at": "2026-12-01T14:00:00Z",
-                        "started_at": "2026-12-01T14:00:00Z",
-                        "finished_at": "2026-12-01T14:00:02Z",
-                    },
+                    "job": {"id": 12, "state": "succeeded", "attempts": 1,
+                            "time_limit_seconds": 60.0, "cancel_requested": False,
+                            "created_at": "2026-12-01T14:00:00Z",
+                            "started_at": "2026-12-01T14:00:00Z",
+                            "finished_at": "2026-12-01T14:00:02Z"},
                     "approval": {
                         "required": ["IOM", "UNICEF"],
                         "approved": ["IOM"],

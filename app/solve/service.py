@@ -74,3 +74,4 @@ def solve_body(
     return solve_document(
         parse_document(raw), max_time_limit_seconds=max_time_limit_seconds, workers=workers
     )
+

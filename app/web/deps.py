@@ -137,7 +137,9 @@ def with_query(request: Request, **changes: Any) -> str:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.filters.update(money=money, number=number, percent=percent, when=when, change=change)
+templates.env.filters.update(
+    money=money, number=number, percent=percent, when=when, change=change
+)
 templates.env.globals.update(Role=Role, with_query=with_query)
 
 
