@@ -31,6 +31,7 @@ from app.deliveries.models import (
 )
 from app.deliveries.service import today
 from app.runs.models import Run
+from app.runs.snapshot import build_document
 from app.settings import get_settings
 from tests.factories import make_need, make_round, make_user_and_token
 from tests.test_runs import World, build_world, close
@@ -504,9 +505,9 @@ def test_the_next_snapshot_uses_an_adjusted_lead_time_only_once_confirmed(
     promised = adjustment["promised_days"]
 
     def snapshot_days() -> int:
-        from app.runs.snapshot import build_document
-
-        document = build_document(session, next_round, day)
+        document = build_document(
+            session, next_round, day, lead_times=learning.decided_lead_times(session, next_round.id)
+        )
         return next(o["lead_time_days"] for o in document["offers"] if o["id"] == f"o-{offer_id}")
 
     # A proposal alone changes nothing.

@@ -14,14 +14,14 @@ close are ordered: a decision made is in the snapshot, a late one is refused). T
 snapshot uses ``decided_days`` for every decided adjustment of its round and nothing
 for a bare proposal. The plan's run lists them (``adjustments_of_round``).
 
-This module imports nothing of ``app.runs``: the snapshot imports it.
+The close (``app.rounds.flows``) hands ``decided_lead_times`` to the snapshot.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -234,20 +234,14 @@ def review(
     return adjustment
 
 
-def adjusted_offers(
-    session: Session, round_id: int, offers: Iterable[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """The snapshot's offers with each decided adjustment's lead time; others as they are.
-
-    Called while the round is locked for its close, so no decision moves meanwhile.
-    """
-    decided = {
+def decided_lead_times(session: Session, round_id: int) -> dict[str, int]:
+    """Offer id in a problem document (``"o-12"``) -> the decided lead time, for the
+    round's snapshot; a bare proposal is not in it. Call it with the round locked for
+    its close, so no decision moves meanwhile."""
+    return {
         f"{OFFER_PREFIX}{a.offer_id}": a.decided_days
         for a in session.scalars(
             adjustments_query(round_id).where(LeadTimeAdjustment.status.in_(DECIDED))
         )
+        if a.decided_days is not None
     }
-    return [
-        {**offer, "lead_time_days": decided[offer["id"]]} if offer["id"] in decided else dict(offer)
-        for offer in offers
-    ]
