@@ -549,3 +549,63 @@ def test_the_next_snapshot_uses_an_adjusted_lead_time_only_once_confirmed(
     stored_adj = session.get(LeadTimeAdjustment, adjustment["id"])
     assert stored_adj is not None and stored_adj.status == AdjustmentStatus.confirmed
     assert learning.DECIDED
+
+
+# ---------------------------------------------------------------------- results
+
+
+def test_results_per_round_and_agency_follow_the_plan_and_the_receipts(
+    session: Session, client: TestClient, auth_headers: Headers
+) -> None:
+    world, run = approved_world(session, client, auth_headers)
+    lines = lines_of(client, auth_headers, world.tokens["coordinator"])
+    shorted = lines[0]
+    token = team_of(world, shorted["agency_id"])
+    receive(client, auth_headers, token, shorted, quantity_received=shorted["quantity"] // 2)
+    for line in lines[1:]:
+        receive(
+            client,
+            auth_headers,
+            team_of(world, line["agency_id"]),
+            line,
+            quantity_received=line["quantity"],
+        )
+    response = client.get(
+        "/api/v1/results",
+        params={"round_id": world.round.id},
+        headers=auth_headers(world.tokens["d_team"]),
+    )
+    assert response.status_code == 200, response.text
+    rows = {r["agency_id"]: r for r in response.json()["items"]}
+    stored = session.get(Run, run["id"])
+    assert stored is not None and stored.plan is not None
+    for line in stored.plan["agencies"]:
+        agency = line["agency"]
+        needed = sum(n["quantity"] for n in stored.problem["needs"] if n["agency"] == agency)
+        accepted = sum(
+            (r.quantity_received - r.quantity_rejected)
+            for r in session.scalars(
+                sa.select(Receipt).join(OrderLine).where(OrderLine.agency_id == agency)
+            )
+        )
+        row = rows[agency]
+        assert row["planned_savings"] == pytest.approx(line["savings"], abs=0.01)
+        assert row["units_needed"] == needed and row["units_accepted"] == accepted
+        assert row["fill_rate"] == pytest.approx(accepted / needed, abs=1e-6)
+        if agency != shorted["agency_id"]:
+            assert row["realised_savings"] == pytest.approx(line["savings"], abs=0.01)
+    short_row = rows[shorted["agency_id"]]
+    assert (
+        short_row["realised_savings"] < short_row["planned_savings"]
+        or short_row["planned_savings"] <= 0
+    )
+    total = rows["all"]
+    assert total["units_accepted"] == sum(
+        r["units_accepted"] for a, r in rows.items() if a != "all"
+    )
+    csv = client.get(
+        "/api/v1/results/export", params={"format": "csv"}, headers=auth_headers(token)
+    )
+    assert csv.status_code == 200 and "planned_savings" in csv.text.splitlines()[0]
+    page = client.get("/results", headers=auth_headers(token))
+    assert page.status_code in (200, 303)

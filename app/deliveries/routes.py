@@ -11,7 +11,7 @@ from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, s
 from app.api.openapi import problem_responses
 from app.api.params import MAX_ID
 from app.db import SessionDep
-from app.deliveries import learning, record, service
+from app.deliveries import learning, record, results, service
 from app.deliveries.deps import (
     LocalTeam,
     Member,
@@ -414,3 +414,41 @@ def run_adjustments(visible: VisibleRunDep, session: SessionDep) -> Any:
             )
         )
     )
+
+
+# ------------------------------------------------------------------------ results
+
+
+@router.get(
+    "/results",
+    summary="Round-over-round results per round and agency",
+    response_model=Page[results.RoundResult],
+    responses=problem_responses(401, 404, 422),
+)
+def list_results(
+    session: SessionDep,
+    user: Member,
+    page: PageParamsDep,
+    settings: SettingsDep,
+    round_id: RoundFilter = None,
+    agency_id: Annotated[str | None, Query(description="one agency, or 'all'")] = None,
+) -> Any:
+    """For every approved round: planned and realised savings, fill rate, OTIF, response
+    time (median, p90) and unmet units by reason, per agency and for the round ('all')."""
+    rows = results.results(session, settings, round_id=round_id, agency_id=agency_id)
+    return page_of(rows, page, results.RoundResult)
+
+
+@router.get(
+    "/results/export",
+    summary="Download the results as XLSX or CSV",
+    responses={200: {"description": "the results table"}, **problem_responses(401, 404, 422)},
+)
+def export_results(
+    session: SessionDep, user: Member, settings: SettingsDep, format: ExportFormat = "xlsx"
+) -> Response:
+    sheet = results.result_sheet(results.results(session, settings))
+    if format == "xlsx":
+        body = plan_export.workbook_bytes([sheet], title="Round results")
+        return _send(body, plan_export.XLSX_MEDIA_TYPE, "poolbuy-results.xlsx")
+    return _send(plan_export.sheet_csv(sheet), "text/csv; charset=utf-8", "poolbuy-results.csv")

@@ -349,6 +349,8 @@ ROUTES: dict[str, Call] = {
     "GET /api/v1/runs/{run_id}/lead-time-adjustments": Call(
         "/runs/{run}/lead-time-adjustments", ANY
     ),
+    "GET /api/v1/results": Call("/results", ANY),
+    "GET /api/v1/results/export": Call("/results/export", ANY),
 }
 
 # Web pages: a signed-in browser (cookie session, CSRF token in every form). Without a
@@ -500,6 +502,7 @@ WEB_ROUTES: dict[str, Call] = {
         form={"location_id": "{location}", "received_on": "{today}", "quantity_received": "1"},
     ),
     "GET /supplier-records": Call("/supplier-records", SIGNED_IN),
+    "GET /results": Call("/results", SIGNED_IN),
 }
 
 

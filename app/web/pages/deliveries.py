@@ -15,15 +15,17 @@ from starlette.datastructures import FormData
 from app.auth.models import Role
 from app.catalogue import service as catalogue_service
 from app.db import SessionDep
-from app.deliveries import record, service
+from app.deliveries import record, results, service
 from app.deliveries.models import LineState
 from app.errors import InvalidInput
+from app.web import charts
 from app.web.deps import (
     CheckedForm,
     SettingsDep,
     WebRoute,
     WebUser,
     field_errors,
+    page_markup,
     redirect,
     render,
     text,
@@ -162,3 +164,56 @@ def supplier_records_page(
     service.ensure_may_see(user)
     records = record.supplier_records(session, settings)
     return render(request, settings, "supplier_records.html", {"records": records})
+
+
+@router.get("/results")
+def results_page(
+    request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    """Round over round: savings planned and realised, OTIF and fill rate, per agency."""
+    service.ensure_may_see(user)
+    rows = results.results(session, settings)
+    rounds = [r for r in rows if r.agency_id == results.ALL]
+    latest = rounds[-1].round_id if rounds else None
+    savings = charts.bar_chart(
+        [
+            bar
+            for r in rounds
+            for bar in (
+                charts.Bar(f"#{r.round_id} planned", r.planned_savings),
+                charts.Bar(f"#{r.round_id} realised", r.realised_savings),
+            )
+        ],
+        title="Savings planned and realised, per round",
+        unit=rounds[0].currency if rounds else "",
+    )
+    otif = charts.line_chart(
+        [
+            charts.Point(i + 1, 100 * (r.otif_rate or 0), f"#{r.round_id}")
+            for i, r in enumerate(rounds)
+        ],
+        title="On time in full, per round (%)",
+        x_label="round (oldest first)",
+        y_label="OTIF %",
+    )
+    fill = charts.bar_chart(
+        [
+            charts.Bar(r.agency_id, 100 * (r.fill_rate or 0), f"{100 * (r.fill_rate or 0):.0f} %")
+            for r in rows
+            if r.round_id == latest and r.agency_id != results.ALL
+        ],
+        title="Fill rate per agency, latest round (%)",
+        fmt=lambda v: f"{v:.0f} %",
+    )
+    return render(
+        request,
+        settings,
+        "results.html",
+        {
+            "rows": rows,
+            "rounds": rounds,
+            "savings_svg": page_markup(savings),
+            "otif_svg": page_markup(otif),
+            "fill_svg": page_markup(fill),
+        },
+    )
