@@ -488,6 +488,7 @@ def load_models() -> None:
     import app.audit.models
     import app.auth.models
     import app.catalogue.models
+    import app.deliveries.models
     import app.jobs.models
     import app.needs.models
     import app.rounds.models

@@ -16,6 +16,7 @@ from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
 from app.bootstrap import register_all
 from app.catalogue.routes import router as catalogue_router
+from app.deliveries.routes import router as deliveries_router
 from app.errors import install_error_handlers
 from app.exchange.routes import router as exchange_router
 from app.jobs.routes import router as jobs_router
@@ -48,6 +49,7 @@ API_ROUTERS: list[APIRouter] = [
     jobs_router,
     run_jobs_router,
     schedule_router,
+    deliveries_router,
 ]
 
 DESCRIPTION = """

@@ -22,11 +22,23 @@ from app.auth import service as auth_service
 from app.auth.models import Agency, ApiToken, Role, User
 from app.catalogue.models import Item, Location, Offer, Route, Supplier
 from app.db import utcnow
+from app.deliveries import figures
+from app.deliveries.figures import facts
+from app.deliveries.models import (
+    AdjustmentStatus,
+    LeadTimeAdjustment,
+    LineState,
+    OrderLine,
+    Receipt,
+)
+from app.deliveries.policy import policy
 from app.demo.cli import format_tokens, serve_url
+from app.demo.history import past_round_names
 from app.demo.loader import (
     AGENCIES,
     DEMO_ROUND_NAME,
     DEMO_USERS,
+    HISTORY_DAYS,
     OFFER_REFERENCE_PREFIX,
     DemoSummary,
     demo_document,
@@ -37,7 +49,7 @@ from app.demo.loader import (
 )
 from app.needs.models import Need, NeedStatus, Priority
 from app.rounds import flows
-from app.rounds.models import RoundStatus
+from app.rounds.models import Round, RoundStatus
 from app.runs.models import RunStatus
 from solver import solve, validate
 from tests.factories import make_agency, make_item
@@ -59,8 +71,11 @@ def _sorted_or_none(agencies: list[str] | None) -> list[str] | None:
     return None if agencies is None else sorted(agencies)
 
 
-def _audit_count(session: Session) -> int:
-    return int(session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) or 0)
+def _audit_count(session: Session, action: str | None = None, *, since: int = 0) -> int:
+    stmt = sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.seq > since)
+    if action is not None:
+        stmt = stmt.where(AuditEntry.action == action)
+    return int(session.scalar(stmt) or 0)
 
 
 @pytest.fixture
@@ -102,7 +117,7 @@ def test_the_eight_agencies_and_a_user_for_every_role(
 
 
 @pytest.mark.integration
-def test_the_catalogue_is_the_example_document_valid_from_today_for_a_year(
+def test_the_catalogue_is_the_example_document_valid_from_the_history_for_a_year(
     session: Session, loaded: DemoSummary
 ) -> None:
     assert loaded.as_of is not None
@@ -134,7 +149,11 @@ def test_the_catalogue_is_the_example_document_valid_from_today_for_a_year(
             expected["capacity"], expected["min_order_quantity"], expected["lead_time_days"]
         )
         assert offer.eligible_agency_ids == _sorted_or_none(expected["eligible_agencies"])
-        assert (offer.valid_from, offer.valid_to) == (today, today + dt.timedelta(days=365))
+        # Valid for a year from today, and from before the demo's past rounds.
+        assert (offer.valid_from, offer.valid_to) == (
+            today - dt.timedelta(days=HISTORY_DAYS),
+            today + dt.timedelta(days=365),
+        )
     # Some offers are restricted to some agencies: eligibility made it through.
     assert any(o.eligibility_restricted for o in offers.values())
 
@@ -188,11 +207,46 @@ def test_the_summary_says_what_was_created(loaded: DemoSummary) -> None:
     assert loaded.changed
     assert dict(loaded.created) == {
         "agencies": 8, "users": 19, "items": 12, "locations": 6, "suppliers": 6,
-        "offers": 36, "routes": 22, "rounds": 1, "needs": 40,
+        # Rounds: the open one, and the two past rounds of app.demo.history.
+        "offers": 36, "routes": 22, "rounds": 3, "needs": 40,
     }
     text = loaded.describe()
     assert text.startswith("Loaded the Panama demo group: created 8 agencies, 19 users, ")
-    assert "1 round, 40 needs" in text and "is open (40 needs" in text
+    assert "3 rounds, 40 needs" in text and "is open (40 needs" in text
+
+
+@pytest.mark.integration
+def test_two_past_rounds_delivered_late_short_and_with_a_rejection_teach_the_open_round(
+    session: Session, loaded: DemoSummary
+) -> None:
+    today = utcnow().date()
+    past = [session.scalar(sa.select(Round).where(Round.name == n)) for n in past_round_names()]
+    assert all(r is not None and r.status == RoundStatus.approved for r in past)
+    lines = list(session.scalars(sa.select(OrderLine).order_by(OrderLine.id)))
+    assert lines and {line.order.round_id for line in lines} == {r.id for r in past if r}
+    grace = policy(session).grace_days
+    states = Counter(figures.state(facts(line), today, grace) for line in lines)
+    assert states[LineState.closed_short] > 0 and states[LineState.delivered] > 0
+    late = [
+        line
+        for line in lines
+        if any(r.received_on > line.promised_on + dt.timedelta(days=grace) for r in line.receipts)
+    ]
+    assert late
+    rejected = [r for line in lines for r in line.receipts if r.quantity_rejected]
+    assert len(rejected) == 1 and rejected[0].rejection_reason is not None
+    # Every receipt was recorded by the line's own agency's local team, after its order.
+    for line in lines:
+        for receipt in line.receipts:
+            assert receipt.recorded_by.agency_id == line.agency_id
+            assert line.order.issued_on <= receipt.received_on <= today
+    adjustments = list(
+        session.scalars(
+            sa.select(LeadTimeAdjustment).where(LeadTimeAdjustment.round_id == loaded.round_id)
+        )
+    )
+    assert adjustments and all(a.status == AdjustmentStatus.proposed for a in adjustments)
+    assert any(a.proposed_days > a.promised_days for a in adjustments)
 
 
 # ------------------------------------------------------------ idempotent, audited
@@ -229,7 +283,8 @@ def test_a_later_load_keeps_the_rounds_dates_and_needs(
 
     assert not later.changed
     assert later.as_of == loaded.as_of and later.deadline == loaded.deadline
-    assert session.scalar(sa.select(sa.func.count()).select_from(Need)) == 40
+    in_round = sa.select(sa.func.count()).select_from(Need).where(Need.round_id == loaded.round_id)
+    assert session.scalar(in_round) == 40
 
 
 @pytest.mark.integration
@@ -244,8 +299,11 @@ def test_only_what_is_missing_is_created(session: Session) -> None:
     assert summary.created["agencies"] == 7 and summary.created["items"] == 11
     assert session.get(Agency, "IOM").name == "IOM (as the operator named it)"  # type: ignore[union-attr]
     assert session.get(Item, "shl-blanket").name == "Blanket, the operator's"  # type: ignore[union-attr]
-    made = sum(summary.created.values())
-    assert _audit_count(session) - before == made
+    # One entry per row created; the past rounds' life (runs, orders, receipts) adds its own.
+    singular = {"agencies": "agency", "users": "user", "items": "item", "locations": "location"}
+    for kind in ("agencies", "users", "items", "locations", "suppliers", "offers", "routes"):
+        action = f"{singular.get(kind, kind.removesuffix('s'))}.create"
+        assert _audit_count(session, action, since=before) == summary.created[kind], kind
 
 
 @pytest.mark.integration
@@ -253,11 +311,19 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
     session: Session, loaded: DemoSummary
 ) -> None:
     actions = Counter(session.scalars(sa.select(AuditEntry.action)))
-    assert actions == {
+    past_needs = session.scalar(
+        sa.select(sa.func.count()).select_from(Need).where(Need.round_id != loaded.round_id)
+    )
+    # The open round and the two past ones (app.demo.history), with their needs, runs,
+    # approvals and receipts.
+    assert {k: actions[k] for k in actions if k.endswith(".create")} == {
         "agency.create": 8, "user.create": 19, "item.create": 12, "location.create": 6,
-        "supplier.create": 6, "offer.create": 36, "route.create": 22, "round.create": 1,
-        "need.create": 40,
+        "supplier.create": 6, "offer.create": 36, "route.create": 22, "round.create": 3,
+        "need.create": 40 + (past_needs or 0), "run.create": 2, "job.create": 2,
+        "approval.create": actions["approval.create"],
+        "receipt.create": session.scalar(sa.select(sa.func.count()).select_from(Receipt)),
     }
+    assert actions["purchase_order.issue"] > 0 and actions["lead_time_adjustment.propose"] > 0
     by_action = {
         e.action: e for e in session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq))
     }

@@ -12,7 +12,9 @@ Dates: the round's deadline is a week after loading and its ``as_of`` (the day
 pooled orders are placed from) is the deadline's date; the document is generated
 for that ``as_of``, so need-by dates keep their distance from it (the generator
 moves its dates with ``as_of`` rather than redrawing the instance). Offers are
-valid from the loading day for a year.
+valid for a year from the loading day, and from before the two past rounds
+(``app.demo.history``: approved, delivered, some late, some short, one rejection),
+whose snapshots were taken on their own days.
 
 Loading is idempotent: each row is looked up by its natural key (agency code,
 e-mail, catalogue code, the offer's ``demo:o-<n>`` reference, a route's supplier
@@ -47,6 +49,7 @@ from app.catalogue.schemas import (
     SupplierCreate,
 )
 from app.db import utcnow
+from app.demo import history
 from app.needs import service as needs_service
 from app.needs.models import Need, Priority
 from app.needs.schemas import NeedCreate
@@ -61,6 +64,7 @@ DEMO_EMAIL_DOMAIN = "demo.poolbuy.org"
 # Offers have integer ids of their own; this reference ties each to its document offer.
 OFFER_REFERENCE_PREFIX = "demo:"
 DEADLINE_AFTER = dt.timedelta(days=7)
+HISTORY_DAYS = max(age for _, age, _ in history.ROUND_AGES)
 OFFER_VALIDITY = dt.timedelta(days=365)
 DEMO_TOKEN_DAYS = 30
 
@@ -271,8 +275,18 @@ def load_demo(session: Session, *, seed: int = 0, now: dt.datetime | None = None
     document = demo_document(seed, as_of)
     _load_catalogue(session, document, now.date(), created)
 
+    fresh = round_ is None
     if round_ is None:
         round_ = _open_round(session, users, document, deadline, as_of, created)
+    people = {(p.role.value, p.agency_id): users[p.email] for p in DEMO_USERS}
+    coordinator = users[_person(Role.coordinator).email]
+    past = history.load_history(
+        session, people, coordinator, lambda day: demo_document(seed, day), now
+    )
+    created["rounds"] += past
+    if fresh or past:
+        # What the past rounds' deliveries teach the open round, for a specialist to decide.
+        history.propose_for(session, users[_person(Role.technical_specialist).email], round_.id)
     needs = int(
         session.scalar(sa.select(sa.func.count()).where(Need.round_id == round_.id)) or 0
     )
@@ -384,7 +398,8 @@ def _offer_create(offer: Mapping[str, Any], reference: str, today: dt.date) -> O
         min_order_quantity=offer["min_order_quantity"],
         lead_time_days=offer["lead_time_days"],
         eligible_agencies=offer["eligible_agencies"],
-        valid_from=today,
+        # From before the demo's past rounds, whose snapshots were taken on their days.
+        valid_from=today - dt.timedelta(days=HISTORY_DAYS),
         valid_to=today + OFFER_VALIDITY,
     )
 

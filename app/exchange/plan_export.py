@@ -39,7 +39,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -119,6 +119,10 @@ def _sheet(name: str, columns: Sequence[tuple[str, ValueKind]], rows: list[list[
         tuple(columns),
         [[_typed(k, value) for k, value in zip(kinds, row, strict=True)] for row in rows],
     )
+
+
+# Other domains' tables (the deliveries' supplier record, results) are built the same way.
+make_sheet = _sheet
 
 
 def plan_sheets(
@@ -366,6 +370,13 @@ def _summary(problem: Document, plan: Document, info: Mapping[str, Any] | None) 
 
 def plan_xlsx(problem: Document, plan: Document, *, info: Mapping[str, Any] | None = None) -> bytes:
     """The plan as an XLSX workbook (sheets in SHEETS order)."""
+    return workbook_bytes(
+        plan_sheets(problem, plan, info=info).values(), title="Pooled procurement plan"
+    )
+
+
+def workbook_bytes(sheets: Iterable[Sheet], *, title: str) -> bytes:
+    """Tables as an XLSX workbook, one sheet each, typed and formatted as a plan's."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -373,10 +384,10 @@ def plan_xlsx(problem: Document, plan: Document, *, info: Mapping[str, Any] | No
 
     workbook = Workbook(write_only=True)
     workbook.properties.creator = "poolbuy"
-    workbook.properties.title = "Pooled procurement plan"
+    workbook.properties.title = title
     bold = Font(bold=True)
 
-    for sheet in plan_sheets(problem, plan, info=info).values():
+    for sheet in sheets:
         ws = workbook.create_sheet(sheet.name)
         widths = [max(10, len(h) + 2) for h in sheet.headers]
         for i, width in enumerate(widths, start=1):
@@ -431,10 +442,11 @@ def plan_csv(
     sheets = plan_sheets(problem, plan, info=info)
     if sheet not in sheets:
         raise ValueError(f"unknown sheet {sheet!r}; one of {', '.join(SHEETS)}")
-    return _csv(sheets[sheet])
+    return sheet_csv(sheets[sheet])
 
 
-def _csv(sheet: Sheet) -> bytes:
+def sheet_csv(sheet: Sheet) -> bytes:
+    """One table as CSV (UTF-8 with a byte-order mark), values as the plan's CSV writes them."""
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(sheet.headers)
@@ -454,5 +466,5 @@ def plan_csv_zip(
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for sheet in plan_sheets(problem, plan, info=info).values():
-            archive.writestr(f"{prefix}-{sheet.name}.csv", _csv(sheet))
+            archive.writestr(f"{prefix}-{sheet.name}.csv", sheet_csv(sheet))
     return out.getvalue()

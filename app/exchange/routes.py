@@ -293,7 +293,7 @@ def import_routes(
 )
 def download_template(
     kind: Annotated[
-        Literal["needs", "offers", "routes"], Path(description="what the file imports")
+        Literal["needs", "offers", "routes", "receipts"], Path(description="what the file imports")
     ],
     _user: CurrentUser,
     format: Annotated[Literal["xlsx", "csv"], Query(description="file type")] = "xlsx",

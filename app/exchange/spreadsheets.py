@@ -8,6 +8,8 @@ case, surrounding spaces, or spaces for underscores):
   eligible_agencies, valid_from, valid_to, tier1_min_quantity, tier1_unit_price,
   ... up to tier5_min_quantity, tier5_unit_price
 * routes: supplier, location, fixed_cost, unit_cost, transit_days
+* receipts: line_id, location, received_on, quantity_received, quantity_rejected,
+  rejection_reason, notes, corrects_receipt_id (``app.deliveries``)
 
 Columns that may be left out of a file: needs ``justification``; offers
 ``min_order_quantity`` (0), ``eligible_agencies`` (everyone), ``valid_to``
@@ -78,9 +80,9 @@ from app.exchange.table import (
     too_many_rows,
 )
 
-Kind = Literal["needs", "offers", "routes"]
+Kind = Literal["needs", "offers", "routes", "receipts"]
 Format = Literal["csv", "xlsx"]
-KINDS: tuple[Kind, ...] = ("needs", "offers", "routes")
+KINDS: tuple[Kind, ...] = ("needs", "offers", "routes", "receipts")
 MAX_TIERS = 5
 KnownIds = Mapping[str, Collection[str]]
 # A cell as a column read it: (why it cannot be read, the value, unknown references).
@@ -225,7 +227,64 @@ _ROUTES = (
     Column("transit_days", _days, 3, "days from dispatch to arrival", True),
 )
 
-COLUMNS: dict[Kind, tuple[Column, ...]] = {"needs": _NEEDS, "offers": _OFFERS, "routes": _ROUTES}
+
+def _rejection_reason(value: Any) -> str | None:
+    result = v.text(value, max_length=32)
+    if result is None:
+        return None
+    reason = result.lower().replace(" ", "_")
+    if reason not in REJECTION_REASONS:
+        raise v.CellProblem(f"must be one of {', '.join(REJECTION_REASONS)}")
+    return reason
+
+
+# app.deliveries.models.RejectionReason's values (this module imports no domain).
+REJECTION_REASONS = ("damaged", "expired", "wrong_specification")
+
+_RECEIPTS = (
+    Column(
+        "line_id", _whole(v.INT32_MAX, 1), 12, "the order line's id (from the orders list)", True
+    ),
+    Column(
+        "location",
+        v.code,
+        "pa-darien-lajas-blancas",
+        "the reception station: the line's location",
+        True,
+        ref="location",
+    ),
+    Column("received_on", v.date, dt.date(2026, 12, 18), "the day the goods arrived", True),
+    Column("quantity_received", _whole(v.NEED_QUANTITY_MAX), 2400, "units counted", True),
+    Column(
+        "quantity_rejected",
+        _whole(v.NEED_QUANTITY_MAX),
+        100,
+        "of those, units refused; blank = 0",
+        optional_column=True,
+    ),
+    Column(
+        "rejection_reason",
+        _rejection_reason,
+        "damaged",
+        "damaged, expired or wrong_specification; required when units are rejected",
+        optional_column=True,
+    ),
+    Column("notes", v.text, "two cartons crushed", "anything worth knowing", optional_column=True),
+    Column(
+        "corrects_receipt_id",
+        _whole(v.INT32_MAX, 1),
+        None,
+        "for a correction: the receipt these figures replace",
+        optional_column=True,
+    ),
+)
+
+COLUMNS: dict[Kind, tuple[Column, ...]] = {
+    "needs": _NEEDS,
+    "offers": _OFFERS,
+    "routes": _ROUTES,
+    "receipts": _RECEIPTS,
+}
 _NOUN = {"item": "item", "location": "location", "supplier": "supplier", "agency": "agency"}
 
 
@@ -253,7 +312,12 @@ class RowBuilder:
         self.known_ids = known_ids or {}
         self.today = today
         self.seen: dict[Any, int] = {}
-        self.build = {"needs": self._needs, "offers": self._offers, "routes": self._routes}[kind]
+        self.build = {
+            "needs": self._needs,
+            "offers": self._offers,
+            "routes": self._routes,
+            "receipts": self._receipts,
+        }[kind]
         # What each column made of each cell it met, by the cell's type and value: a
         # file repeats its items, locations, dates and priorities in row after row,
         # and reading a cell depends on nothing else (``known_ids`` is fixed per file).
@@ -372,6 +436,20 @@ class RowBuilder:
             "transit_days": c.get("transit_days"),
         }
         return row, errors
+
+    def _receipts(self, number: int, c: dict[str, Any]) -> tuple[dict[str, Any], list[ParseError]]:
+        # The fields of app.deliveries.schemas.ReceiptCreate, plus the line they are for.
+        row = {
+            "line_id": c.get("line_id"),
+            "location_id": c.get("location"),
+            "received_on": c.get("received_on"),
+            "quantity_received": c.get("quantity_received"),
+            "quantity_rejected": c.get("quantity_rejected") or 0,
+            "rejection_reason": c.get("rejection_reason"),
+            "notes": c.get("notes") or "",
+            "corrects_id": c.get("corrects_receipt_id"),
+        }
+        return row, []
 
 
 def _tiers(number: int, c: dict[str, Any]) -> tuple[list[dict[str, Any]], list[ParseError]]:
@@ -640,6 +718,27 @@ def parse_routes(
     """Routes (rows for ``RouteCreate``); see :func:`parse`."""
     return parse(
         "routes",
+        data,
+        filename,
+        content_type,
+        known_ids=known_ids,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+    )
+
+
+def parse_receipts(
+    data: bytes,
+    filename: str | None = None,
+    content_type: str | None = None,
+    *,
+    known_ids: KnownIds | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> ParseResult:
+    """Receipts against order lines (rows for ``ReceiptCreate`` with a ``line_id``)."""
+    return parse(
+        "receipts",
         data,
         filename,
         content_type,

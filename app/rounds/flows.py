@@ -5,7 +5,9 @@ Read this module to follow a round; each step calls the service that owns it.
 1. **Close** (``close_round``, a coordinator; or ``fire_schedule``, the sweeper
    at a scheduled round's deadline). One transaction: the round, locked, moves
    ``open -> closed``; its submitted needs and the catalogue are frozen into a
-   contract-v1 document (``app.runs.snapshot``), run #1 is added with it
+   contract-v1 document (``app.runs.snapshot``), each offer with the lead time a
+   specialist confirmed from its deliveries where there is one
+   (``app.deliveries.learning``); run #1 is added with it
    (``app.runs.service.new_run``) and a job of kind ``run`` is queued for it
    (``app.jobs``). Nothing changes when the snapshot breaks the contract.
 2. **Hand over** (``_start``), after the commit: the job goes to the backend (the
@@ -22,6 +24,10 @@ Read this module to follow a round; each step calls the service that owns it.
    mission approves or rejects the latest run. The last approval needed makes
    the run binding and the round ``approved``; one rejection makes it
    ``rejected`` (back to 4).
+6. **Order** (``app.deliveries.service.issue_orders``), in the transaction of the
+   approval that binds the run: one purchase order per supplier, a line per
+   award traced to its need and promised on the plan's delivery date. From then
+   on local teams record what arrives against those lines.
 
 The sweeper runs ``sweep_schedules`` (registered below) on every pass, so a
 scheduled round closes at its deadline however many processes run one.
@@ -38,9 +44,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.api import Idempotency
 from app.audit import record, snapshot
 from app.auth.models import User
 from app.db import utcnow
+from app.deliveries import learning
+from app.deliveries.service import issue_orders
 from app.errors import Conflict, NotFound
 from app.jobs import dispatch, registry, runner
 from app.jobs import service as jobs_service
@@ -48,10 +57,10 @@ from app.jobs.models import Job
 from app.rounds import schedules
 from app.rounds.models import Round, RoundStatus, ScheduleFiring
 from app.rounds.service import lock_round, transition
+from app.runs import approvals
 from app.runs import service as runs_service
-from app.runs.approvals import decide
-from app.runs.models import Run
-from app.runs.schemas import RunCreate
+from app.runs.models import Approval, Run
+from app.runs.schemas import ApprovalCreate, RunCreate
 from app.runs.snapshot import (
     SnapshotInvalid,
     build_document,
@@ -90,7 +99,12 @@ def freeze_round(
     transition(session, round_, RoundStatus.closed, audit_actor or actor)
     as_of = closing_day(round_, round_.closed_at or utcnow())
     document = build_document(
-        session, round_, as_of, max_time_limit_seconds=settings.max_solve_seconds
+        session,
+        round_,
+        as_of,
+        max_time_limit_seconds=settings.max_solve_seconds,
+        # Lead times a specialist confirmed from realised deliveries replace the promises.
+        lead_times=learning.decided_lead_times(session, round_.id),
     )
     run = runs_service.new_run(session, actor, round_, document, audit_actor=audit_actor)
     return run, runs_service.queue_run(session, actor, run, audit_actor=audit_actor)
@@ -203,6 +217,24 @@ def _start(
     stored = session.get(Run, run.id, populate_existing=True)
     assert stored is not None
     return stored
+
+
+def decide(
+    session: Session,
+    chief: User,
+    run_id: int,
+    body: ApprovalCreate,
+    *,
+    idem: Idempotency | None = None,
+    settings: Settings | None = None,
+) -> Approval:
+    """5 and 6: a chief of mission's decision; the one that binds the run issues its orders."""
+    settings = settings or get_settings()
+
+    def order(run: Run) -> None:
+        issue_orders(session, chief, run, settings=settings)
+
+    return approvals.decide(session, chief, run_id, body, idem=idem, on_bound=order)
 
 
 def execute_run(

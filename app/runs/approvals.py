@@ -10,6 +10,8 @@ round; a coordinator may then re-run it (``app.rounds.flows.rerun``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,11 +41,14 @@ def decide(
     body: ApprovalCreate,
     *,
     idem: Idempotency | None = None,
+    on_bound: Callable[[Run], None] | None = None,
 ) -> Approval:
     """Record a chief of mission's decision for their own agency on a run.
 
     The round is locked, so two agencies' last approvals cannot both miss
-    that the run is now approved, nor both make it binding.
+    that the run is now approved, nor both make it binding. ``on_bound`` is
+    called with the run when this decision makes it binding, in the same
+    transaction (the flow issues the purchase orders there).
     """
     try:
         visible = visibility.get_run(session, chief, run_id)
@@ -90,6 +95,8 @@ def decide(
             session.flush()
             record(session, chief, "run.bind", "run", run.id, before, service.audit_state(run))
             transition(session, round_, RoundStatus.approved, chief)
+            if on_bound is not None:
+                on_bound(run)
         if idem is not None:
             idem.save(201, ApprovalRead.model_validate(approval), location=approval_url(approval))
         session.commit()

@@ -155,8 +155,12 @@ def build_document(
     as_of: dt.date,
     *,
     max_time_limit_seconds: float | None = None,
+    lead_times: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The round's submitted needs and the catalogue valid on ``as_of``, as contract v1.
+
+    ``lead_times``: offer id (``"o-12"``) -> the lead time to use instead of the
+    catalogue's (the close passes the decided lead-time adjustments of the round).
 
     Call it with the round locked, so no need is submitted or edited while it
     is read. Catalogue parts are kept to what the needs reference: their items
@@ -164,6 +168,7 @@ def build_document(
     of those offers, and those suppliers' routes to the needs' locations.
     Raises SnapshotInvalid if the result breaks the contract.
     """
+    lead_times = lead_times or {}
     needs = sorted(submitted_needs(session, round_.id), key=lambda n: n.id)
     item_ids = sorted({n.item_id for n in needs})
     location_ids = {n.location_id for n in needs}
@@ -188,7 +193,11 @@ def build_document(
     for n in needs:
         locations.setdefault(n.location_id, {"id": n.location.id, "name": n.location.name})
 
-    offers = [o for o in parts.get("offers", []) if o["item"] in items]
+    offers = [
+        {**o, "lead_time_days": lead_times[o["id"]]} if o["id"] in lead_times else o
+        for o in parts.get("offers", [])
+        if o["item"] in items
+    ]
     supplier_ids = {o["supplier"] for o in offers}
     suppliers = [s for s in parts.get("suppliers", []) if s["id"] in supplier_ids]
     routes = [

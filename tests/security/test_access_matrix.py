@@ -305,6 +305,59 @@ ROUTES: dict[str, Call] = {
     "DELETE /api/v1/rounds/{round_id}/schedule": Call(
         "/rounds/{open}/schedule", only(MANAGER, 204), if_match="open"
     ),
+    # ------------------------------------------------------------------- deliveries
+    # Orders of an approved round are every member's to read; only the line's own
+    # agency's local team records what arrives (another agency's team: 403; in an
+    # import, its row is refused: 422).
+    "GET /api/v1/purchase-orders": Call("/purchase-orders", ANY),
+    "GET /api/v1/purchase-orders/{order_id}": Call("/purchase-orders/{purchase_order}", ANY),
+    "GET /api/v1/order-lines": Call("/order-lines", ANY),
+    "GET /api/v1/order-lines/{line_id}": Call("/order-lines/{line}", ANY),
+    "GET /api/v1/order-lines/{line_id}/receipts": Call("/order-lines/{line}/receipts", ANY),
+    "POST /api/v1/order-lines/{line_id}/receipts": Call(
+        "/order-lines/{line}/receipts",
+        "anonymous=401 local_team/own=201 *=403",
+        json={"location_id": "{location}", "received_on": "{today}", "quantity_received": 1},
+    ),
+    "POST /api/v1/receipts/import": Call(
+        "/receipts/import",
+        "anonymous=401 local_team/own=201 local_team/other=422 *=403",
+        upload="line_id,location,received_on,quantity_received\n{line},{location},{today},1\n",
+    ),
+    "POST /api/v1/order-lines/{line_id}/close-short": Call(
+        "/order-lines/{line}/close-short",
+        "anonymous=401 local_team/own=200 *=403",
+        json={"reason": "supplier out of stock"},
+        if_match="line",
+    ),
+    "GET /api/v1/supplier-records": Call("/supplier-records", ANY),
+    "GET /api/v1/supplier-records/export": Call("/supplier-records/export", ANY),
+    "GET /api/v1/suppliers/{supplier_id}/record": Call("/suppliers/{supplier}/record", ANY),
+    "GET /api/v1/delivery-policy": Call("/delivery-policy", ANY),
+    "PATCH /api/v1/delivery-policy": Call(
+        "/delivery-policy", only(MANAGER, 200), json={"grace_days": 5}, if_match="policy"
+    ),
+    "GET /api/v1/rounds/{round_id}/lead-time-adjustments": Call(
+        "/rounds/{open}/lead-time-adjustments", ANY
+    ),
+    "POST /api/v1/rounds/{round_id}/lead-time-adjustments": Call(
+        "/rounds/{open}/lead-time-adjustments",
+        "anonymous=401 technical_specialist=200 coordinator=200 *=403",
+    ),
+    "GET /api/v1/lead-time-adjustments/{adjustment_id}": Call(
+        "/lead-time-adjustments/{adjustment}", ANY
+    ),
+    "POST /api/v1/lead-time-adjustments/{adjustment_id}/review": Call(
+        "/lead-time-adjustments/{adjustment}/review",
+        "anonymous=401 technical_specialist=200 *=403",
+        json={"decision": "confirm", "evidence": "4 late deliveries", "source": "receipts"},
+        if_match="adjustment",
+    ),
+    "GET /api/v1/runs/{run_id}/lead-time-adjustments": Call(
+        "/runs/{run}/lead-time-adjustments", ANY
+    ),
+    "GET /api/v1/results": Call("/results", ANY),
+    "GET /api/v1/results/export": Call("/results/export", ANY),
 }
 
 # Web pages: a signed-in browser (cookie session, CSRF token in every form). Without a
@@ -447,6 +500,16 @@ WEB_ROUTES: dict[str, Call] = {
     "GET /files/rounds/{round_id}/ocds.json": Call(
         "/files/rounds/{done}/ocds.json", "anonymous=303 *=409"
     ),
+    # Deliveries: every member reads; the line's own agency's local team records.
+    "GET /deliveries": Call("/deliveries", SIGNED_IN),
+    "GET /order-lines/{line_id}": Call("/order-lines/{line}", SIGNED_IN),
+    "POST /order-lines/{line_id}/receipts": Call(
+        "/order-lines/{line}/receipts",
+        "anonymous=303 local_team/own=303 *=403",
+        form={"location_id": "{location}", "received_on": "{today}", "quantity_received": "1"},
+    ),
+    "GET /supplier-records": Call("/supplier-records", SIGNED_IN),
+    "GET /results": Call("/results", SIGNED_IN),
 }
 
 

@@ -30,11 +30,15 @@ from app.api.etags import etag_for
 from app.auth.models import Agency, ApiToken, Role, User
 from app.catalogue.models import Item, Location, Offer, Route, Supplier
 from app.db import utcnow
+from app.deliveries.models import LeadTimeAdjustment, OrderLine, PurchaseOrder
+from app.deliveries.policy import policy
+from app.deliveries.service import today
 from app.jobs.models import Job
 from app.needs.models import Need, NeedStatus
 from app.rounds.models import Round
 from app.runs.models import Run
 from app.scenarios.models import Scenario
+from app.settings import get_settings
 from tests.factories import (
     make_agency,
     make_item,
@@ -170,9 +174,59 @@ def build_world(session: Session, client: TestClient) -> World:
     )
     assert response.status_code == 201, response.text
     world.rows["scenario"] = session.get(Scenario, response.json()["id"])
+    _ordered(session, client, world, item, location)
     world.ids = {name: row.id for name, row in world.rows.items()}
+    world.ids["today"] = today(get_settings()).isoformat()
     session.commit()
     return world
+
+
+def _ordered(
+    session: Session, client: TestClient, world: World, item: Item, location: Location
+) -> None:
+    """``ordered``: a round of A's need, closed and approved, so its order is issued
+    (``purchase_order``, ``line``); ``adjustment``: a lead-time proposal in ``open``."""
+    coordinator = world.users["coordinator"]
+    ordered = make_round(session, created_by=coordinator)
+    make_need(
+        session,
+        round_=ordered,
+        agency=world.a,
+        item=item,
+        location=location,
+        created_by=world.users["local_team/own"],
+        quantity=50,
+        need_by=utcnow().date() + dt.timedelta(days=40),
+    )
+    session.commit()
+    closed = client.post(f"/api/v1/rounds/{ordered.id}/close", headers=world.headers("coordinator"))
+    assert closed.status_code == 201, closed.text
+    approved = client.post(
+        f"/api/v1/runs/{closed.json()['id']}/approvals",
+        json={"decision": "approved"},
+        headers=world.headers("chief_of_mission/own"),
+    )
+    assert approved.status_code == 201, approved.text
+    line = session.scalar(
+        sa.select(OrderLine).join(PurchaseOrder).where(PurchaseOrder.round_id == ordered.id)
+    )
+    assert line is not None
+    world.rows |= {"ordered": ordered, "line": line, "purchase_order": line.order}
+    world.rows["policy"] = policy(session)
+    offer = world.rows["offer"]
+    adjustment = LeadTimeAdjustment(
+        round_id=world.rows["open"].id,
+        offer_id=offer.id,
+        promised_days=offer.lead_time_days,
+        proposed_days=offer.lead_time_days + 4,
+        sample=[offer.lead_time_days + 4] * 3,
+        rule="75th percentile of the last 10 deliveries, when at least 3",
+    )
+    session.add(adjustment)
+    session.flush()
+    world.rows["adjustment"] = adjustment
+
+
 
 
 @contextmanager

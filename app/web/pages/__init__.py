@@ -6,6 +6,7 @@ from app.web.pages import (
     auth,
     catalogue,
     catalogue_forms,
+    deliveries,
     files,
     needs,
     rounds,
@@ -21,5 +22,6 @@ ROUTERS: list[APIRouter] = [
     catalogue_forms.router,
     runs.router,
     scenarios.router,
+    deliveries.router,
     files.router,
 ]
