@@ -43,8 +43,16 @@ from solver import solve, validate
 from tests.factories import make_agency, make_item
 
 PLAN_FIGURES = (
-    "status", "objective", "purchase_cost", "shipping_cost", "money_cost", "late_penalty",
-    "late_unit_days", "unmet_penalty", "unmet_units", "baseline",
+    "status",
+    "objective",
+    "purchase_cost",
+    "shipping_cost",
+    "money_cost",
+    "late_penalty",
+    "late_unit_days",
+    "unmet_penalty",
+    "unmet_units",
+    "baseline",
 )
 
 
@@ -86,9 +94,7 @@ def test_the_eight_agencies_and_a_user_for_every_role(
         assert (local.agency_id, local.role_set) == (code, {Role.local_team})
         assert (chief.agency_id, chief.role_set) == (code, {Role.chief_of_mission})
     specialist = _user(session, "health.lead@demo.poolbuy.org")
-    assert (specialist.agency_id, specialist.role_set) == (
-        "WHO-PAHO", {Role.technical_specialist}
-    )
+    assert (specialist.agency_id, specialist.role_set) == ("WHO-PAHO", {Role.technical_specialist})
     coordinator = _user(session, "coordinator@demo.poolbuy.org")
     assert (coordinator.agency_id, coordinator.role_set) == ("OCHA", {Role.coordinator})
     admin = _user(session, "admin@demo.poolbuy.org")
@@ -131,7 +137,9 @@ def test_the_catalogue_is_the_example_document_valid_from_today_for_a_year(
             (t["min_quantity"], t["unit_price"]) for t in expected["price_tiers"]
         ]
         assert (offer.capacity, offer.min_order_quantity, offer.lead_time_days) == (
-            expected["capacity"], expected["min_order_quantity"], expected["lead_time_days"]
+            expected["capacity"],
+            expected["min_order_quantity"],
+            expected["lead_time_days"],
         )
         assert offer.eligible_agency_ids == _sorted_or_none(expected["eligible_agencies"])
         assert (offer.valid_from, offer.valid_to) == (today, today + dt.timedelta(days=365))
@@ -168,11 +176,19 @@ def test_one_open_round_a_week_ahead_with_the_documents_needs_submitted(
     assert len(needs) == len(document["needs"]) == loaded.needs_in_round == 40
     for need, expected in zip(needs, document["needs"], strict=True):
         assert (
-            need.agency_id, need.item_id, need.location_id, need.quantity,
-            need.need_by.isoformat(), need.priority.value,
+            need.agency_id,
+            need.item_id,
+            need.location_id,
+            need.quantity,
+            need.need_by.isoformat(),
+            need.priority.value,
         ) == (
-            expected["agency"], expected["item"], expected["location"], expected["quantity"],
-            expected["need_by"], expected["priority"],
+            expected["agency"],
+            expected["item"],
+            expected["location"],
+            expected["quantity"],
+            expected["need_by"],
+            expected["priority"],
         )
         assert need.status == NeedStatus.submitted and need.submitted_at is not None
         # Entered by the agency's own local team, as the API would have it.
@@ -187,8 +203,15 @@ def test_one_open_round_a_week_ahead_with_the_documents_needs_submitted(
 def test_the_summary_says_what_was_created(loaded: DemoSummary) -> None:
     assert loaded.changed
     assert dict(loaded.created) == {
-        "agencies": 8, "users": 19, "items": 12, "locations": 6, "suppliers": 6,
-        "offers": 36, "routes": 22, "rounds": 1, "needs": 40,
+        "agencies": 8,
+        "users": 19,
+        "items": 12,
+        "locations": 6,
+        "suppliers": 6,
+        "offers": 36,
+        "routes": 22,
+        "rounds": 1,
+        "needs": 40,
     }
     text = loaded.describe()
     assert text.startswith("Loaded the Panama demo group: created 8 agencies, 19 users, ")
@@ -199,9 +222,7 @@ def test_the_summary_says_what_was_created(loaded: DemoSummary) -> None:
 
 
 @pytest.mark.integration
-def test_a_second_load_changes_nothing_and_says_so(
-    session: Session, loaded: DemoSummary
-) -> None:
+def test_a_second_load_changes_nothing_and_says_so(session: Session, loaded: DemoSummary) -> None:
     entries = _audit_count(session)
     versions = sorted(session.scalars(sa.select(Offer.version)))
 
@@ -254,8 +275,14 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
 ) -> None:
     actions = Counter(session.scalars(sa.select(AuditEntry.action)))
     assert actions == {
-        "agency.create": 8, "user.create": 19, "item.create": 12, "location.create": 6,
-        "supplier.create": 6, "offer.create": 36, "route.create": 22, "round.create": 1,
+        "agency.create": 8,
+        "user.create": 19,
+        "item.create": 12,
+        "location.create": 6,
+        "supplier.create": 6,
+        "offer.create": 36,
+        "route.create": 22,
+        "round.create": 1,
         "need.create": 40,
     }
     by_action = {
@@ -298,9 +325,7 @@ def test_the_closed_demo_round_plans_what_the_solver_gives_on_the_same_document(
     def need_line(n: dict[str, Any]) -> tuple[Any, ...]:
         return (n["agency"], n["item"], n["location"], n["quantity"], n["need_by"], n["priority"])
 
-    assert [need_line(n) for n in run.problem["needs"]] == [
-        need_line(n) for n in example["needs"]
-    ]
+    assert [need_line(n) for n in run.problem["needs"]] == [need_line(n) for n in example["needs"]]
     references = {f"o-{o.id}": o.reference or "" for o in session.scalars(sa.select(Offer))}
     frozen_offers = {
         references[o["id"]].removeprefix(OFFER_REFERENCE_PREFIX): {**o, "id": None}
@@ -316,8 +341,15 @@ def test_the_closed_demo_round_plans_what_the_solver_gives_on_the_same_document(
 
     # The example solved by itself gives the same figures: nothing was lost on the way.
     direct = solve(example)
-    for key in ("status", "purchase_cost", "shipping_cost", "money_cost", "unmet_units",
-                "late_unit_days", "baseline"):
+    for key in (
+        "status",
+        "purchase_cost",
+        "shipping_cost",
+        "money_cost",
+        "unmet_units",
+        "late_unit_days",
+        "baseline",
+    ):
         assert run.plan[key] == direct[key], key
     assert run.plan["objective"] == pytest.approx(direct["objective"], rel=1e-9)
 
@@ -339,8 +371,11 @@ def test_a_token_per_demo_user_that_authenticates_as_them(
     # Only hashes are kept, in the table and in the log.
     for entry in session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "token.create")):
         assert "token_hash" not in entry.after
-    assert all(t.token not in str(row.after) for row in session.scalars(sa.select(AuditEntry))
-               for t in tokens)
+    assert all(
+        t.token not in str(row.after)
+        for row in session.scalars(sa.select(AuditEntry))
+        for t in tokens
+    )
 
 
 @pytest.mark.unit
@@ -384,8 +419,13 @@ def _poolbuy(
     script = Path(sys.executable).parent / "poolbuy"
     environment = {**os.environ, "DATABASE_URL": database_url, **env}
     return subprocess.run(
-        [str(script), *args], cwd=cwd, env=environment, capture_output=True, text=True,
-        timeout=300, check=False,
+        [str(script), *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

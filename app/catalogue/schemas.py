@@ -123,12 +123,12 @@ def _money(value: Any) -> Any:
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("must be a number or a decimal string such as \"1.20\"")
+        raise ValueError('must be a number or a decimal string such as "1.20"')
     elif isinstance(value, str):
         if not re.fullmatch(MONEY_TEXT, value):
             raise ValueError(
                 f"a decimal string has up to {18 - MONEY_SCALE} digits, "
-                f"then at most {MONEY_SCALE} after the point, e.g. \"1.20\""
+                f'then at most {MONEY_SCALE} after the point, e.g. "1.20"'
             )
         number = Decimal(value)
     elif isinstance(value, float) and not math.isfinite(value):

@@ -298,8 +298,13 @@ def create_frontier(
     if (replay := idem.replay()) is not None:
         return replay
     run = scenarios.create_frontier(
-        session, coordinator, run_id, body or FrontierCreate(), settings=settings,
-        backend=backend, idem=idem,
+        session,
+        coordinator,
+        run_id,
+        body or FrontierCreate(),
+        settings=settings,
+        backend=backend,
+        idem=idem,
     )
     result = scenarios.frontier(session, run)
     location = scenarios.frontier_url(run_id)
@@ -378,8 +383,13 @@ def set_schedule(
     next window (a new open round) opens then, its deadline the cron's next time. 409 when
     the deadline would already have passed."""
     round_ = schedules.set_schedule(
-        session, manager, round_id, timezone=body.timezone, cron=body.cron,
-        deadline=body.deadline, if_match=if_match,
+        session,
+        manager,
+        round_id,
+        timezone=body.timezone,
+        cron=body.cron,
+        deadline=body.deadline,
+        if_match=if_match,
     )
     set_etag(response, round_)
     return _schedule(session, round_)

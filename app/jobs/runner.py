@@ -207,9 +207,7 @@ def claim_and_start(session: Session, job_id: int, settings: Settings, worker: s
     result = jobs_service.claim(session, job_id, worker, settings)
     if isinstance(result, Claim):
         job = session.execute(
-            sa.select(Job)
-            .where(Job.id == job_id)
-            .execution_options(populate_existing=True)
+            sa.select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
         ).scalar_one()
         outcomes.start(session, job, result.attempt)
         record(session, worker, "job.start", "job", job_id, None, jobs_service.audit_state(job))

@@ -113,9 +113,7 @@ def frontier(session: Session, run: Run) -> FrontierRead:
         if s.job.state != JobState.succeeded or s.money_cost is None or s.late_unit_days is None:
             return None
         cost, late = float(s.money_cost), int(s.late_unit_days)
-        return not any(
-            c <= cost and d <= late and (c < cost or d < late) for c, d in solved
-        )
+        return not any(c <= cost and d <= late and (c < cost or d < late) for c, d in solved)
 
     points = [
         FrontierPoint(

@@ -70,12 +70,30 @@ class JobRead(JobSummary):
                         "state": "running",
                         "attempt": 1,
                         "elapsed_seconds": 4.2,
-                        "pooled": {"seconds": 4.1, "incumbent": 191520.4, "bound": 190870.0,
-                                   "gap": 0.0034, "done": False},
-                        "standalone": {"IOM": {"seconds": 1.2, "incumbent": 20512.0,
-                                               "bound": 20512.0, "gap": 0.0, "done": True}},
-                        "history": [{"seconds": 1.0, "incumbent": 201340.0, "bound": 185000.0,
-                                     "gap": 0.0811}],
+                        "pooled": {
+                            "seconds": 4.1,
+                            "incumbent": 191520.4,
+                            "bound": 190870.0,
+                            "gap": 0.0034,
+                            "done": False,
+                        },
+                        "standalone": {
+                            "IOM": {
+                                "seconds": 1.2,
+                                "incumbent": 20512.0,
+                                "bound": 20512.0,
+                                "gap": 0.0,
+                                "done": True,
+                            }
+                        },
+                        "history": [
+                            {
+                                "seconds": 1.0,
+                                "incumbent": 201340.0,
+                                "bound": 185000.0,
+                                "gap": 0.0811,
+                            }
+                        ],
                     },
                 }
             ]
@@ -90,7 +108,8 @@ class JobRead(JobSummary):
 
 # ------------------------------------------------------------------------ scenarios
 
-Factor = Annotated[float, Field(gt=0, le=1000, strict=True, allow_inf_nan=False)]
+# 0 is allowed: it ignores lateness (a cost-only plan), as ``late_penalty_rate`` 0 does.
+Factor = Annotated[float, Field(ge=0, le=1000, strict=True, allow_inf_nan=False)]
 
 
 class ScenarioCreate(BaseModel):
@@ -115,7 +134,7 @@ class ScenarioCreate(BaseModel):
     late_penalty_factor: Factor | None = Field(
         default=None,
         description="multiplies the late penalty rate (after `settings`): 10 weighs lateness "
-        "ten times more",
+        "ten times more, 0 ignores it",
     )
 
     @field_validator("name", mode="before")
@@ -235,14 +254,30 @@ class FrontierRead(BaseModel):
                     "currency": "USD",
                     "complete": True,
                     "points": [
-                        {"late_penalty_rate": 0.0, "scenario_id": 51, "state": "succeeded",
-                         "money_cost": 184210.5, "late_unit_days": 20480, "unmet_units": 0,
-                         "objective": 184210.5, "plan_status": "optimal",
-                         "relative_gap": 0.0, "efficient": True},
-                        {"late_penalty_rate": 0.1, "scenario_id": 52, "state": "succeeded",
-                         "money_cost": 191388.9, "late_unit_days": 1200, "unmet_units": 0,
-                         "objective": 193012.0, "plan_status": "optimal",
-                         "relative_gap": 0.0, "efficient": True},
+                        {
+                            "late_penalty_rate": 0.0,
+                            "scenario_id": 51,
+                            "state": "succeeded",
+                            "money_cost": 184210.5,
+                            "late_unit_days": 20480,
+                            "unmet_units": 0,
+                            "objective": 184210.5,
+                            "plan_status": "optimal",
+                            "relative_gap": 0.0,
+                            "efficient": True,
+                        },
+                        {
+                            "late_penalty_rate": 0.1,
+                            "scenario_id": 52,
+                            "state": "succeeded",
+                            "money_cost": 191388.9,
+                            "late_unit_days": 1200,
+                            "unmet_units": 0,
+                            "objective": 193012.0,
+                            "plan_status": "optimal",
+                            "relative_gap": 0.0,
+                            "efficient": True,
+                        },
                     ],
                 }
             ]

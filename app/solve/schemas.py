@@ -86,8 +86,13 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "need": _STR, "offer": _STR, "supplier": _STR, "quantity": _INT,
-                        "unit_price": _NUM, "delivery_date": _DATE, "late_days": _INT,
+                        "need": _STR,
+                        "offer": _STR,
+                        "supplier": _STR,
+                        "quantity": _INT,
+                        "unit_price": _NUM,
+                        "delivery_date": _DATE,
+                        "late_days": _INT,
                     }
                 ),
             },
@@ -95,8 +100,13 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "offer": _STR, "supplier": _STR, "item": _STR, "quantity": _INT,
-                        "tier_min_quantity": _INT, "unit_price": _NUM, "cost": _NUM,
+                        "offer": _STR,
+                        "supplier": _STR,
+                        "item": _STR,
+                        "quantity": _INT,
+                        "tier_min_quantity": _INT,
+                        "unit_price": _NUM,
+                        "cost": _NUM,
                     }
                 ),
             },
@@ -104,8 +114,12 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "supplier": _STR, "location": _STR, "quantity": _INT,
-                        "fixed_cost": _NUM, "unit_cost": _NUM, "cost": _NUM,
+                        "supplier": _STR,
+                        "location": _STR,
+                        "quantity": _INT,
+                        "fixed_cost": _NUM,
+                        "unit_cost": _NUM,
+                        "cost": _NUM,
                     }
                 ),
             },
@@ -118,8 +132,12 @@ PLAN_SCHEMA: dict[str, Any] = {
                         "reason": {
                             "type": "string",
                             "enum": [
-                                "no_offer", "no_route", "not_eligible",
-                                "capacity", "min_order", "too_costly",
+                                "no_offer",
+                                "no_route",
+                                "not_eligible",
+                                "capacity",
+                                "min_order",
+                                "too_costly",
                             ],
                         },
                         "detail": _STR,
@@ -130,20 +148,25 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "agency": _STR, "allocated_cost": _NUM, "standalone_cost": _NUM,
-                        "standalone_objective": _NUM, "savings": _NUM, "savings_pct": _NUM,
+                        "agency": _STR,
+                        "allocated_cost": _NUM,
+                        "standalone_cost": _NUM,
+                        "standalone_objective": _NUM,
+                        "savings": _NUM,
+                        "savings_pct": _NUM,
                     }
                 ),
             },
             "baseline": _obj(
                 {
-                    "standalone_money_cost": _NUM, "standalone_objective": _NUM,
-                    "pooled_money_cost": _NUM, "savings": _NUM, "savings_pct": _NUM,
+                    "standalone_money_cost": _NUM,
+                    "standalone_objective": _NUM,
+                    "pooled_money_cost": _NUM,
+                    "savings": _NUM,
+                    "savings_pct": _NUM,
                 }
             ),
-            "solver": _obj(
-                {"name": _STR, "seconds": _NUM, "variables": _INT, "constraints": _INT}
-            ),
+            "solver": _obj({"name": _STR, "seconds": _NUM, "variables": _INT, "constraints": _INT}),
         },
         required=["status"],
     ),

@@ -14,6 +14,7 @@ as pages show one person's view of their agency's data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -108,6 +109,19 @@ def percent(value: Any) -> str:
     return f"{float(value):.1f} %"
 
 
+def _offset_label(moment: dt.datetime) -> str:
+    """`` UTC\u221205:00``: a time is read the same wherever its reader sits (none when unknown)."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return ""
+    if not offset:
+        return " UTC"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes > 0 else MINUS
+    hours, rest = divmod(abs(minutes), 60)
+    return f" UTC{sign}{hours:02d}:{rest:02d}"
+
+
 def when(value: Any, zone: dt.tzinfo | None = None) -> str:
     if value is None:
         return NONE
@@ -119,10 +133,30 @@ def when(value: Any, zone: dt.tzinfo | None = None) -> str:
     if isinstance(value, dt.datetime):
         if zone is not None and value.tzinfo is not None:
             value = value.astimezone(zone)
-        return value.strftime("%Y-%m-%d %H:%M")
+        return value.strftime("%Y-%m-%d %H:%M") + _offset_label(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def counted(count: Any, noun: str, nouns: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1,200 items``: a count with its noun in the right number."""
+    word = noun if count == 1 else (nouns or noun + "s")
+    return f"{number(count)} {word}"
+
+
+def name_codes(text: str, names: Mapping[str, str]) -> str:
+    """``text`` with each code of ``names`` (an item, location or supplier id, as the solver's
+    sentences cite them) replaced by its name: people read names, files keep the codes."""
+    known = {code: name for code, name in names.items() if name and name != code}
+    if not text or not known:
+        return text
+    pattern = re.compile(
+        r"(?<![\w-])("
+        + "|".join(re.escape(c) for c in sorted(known, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    return pattern.sub(lambda m: known[m.group(1)], text)
 
 
 def with_query(request: Request, **changes: Any) -> str:
@@ -138,7 +172,7 @@ def with_query(request: Request, **changes: Any) -> str:
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters.update(
-    money=money, number=number, percent=percent, when=when, change=change
+    money=money, number=number, percent=percent, when=when, change=change, counted=counted
 )
 templates.env.globals.update(Role=Role, with_query=with_query)
 
@@ -309,12 +343,17 @@ def names_context(session: Any, item_ids: list[str], location_ids: list[str]) ->
 
 
 def document_names(problem: Mapping[str, Any]) -> dict[str, Any]:
-    """The same from a run's problem document (its items and locations carry their names)."""
+    """The same from a run's problem document (its items, locations, suppliers and agencies
+    carry their names)."""
+
+    def of(key: str) -> dict[str, str]:
+        return {e["id"]: e.get("name") or e["id"] for e in problem.get(key, [])}
+
     return {
-        "item_names": {i["id"]: i.get("name") or i["id"] for i in problem.get("items", [])},
-        "location_names": {
-            loc["id"]: loc.get("name") or loc["id"] for loc in problem.get("locations", [])
-        },
+        "item_names": of("items"),
+        "location_names": of("locations"),
+        "supplier_names": of("suppliers"),
+        "agency_names": of("agencies"),
     }
 
 

@@ -156,9 +156,7 @@ def build_world(session: Session, client: TestClient) -> World:
         need_by=utcnow().date() + dt.timedelta(days=40),
     )
     session.commit()
-    response = client.post(
-        f"/api/v1/rounds/{done.id}/close", headers=world.headers("coordinator")
-    )
+    response = client.post(f"/api/v1/rounds/{done.id}/close", headers=world.headers("coordinator"))
     assert response.status_code == 201, response.text
     run = session.get(Run, response.json()["id"])
     assert run is not None and run.plan is not None, response.text

@@ -37,6 +37,7 @@ from app.web.deps import (
     document_names,
     field_errors,
     money,
+    name_codes,
     page_markup,
     percent,
     redirect,
@@ -301,10 +302,15 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
     statements = outputs.cost_statements(problem, plan)
     context["statements"] = statements
     context["unmet"] = outputs.unmet_needs(problem, plan)
+    context["late"] = outputs.late_awards(problem, plan)
     context["currency"] = problem.get("currency", "")
-    context |= document_names(problem)
+    names = document_names(problem)
+    context |= names
+    every_name = {**names["item_names"], **names["location_names"], **names["supplier_names"]}
+    context["why"] = {u.need: name_codes(u.detail, every_name) for u in context["unmet"]}
+    context["share"] = _share(statements, context, user.agency_id)
     if context["viewer"].full:
-        context["orders"] = outputs.purchase_orders(problem, plan)
+        context["orders"] = outputs.purchase_orders(problem, plan, round_id=run.round_id)
         context["baseline"] = plan.get("baseline") or {}
         context["plan"] = plan
         svg, summary = three_w_chart(session, user, run.round)
@@ -324,6 +330,21 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
     )
     context |= _decision_context(user, run, read)
     return context
+
+
+def _share(
+    statements: list[Any], context: dict[str, Any], agency: str | None
+) -> dict[str, Any] | None:
+    """The reader's own agency's part of the plan, which its chief decides on: its costs and
+    savings, its late awards and its unmet needs (None for a reader of no agency in the plan)."""
+    statement = next((s for s in statements if s.agency == agency), None)
+    if statement is None:
+        return None
+    return {
+        "statement": statement,
+        "late": [a for a in context["late"] if a.agency == agency],
+        "unmet": [u for u in context["unmet"] if u.agency == agency],
+    }
 
 
 def _decision_context(user: User, run: Any, read: RunRead) -> dict[str, Any]:

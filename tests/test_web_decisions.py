@@ -1,0 +1,161 @@
+"""The pages a chief decides on and a field team trusts (issue 14): lateness shown, the
+reader's own share leading the plan, safeguards on irreversible steps, names and plain
+words instead of codes.
+
+The group is ``tests.test_web.build_group``'s; a test adds what it needs (a late need, a
+draft) before closing the round through its page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.needs.models import Priority
+from tests.factories import make_need
+from tests.test_web import (
+    Group,
+    _wait_for_plan,
+    as_,
+    build_group,
+    close_through_the_page,
+    post_form,
+    text_of,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def group(session: Session) -> Group:
+    return build_group(session)
+
+
+def _late_need(session: Session, group: Group) -> None:
+    """A critical need of agency a due in two days: every offer needs ten days to arrive."""
+    group.needs["late_a"] = make_need(
+        session,
+        round_=group.round,
+        agency=group.agencies["a"],
+        item=group.items["mask"],
+        location=group.locations["l2"],
+        quantity=500,
+        need_by=(utcnow() + dt.timedelta(days=2)).date(),
+        priority=Priority.critical,
+        justification="a new arrival point",
+        created_by=group.users["local_a"],
+    )
+    session.commit()
+
+
+def _solved(client: TestClient, group: Group) -> int:
+    run_id = close_through_the_page(client, group)
+    assert _wait_for_plan(client, group, run_id)["status"] == "succeeded"
+    return run_id
+
+
+def _section(page: str, element_id: str) -> str:
+    match = re.search(rf'<(section|table)[^>]*id="{element_id}".*?</\1>', page, re.S)
+    assert match, element_id
+    return text_of(match.group(0))
+
+
+def test_the_plan_says_late_with_days_and_priority(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    _late_need(session, group)
+    run_id = close_through_the_page(client, group)
+    run = _wait_for_plan(client, group, run_id)
+    late = [a for a in run["plan"]["awards"] if a["late_days"] > 0]
+    assert late, "the two-day need cannot arrive in time"
+    page = client.get(f"/runs/{run_id}/plan").text
+    table = _section(page, "late")
+    for award in late:
+        days = award["late_days"]
+        assert f"{days} day{'s' if days != 1 else ''} late" in table
+    assert "critical" in table
+    assert "Bajo Chiquito" in table  # the location's name, not its code
+    assert group.locations["l2"].id not in table
+
+
+def test_a_chiefs_page_leads_with_its_agencys_share(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    _late_need(session, group)
+    run_id = _solved(client, group)
+    statements = {
+        s["agency"]: s
+        for s in client.get(
+            f"/api/v1/runs/{run_id}/cost-statements", headers=group.headers("coordinator")
+        ).json()["items"]
+    }
+    a = group.agencies["a"].id
+    as_(client, group, "chief_a")
+    page = client.get(f"/runs/{run_id}/plan").text
+    # The share comes before the group's figures, and links to the decision and the plan.
+    assert page.index('id="share-title"') < page.index('id="agencies-title"')
+    share = _section(page, "share")
+    mine = statements[a]
+    assert f"{mine['allocated_cost']:,.2f}" in share
+    assert f"{mine['standalone_cost']:,.2f}" in share
+    assert f"{abs(mine['savings']):,.2f}" in share
+    assert "critical" in share and "late" in share  # its late award, with its priority
+    # Its unmet tank, the reason in names: no code of an item or a location.
+    assert "Water tank 1000 l" in share and "Bajo Chiquito" in share
+    assert group.items["tank"].id not in share and group.locations["l2"].id not in share
+    assert 'href="#approval"' in page and 'href="#full-plan"' in page
+    # Only its own agency's share: agency b's needs are not in it.
+    b_statement = statements[group.agencies["b"].id]
+    assert f"{b_statement['allocated_cost']:,.2f}" not in share
+
+
+def test_no_share_for_a_reader_of_no_agency_in_the_plan(client: TestClient, group: Group) -> None:
+    run_id = _solved(client, group)
+    page = client.get(f"/runs/{run_id}/plan").text  # the coordinator's agency has no needs
+    assert 'id="share"' not in page
+    assert 'id="late"' in page
+
+
+def test_the_lateness_factor_takes_0_and_lists_10_as_asked(
+    client: TestClient, group: Group
+) -> None:
+    run_id = _solved(client, group)
+    url = f"/runs/{run_id}"
+    page = client.get(url).text
+    assert "0 ignores it" in page
+    for name, factor in (("cost only", "0"), ("lateness ten times", "10")):
+        made = post_form(
+            client,
+            url,
+            f"{url}/scenarios",
+            {"name": name, "late_penalty_factor": factor},
+            follow_redirects=False,
+        )
+        assert made.status_code == 303, text_of(made.text)
+    rows = {
+        s["name"]: s
+        for s in client.get(
+            f"/api/v1/runs/{run_id}/scenarios", headers=group.headers("coordinator")
+        ).json()["items"]
+    }
+    assert rows["cost only"]["late_penalty_rate"] == 0
+    table = _section(client.get(url).text, "scenarios")
+    assert "10 \u00d7 the run's" in table
+    assert f"rate {rows['lateness ten times']['late_penalty_rate']:g}" in table
+    assert "0 \u00d7 the run's" in table
+
+
+def test_the_run_page_speaks_plainly_and_gives_times_with_their_zone(
+    client: TestClient, group: Group
+) -> None:
+    run_id = _solved(client, group)
+    page = text_of(client.get(f"/runs/{run_id}").text)
+    assert "objective" not in page
+    assert "best plan so far" in page
+    # Panama is five hours behind UTC all year: the offset is printed beside each time.
+    assert re.search(r"Started \d{4}-\d\d-\d\d \d\d:\d\d UTC\u221205:00", page), page
