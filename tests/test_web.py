@@ -635,7 +635,9 @@ def test_only_coordinators_close_a_round(client: TestClient, group: Group) -> No
 def close_through_the_page(client: TestClient, group: Group) -> int:
     as_(client, group, "coordinator")
     url = f"/rounds/{group.round.id}"
-    answer = post_form(client, url, f"{url}/close", {}, follow_redirects=False)
+    answer = post_form(
+        client, f"{url}/close", f"{url}/close", {"confirm": "yes"}, follow_redirects=False
+    )
     assert answer.status_code == 303, answer.text
     match = re.fullmatch(r"/runs/(\d+)", answer.headers["location"])
     assert match, answer.headers["location"]

@@ -159,3 +159,99 @@ def test_the_run_page_speaks_plainly_and_gives_times_with_their_zone(
     assert "best plan so far" in page
     # Panama is five hours behind UTC all year: the offset is printed beside each time.
     assert re.search(r"Started \d{4}-\d\d-\d\d \d\d:\d\d UTC\u221205:00", page), page
+
+
+def test_closing_asks_first_and_names_the_drafts_left_out(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "coordinator")
+    url = f"/rounds/{group.round.id}"
+    assert f'href="{url}/close"' in client.get(url).text
+    confirm = client.get(f"{url}/close")
+    assert confirm.status_code == 200
+    drafts = _section(confirm.text, "drafts")
+    draft = group.needs["draft_b"]
+    assert f"#{draft.id}" in drafts and "Beto Local" in drafts and "Water tank 1000 l" in drafts
+    assert "Close without the 1 draft and run" in text_of(confirm.text)
+    # A post without the confirmation closes nothing: it is sent to the confirmation page.
+    unconfirmed = post_form(client, f"{url}/close", f"{url}/close", {}, follow_redirects=False)
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["location"] == f"{url}/close"
+    session.refresh(group.round)
+    assert group.round.status.value == "open"
+    close_through_the_page(client, group)
+    session.refresh(group.round)
+    assert group.round.status.value != "open"
+
+
+def test_after_a_rejection_the_round_says_who_rejected_and_why(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    run_id = _solved(client, group)
+    as_(client, group, "chief_a")
+    plan = f"/runs/{run_id}/plan"
+    reason = "the critical tank at Bajo Chiquito is left unmet"
+    post_form(client, plan, f"/runs/{run_id}/decision", {"decision": "rejected", "reason": reason})
+    session.refresh(group.round)
+    assert group.round.status.value == "rejected"
+    page = client.get(f"/rounds/{group.round.id}").text
+    notice = text_of(page)
+    assert "was rejected" in notice
+    assert "Carla Chief" in notice and reason in notice
+    assert "is ready" not in notice
+
+
+def test_a_need_due_before_the_rounds_order_date_is_refused(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    order_date = utcnow().date() + dt.timedelta(days=20)
+    group.round.as_of = order_date
+    session.commit()
+    as_(client, group, "local_a")
+    url = f"/rounds/{group.round.id}/needs/new"
+    form = client.get(url).text
+    assert f"orders are placed on {order_date.isoformat()}" in text_of(form)
+    too_early = (order_date - dt.timedelta(days=3)).isoformat()
+    answer = post_form(
+        client,
+        url,
+        url,
+        {
+            "item_id": group.items["mask"].id,
+            "location_id": group.locations["l1"].id,
+            "quantity": "10",
+            "need_by": too_early,
+            "priority": "normal",
+            "justification": "",
+            "action": "submit",
+        },
+    )
+    assert answer.status_code == 422
+    error = re.search(r'id="need_by-error">(.*?)</p>', answer.text, re.S)
+    assert error
+    assert f"before the round's order date ({order_date.isoformat()})" in text_of(error.group(1))
+    # The API and a change of a need say the same.
+    body = {
+        "item_id": group.items["mask"].id,
+        "location_id": group.locations["l1"].id,
+        "quantity": 10,
+        "need_by": too_early,
+        "priority": "normal",
+    }
+    api = client.post(
+        f"/api/v1/rounds/{group.round.id}/needs", json=body, headers=group.headers("local_a")
+    )
+    assert api.status_code == 422
+    assert "before the round's order date" in api.text
+    on_time = client.post(
+        f"/api/v1/rounds/{group.round.id}/needs",
+        json={**body, "need_by": order_date.isoformat()},
+        headers=group.headers("local_a"),
+    )
+    assert on_time.status_code == 201, on_time.text
+    change = client.patch(
+        f"/api/v1/needs/{on_time.json()['id']}",
+        json={"need_by": too_early},
+        headers={**group.headers("local_a"), "If-Match": on_time.headers["etag"]},
+    )
+    assert change.status_code == 422 and "order date" in change.text

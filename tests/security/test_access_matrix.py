@@ -321,8 +321,12 @@ WEB_ROUTES: dict[str, Call] = {
         form={"name": "R", "deadline": "2099-01-01T12:00", "currency": "USD"},
     ),
     "GET /rounds/{round_id}": Call("/rounds/{open}", SIGNED_IN),
+    # Closing is confirmed on a page of its own, which lists the drafts left out.
+    "GET /rounds/{round_id}/close": Call(
+        "/rounds/{open}/close", "anonymous=303 coordinator=200 *=403"
+    ),
     "POST /rounds/{round_id}/close": Call(
-        "/rounds/{open}/close", "anonymous=303 coordinator=303 *=403"
+        "/rounds/{open}/close", "anonymous=303 coordinator=303 *=403", form={"confirm": "yes"}
     ),
     "POST /rounds/{round_id}/rerun": Call(
         "/rounds/{done}/rerun", "anonymous=303 coordinator=303 *=403"
