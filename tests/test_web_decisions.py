@@ -12,9 +12,11 @@ import datetime as dt
 import re
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.catalogue.models import Offer
 from app.db import utcnow
 from app.needs.models import Priority
 from tests.factories import make_need
@@ -255,3 +257,127 @@ def test_a_need_due_before_the_rounds_order_date_is_refused(
         headers={**group.headers("local_a"), "If-Match": on_time.headers["etag"]},
     )
     assert change.status_code == 422 and "order date" in change.text
+
+
+def test_an_unknown_path_is_a_page_for_a_browser_and_json_for_the_api(
+    client: TestClient, group: Group
+) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = client.get("/no/such/page", headers=browser)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in page.text and 'href="/rounds"' in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    api = client.get("/api/v1/no-such-thing", headers=browser)
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+    plain = client.get("/no/such/page")
+    assert plain.status_code == 404 and plain.headers["content-type"] == "application/problem+json"
+
+
+def test_pages_name_roles_in_words_and_count_in_the_right_number(
+    client: TestClient, group: Group
+) -> None:
+    as_(client, group, "local_a")
+    refused = client.get(f"/rounds/{group.round.id}/close")
+    assert refused.status_code == 403
+    assert "only a coordinator may do this" in text_of(refused.text)
+    assert "local team member" in text_of(refused.text)  # the header's roles
+    assert "local_team" not in text_of(refused.text)
+    search = client.get(f"/rounds/{group.round.id}/needs/new?q=Respirator").text
+    assert "1 item matches" in text_of(search)
+
+
+def test_offers_and_routes_are_listed_with_names_and_currency(
+    client: TestClient, group: Group
+) -> None:
+    as_(client, group, "local_a")
+    offers = text_of(client.get("/catalogue/offers").text)
+    assert "Suministros Istmo" in offers and "Respirator N95" in offers
+    assert "Price tiers (USD)" in offers
+    routes = text_of(client.get("/catalogue/routes").text)
+    assert "Lajas Blancas reception station" in routes and "Suministros Istmo" in routes
+    assert "Fixed cost (USD)" in routes
+
+
+def test_an_offer_whose_minimum_order_exceeds_its_capacity_is_refused(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "specialist")
+    offer = session.scalars(sa.select(Offer).where(Offer.item_id == group.items["mask"].id)).one()
+    url = "/catalogue/offers/new"
+    form = {
+        "supplier_id": offer.supplier_id,
+        "item_id": group.items["tank"].id,
+        "tier_min_quantity_0": "0",
+        "tier_unit_price_0": "310",
+        "capacity": "100",
+        "min_order_quantity": "500",
+        "lead_time_days": "12",
+        "valid_from": "2026-01-01",
+    }
+    before = session.scalar(sa.select(sa.func.count()).select_from(Offer))
+    refused = post_form(client, url, url, form)
+    assert refused.status_code == 422
+    error = re.search(r'id="min_order_quantity-error">(.*?)</p>', refused.text, re.S)
+    assert error and "above the capacity (100)" in text_of(error.group(1))
+    assert session.scalar(sa.select(sa.func.count()).select_from(Offer)) == before
+    # A change that raises the minimum above the stored capacity is refused too (API).
+    etag = client.get(f"/api/v1/offers/{offer.id}", headers=group.headers("specialist"))
+    change = client.patch(
+        f"/api/v1/offers/{offer.id}",
+        json={"min_order_quantity": offer.capacity + 1},
+        headers={**group.headers("specialist"), "If-Match": etag.headers["etag"]},
+    )
+    assert change.status_code == 422 and "above the capacity" in change.text
+
+
+def test_the_review_list_shows_what_is_left_and_who_reviewed(
+    client: TestClient, group: Group
+) -> None:
+    as_(client, group, "specialist")
+    url = f"/rounds/{group.round.id}/reviews"
+    submitted = [n for n in group.needs.values() if n.status.value == "submitted"]
+    first = text_of(client.get(url).text)
+    assert f"{len(submitted)} needs left to review" in first
+    need = group.needs["tank_a"]
+    post_form(
+        client,
+        f"/needs/{need.id}/review",
+        f"/needs/{need.id}/review",
+        {"priority": "critical", "evidence": "cases up 40%", "source": "MINSA week 46"},
+    )
+    after = client.get(url).text
+    assert f"{len(submitted) - 1} need{'s' if len(submitted) != 2 else ''} left to review" in (
+        text_of(after)
+    )
+    row = re.search(rf"<tr>\s*<td data-label=\"Need\">{need.id}</td>.*?</tr>", after, re.S)
+    assert row and "Dr. Spec" in text_of(row.group(0))
+    left = client.get(url, params={"review": "to_review"}).text
+    assert f'/needs/{need.id}/review"' not in left
+    assert all(f'/needs/{n.id}/review"' in left for n in submitted if n.id != need.id)
+    done = client.get(url, params={"review": "reviewed"}).text
+    assert f'/needs/{need.id}/review"' in done
+
+
+def test_who_what_where_marks_a_critical_need_left_unmet(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    # No supplier of the tank delivers to Bajo Chiquito: this critical need stays unmet.
+    make_need(
+        session,
+        round_=group.round,
+        agency=group.agencies["b"],
+        item=group.items["tank"],
+        location=group.locations["l2"],
+        quantity=4,
+        need_by=(utcnow() + dt.timedelta(days=30)).date(),
+        priority=Priority.critical,
+        justification="cholera response",
+        created_by=group.users["local_b"],
+    )
+    session.commit()
+    run_id = _solved(client, group)
+    page = client.get(f"/runs/{run_id}/plan").text
+    assert page.count('class="cell critical-unmet"') == 1
+    assert "critical need unmet" in text_of(page)
+    assert "Lajas Blancas reception station" in page  # whole, not cut

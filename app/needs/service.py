@@ -101,8 +101,12 @@ def needs_query(
     status: NeedStatus | None = None,
     priority: Priority | None = None,
     effective_priority: Priority | None = None,
+    reviewed: bool | None = None,
 ) -> sa.Select[Need]:
     stmt = sa.select(Need).where(visible_to(user)).order_by(Need.id)
+    if reviewed is not None:
+        confirmed = Need.confirmed_priority
+        stmt = stmt.where(confirmed.is_not(None) if reviewed else confirmed.is_(None))
     if round_id is not None:
         stmt = stmt.where(Need.round_id == round_id)
     if agency_id is not None:
@@ -444,6 +448,19 @@ def review_priority(
         )
     session.commit()
     return review
+
+
+def latest_reviews(session: Session, need_ids: Sequence[int]) -> dict[int, PriorityReview]:
+    """Each need's latest priority review (the one in force), with its reviewer."""
+    if not need_ids:
+        return {}
+    latest = (
+        sa.select(sa.func.max(PriorityReview.id))
+        .where(PriorityReview.need_id.in_(need_ids))
+        .group_by(PriorityReview.need_id)
+    )
+    rows = session.scalars(sa.select(PriorityReview).where(PriorityReview.id.in_(latest)))
+    return {r.need_id: r for r in rows}
 
 
 def reviews_query(need: Need) -> sa.Select[PriorityReview]:

@@ -34,7 +34,7 @@ from app.auth.deps import limits_of
 from app.auth.models import Role, User
 from app.auth.service import authenticate, hash_token
 from app.catalogue import service as catalogue_service
-from app.catalogue.models import Item, Location
+from app.catalogue.models import Item, Location, Supplier
 from app.catalogue.schemas import AGENCY_CODE, CODE, COUNTRY, EMAIL
 from app.db import SessionDep
 from app.errors import DomainError, FieldIssue, Unauthorized
@@ -334,11 +334,18 @@ def field_errors(issues: list[FieldIssue], aliases: Mapping[str, str] | None = N
 # -------------------------------------------------------------------------- names
 
 
-def names_context(session: Any, item_ids: list[str], location_ids: list[str]) -> dict[str, Any]:
-    """Names for the item and location codes a page lists (people read names, files codes)."""
+def names_context(
+    session: Any,
+    item_ids: list[str],
+    location_ids: list[str],
+    supplier_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """Names for the item, location and supplier codes a page lists (people read names,
+    files codes)."""
     return {
         "item_names": catalogue_service.names_by_id(session, Item, item_ids),
         "location_names": catalogue_service.names_by_id(session, Location, location_ids),
+        "supplier_names": catalogue_service.names_by_id(session, Supplier, supplier_ids or []),
     }
 
 
@@ -368,6 +375,20 @@ def _error_page(request: Request, settings: Settings, status: int, title: str, d
         {"status": status, "title": title, "detail": detail},
         status_code=status,
     )
+
+
+def not_found_page(request: Request) -> Response:
+    """The page for a path that leads nowhere (``app.web`` answers browsers with it)."""
+    response = _error_page(
+        request,
+        _settings_of(request),
+        404,
+        "Page not found",
+        "There is no page at this address. It may have been mistyped, or what it showed "
+        "was removed. Start again from the rounds.",
+    )
+    response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+    return response
 
 
 class WebRoute(APIRoute):

@@ -270,7 +270,21 @@ def frontier_chart(session: Any, run: Any, currency: str) -> tuple[str | None, A
     return svg, frontier
 
 
-def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
+def critical_unmet_cells(problem: Any, plan: Any) -> set[tuple[str, str, str]]:
+    """(location, agency, item category) of every critical need the plan leaves unmet."""
+    category = {i["id"]: i.get("category", "") for i in problem.get("items", [])}
+    return {
+        (u.location, u.agency, category.get(u.item, ""))
+        for u in outputs.unmet_needs(problem, plan)
+        if u.priority == "critical"
+    }
+
+
+def three_w_chart(
+    session: Any, user: User, round_: Any, critical: set[tuple[str, str, str]]
+) -> tuple[str, Any]:
+    """The 3W matrix; ``critical``: the cells (location, agency, category) where a critical
+    need is left unmet, drawn apart."""
     summary = needs_service.three_w(session, user, round_)
     locations: dict[str, tuple[str, str]] = {}
     cells: dict[tuple[str, str], list[charts.MatrixCell]] = {}
@@ -278,7 +292,12 @@ def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
         label = row.location_name + (f" ({row.region})" if row.region else "")
         locations[row.location_id] = (row.region or "", label)
         cells.setdefault((row.location_id, row.agency_id), []).append(
-            charts.MatrixCell(row.item_category, row.quantity_needed, row.quantity_awarded)
+            charts.MatrixCell(
+                row.item_category,
+                row.quantity_needed,
+                row.quantity_awarded,
+                (row.location_id, row.agency_id, row.item_category) in critical,
+            )
         )
     rows = [(lid, label) for lid, (_region, label) in sorted(locations.items(), key=lambda x: x[1])]
     columns = sorted({row.agency_id for row in summary.rows})
@@ -286,7 +305,7 @@ def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
         rows,
         columns,
         cells,
-        title="Who needs what where: units needed per agency, location and category, "
+        title="Who needs what where: per location and agency, each category's need "
         "and the share the plan meets",
     )
     return svg, summary
@@ -313,7 +332,9 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
         context["orders"] = outputs.purchase_orders(problem, plan, round_id=run.round_id)
         context["baseline"] = plan.get("baseline") or {}
         context["plan"] = plan
-        svg, summary = three_w_chart(session, user, run.round)
+        critical = critical_unmet_cells(problem, plan)
+        svg, summary = three_w_chart(session, user, run.round, critical)
+        context["critical_cells"] = critical
         context["three_w_svg"] = page_markup(svg)
         context["three_w"] = summary
         frontier_svg, frontier = frontier_chart(session, run, context["currency"])
