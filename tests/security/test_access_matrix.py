@@ -443,6 +443,10 @@ WEB_ROUTES: dict[str, Call] = {
     "GET /files/templates/{kind}.{fmt}": Call("/files/templates/needs.csv", SIGNED_IN),
     "GET /files/runs/{run_id}/plan.xlsx": Call("/files/runs/{run}/plan.xlsx", SIGNED_IN),
     "GET /files/runs/{run_id}/plan-csv.zip": Call("/files/runs/{run}/plan-csv.zip", SIGNED_IN),
+    # The plan's one supplier has the round's first purchase order number.
+    "GET /files/runs/{run_id}/orders/{number}.pdf": Call(
+        "/files/runs/{run}/orders/PO-{done}-01.pdf", SIGNED_IN
+    ),
     "GET /files/runs/{run_id}/plan.hxl.csv": Call("/files/runs/{run}/plan.hxl.csv", SIGNED_IN),
     "GET /files/rounds/{round_id}/needs.hxl.csv": Call(
         "/files/rounds/{open}/needs.hxl.csv", SIGNED_IN
