@@ -60,24 +60,31 @@ def register_solve(commands: Subcommands) -> None:
     )
     parser.add_argument("problem", type=Path, metavar="PROBLEM.json")
     parser.add_argument(
-        "-o", "--output", type=Path, metavar="PLAN.json",
+        "-o",
+        "--output",
+        type=Path,
+        metavar="PLAN.json",
         help="where to write the plan (default: <name>.plan.json next to the problem)",
     )
     parser.add_argument(
-        "--time-limit", type=_positive_float, metavar="S",
+        "--time-limit",
+        type=_positive_float,
+        metavar="S",
         help="seconds per solve (pooled and each stand-alone); overrides the document",
     )
     parser.add_argument(
-        "--gap", type=_non_negative_float, metavar="G",
+        "--gap",
+        type=_non_negative_float,
+        metavar="G",
         help="relative optimality gap, e.g. 0.0001; overrides the document",
     )
     parser.add_argument(
-        "--all", dest="all_rows", action="store_true",
+        "--all",
+        dest="all_rows",
+        action="store_true",
         help=f"list every order and unmet need (default: the first {DEFAULT_ROWS})",
     )
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress lines on stderr"
-    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run_solve)
 
 
@@ -227,7 +234,10 @@ def format_progress(progress: "SolveProgress", elapsed: float) -> str:
 
 
 def print_summary(
-    plan: dict[str, Any], *, currency: str = "", max_rows: int | None = DEFAULT_ROWS,
+    plan: dict[str, Any],
+    *,
+    currency: str = "",
+    max_rows: int | None = DEFAULT_ROWS,
     stream: IO[str] | None = None,
 ) -> None:
     """A readable account of a plan: status, costs, savings, orders, unmet needs."""
@@ -278,9 +288,13 @@ def print_summary(
             out,
             ["rule", "count", "share", "violation", "penalty"],
             [
-                [r.get("rule"), "-" if r.get("count") is None else _whole(r.get("count")),
-                 "-" if r.get("share") is None else f"{r['share']:.1%}",
-                 _number(r.get("violation")), _number(r.get("penalty"))]
+                [
+                    r.get("rule"),
+                    "-" if r.get("count") is None else _whole(r.get("count")),
+                    "-" if r.get("share") is None else f"{r['share']:.1%}",
+                    _number(r.get("violation")),
+                    _number(r.get("penalty")),
+                ]
                 for r in broken
             ],
             max_rows,
@@ -293,9 +307,13 @@ def print_summary(
             out,
             ["agency", "stand-alone", "allocated", "savings", "savings %"],
             [
-                [a.get("agency"), _number(a.get("standalone_cost")),
-                 _number(a.get("allocated_cost")), _number(a.get("savings")),
-                 _number(a.get("savings_pct"))]
+                [
+                    a.get("agency"),
+                    _number(a.get("standalone_cost")),
+                    _number(a.get("allocated_cost")),
+                    _number(a.get("savings")),
+                    _number(a.get("savings_pct")),
+                ]
                 for a in agencies
             ],
         )
@@ -307,9 +325,14 @@ def print_summary(
             out,
             ["agency", "budget", "direct spend", "used %"],
             [
-                [a.get("agency"), _number(a.get("budget")), _number(a.get("direct_spend")),
-                 _number(100 * (a.get("direct_spend") or 0) / a["budget"]) if a["budget"]
-                 else "-"]
+                [
+                    a.get("agency"),
+                    _number(a.get("budget")),
+                    _number(a.get("direct_spend")),
+                    _number(100 * (a.get("direct_spend") or 0) / a["budget"])
+                    if a["budget"]
+                    else "-",
+                ]
                 for a in budgeted
             ],
         )
@@ -318,12 +341,29 @@ def print_summary(
     _section(out, f"Consolidated orders ({len(orders)})")
     _table(
         out,
-        ["offer", "supplier", "item", "quantity", "tier from", "unit price", "surplus", "fee",
-         "cost"],
         [
-            [o.get("offer"), o.get("supplier"), o.get("item"), _whole(o.get("quantity")),
-             _whole(o.get("tier_min_quantity")), _number(o.get("unit_price")),
-             _whole(o.get("surplus") or 0), _number(o.get("fee") or 0), _number(o.get("cost"))]
+            "offer",
+            "supplier",
+            "item",
+            "quantity",
+            "tier from",
+            "unit price",
+            "surplus",
+            "fee",
+            "cost",
+        ],
+        [
+            [
+                o.get("offer"),
+                o.get("supplier"),
+                o.get("item"),
+                _whole(o.get("quantity")),
+                _whole(o.get("tier_min_quantity")),
+                _number(o.get("unit_price")),
+                _whole(o.get("surplus") or 0),
+                _number(o.get("fee") or 0),
+                _number(o.get("cost")),
+            ]
             for o in orders
         ],
         max_rows,
@@ -334,8 +374,10 @@ def print_summary(
     _table(
         out,
         ["need", "quantity", "reason", "detail"],
-        [[u.get("need"), _whole(u.get("quantity")), u.get("reason"), u.get("detail")]
-         for u in unmet],
+        [
+            [u.get("need"), _whole(u.get("quantity")), u.get("reason"), u.get("detail")]
+            for u in unmet
+        ],
         max_rows,
     )
 
@@ -375,8 +417,10 @@ def _table(
         )
         print(f"  {line.rstrip()}", file=out)
     if len(shown) < len(rows):
-        print(f"  ... and {len(rows) - len(shown):,} more in the plan file (--all lists them)",
-              file=out)
+        print(
+            f"  ... and {len(rows) - len(shown):,} more in the plan file (--all lists them)",
+            file=out,
+        )
 
 
 def _looks_numeric(text: str) -> bool:
@@ -433,7 +477,10 @@ def register_example(commands: Subcommands) -> None:
     parser.add_argument("--size", choices=["small", "medium", "large"], default="small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--contract", type=int, choices=[1, 2], default=2,
+        "--contract",
+        type=int,
+        choices=[1, 2],
+        default=2,
         help="2 (default): with cartons, handling fees, supply-risk and long-term-agreement "
         "rules and a budget that binds; 1: the plain version-1 round",
     )
@@ -471,7 +518,8 @@ def register_serve(commands: Subcommands) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--reload", action="store_true", help="restart on code changes")
     parser.add_argument(
-        "--demo", action="store_true",
+        "--demo",
+        action="store_true",
         help="load the Panama demo group if the database lacks it, and print a new API "
         "token for every demo user before serving",
     )

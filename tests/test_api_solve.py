@@ -72,8 +72,12 @@ def conforms(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
     kinds = schema.get("type")
     kinds = [kinds] if isinstance(kinds, str) else kinds or []
     python: dict[str, type | tuple[type, ...]] = {
-        "object": dict, "array": list, "string": str, "null": type(None),
-        "integer": int, "number": (int, float),
+        "object": dict,
+        "array": list,
+        "string": str,
+        "null": type(None),
+        "integer": int,
+        "number": (int, float),
     }
     if kinds and not any(
         isinstance(value, python[k]) and not isinstance(value, bool) for k in kinds
@@ -108,9 +112,19 @@ async def test_the_documented_example_is_solved_to_the_hand_computed_optimum() -
     # Pooled, the two agencies' 11,000 respirators reach the 10,000 tier at 1.00, on one
     # shipment: 11,000 + 500 fixed + 110 per unit. Alone, each pays 1.20 and its own 500.
     assert plan["orders"] == [
-        {"offer": "o-1", "supplier": "sup-001", "item": "ppe-mask-n95", "quantity": 11000,
-         "tier_min_quantity": 10000, "unit_price": 1.0, "packs": 11000, "surplus": 0,
-         "goods_cost": 11000.0, "fee": 0.0, "cost": 11000.0}
+        {
+            "offer": "o-1",
+            "supplier": "sup-001",
+            "item": "ppe-mask-n95",
+            "quantity": 11000,
+            "tier_min_quantity": 10000,
+            "unit_price": 1.0,
+            "packs": 11000,
+            "surplus": 0,
+            "goods_cost": 11000.0,
+            "fee": 0.0,
+            "cost": 11000.0,
+        }
     ]
     assert plan["money_cost"] == pytest.approx(11610.0)
     standalone = {a["agency"]: a["standalone_cost"] for a in plan["agencies"]}

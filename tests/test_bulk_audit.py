@@ -192,12 +192,15 @@ def test_the_quick_check_accepts_only_rows_the_needs_rules_accept_unchanged(
         for level in ("critical", "high", "normal")
         for why in ("", "because")
     ]
-    plain = batch._PlainNeeds(session, submit=True)
+    # Orders placed in five days: a need due tomorrow is refused by both.
+    round_ = make_round(session)
+    round_.as_of = today + dt.timedelta(days=5)
+    plain = batch._PlainNeeds(session, submit=True, order_date=round_.as_of)
     taken = 0
     for row in rows:
         quick = plain.check(row)
         try:
-            data = needs_service.validate_create(session, {**row, "submit": True})
+            data = needs_service.validate_create(session, {**row, "submit": True}, round_)
         except InvalidInput:
             assert quick is None, row
             continue
@@ -213,7 +216,9 @@ def test_the_quick_check_accepts_only_rows_the_needs_rules_accept_unchanged(
             )
             assert quick == ruled and [type(v) for v in quick] == [type(v) for v in ruled], row
     assert plain.check(base) is not None and taken >= 10
-    assert batch._PlainNeeds(session, submit="yes").check(base) is None  # type: ignore[arg-type]
+    assert plain.check({**base, "need_by": today + dt.timedelta(days=1)}) is None
+    refused = batch._PlainNeeds(session, submit="yes", order_date=None)  # type: ignore[arg-type]
+    assert refused.check(base) is None
 
 
 def test_imported_needs_keep_tabs_newlines_and_backslashes_and_the_snapshot_order(

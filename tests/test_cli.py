@@ -61,8 +61,9 @@ def test_solve_writes_to_the_file_named_by_o(
     output = tmp_path / "out" / "plan.json"
     output.parent.mkdir()
 
-    code = cli.main(["solve", str(problem), "-o", str(output), "--time-limit", "5",
-                     "--gap", "0.001", "--quiet"])
+    code = cli.main(
+        ["solve", str(problem), "-o", str(output), "--time-limit", "5", "--gap", "0.001", "--quiet"]
+    )
 
     assert code == 0
     assert json.loads(output.read_text())["status"] == "optimal"
@@ -88,8 +89,12 @@ def test_an_invalid_document_prints_every_problem_and_writes_nothing(
     out, err = capsys.readouterr()
     assert code == 1
     for path in [
-        "$.needs[0].agency", "$.agencies[2].id", "$.offers[0].price_tiers[1].unit_price",
-        "$.routes[0].fixed_cost", "$.needs[1].quantity", "$.needs[2].priority",
+        "$.needs[0].agency",
+        "$.agencies[2].id",
+        "$.offers[0].price_tiers[1].unit_price",
+        "$.routes[0].fixed_cost",
+        "$.needs[1].quantity",
+        "$.needs[2].priority",
     ]:
         assert f"  {path}: " in err, path
     assert "6 problems" in err
@@ -142,13 +147,17 @@ def test_a_missing_file_or_a_bad_output_exits_1_before_solving(
 
 @pytest.mark.parametrize(
     "argv",
-    [["solve"], ["solve", "p.json", "--time-limit", "0"], ["solve", "p.json", "--gap", "-1"],
-     ["solve", "p.json", "--time-limit", "nan"], ["frobnicate"], []],
+    [
+        ["solve"],
+        ["solve", "p.json", "--time-limit", "0"],
+        ["solve", "p.json", "--gap", "-1"],
+        ["solve", "p.json", "--time-limit", "nan"],
+        ["frobnicate"],
+        [],
+    ],
     ids=["no-file", "zero-limit", "negative-gap", "nan-limit", "unknown-command", "nothing"],
 )
-def test_bad_arguments_exit_1_not_2(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_arguments_exit_1_not_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     # 2 means "no solution"; a typo must not look like one.
     try:
         code = cli.main(argv)
@@ -281,7 +290,10 @@ def test_the_poolbuy_console_script_solves_and_exits_0(tmp_path: Path) -> None:
 
     result = subprocess.run(
         [str(script), "solve", str(problem), "-o", str(tmp_path / "plan.json")],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert result.returncode == 0, result.stderr
@@ -291,7 +303,10 @@ def test_the_poolbuy_console_script_solves_and_exits_0(tmp_path: Path) -> None:
     invalid = write(tmp_path / "bad.json", {"as_of": "yesterday", "currency": "usd"})
     bad = subprocess.run(
         [str(script), "solve", str(invalid)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert bad.returncode == 1
     assert "$.as_of: " in bad.stderr and "$.currency: " in bad.stderr

@@ -55,8 +55,16 @@ from solver import solve, validate
 from tests.factories import make_agency, make_item
 
 PLAN_FIGURES = (
-    "status", "objective", "purchase_cost", "shipping_cost", "money_cost", "late_penalty",
-    "late_unit_days", "unmet_penalty", "unmet_units", "baseline",
+    "status",
+    "objective",
+    "purchase_cost",
+    "shipping_cost",
+    "money_cost",
+    "late_penalty",
+    "late_unit_days",
+    "unmet_penalty",
+    "unmet_units",
+    "baseline",
 )
 
 
@@ -101,9 +109,7 @@ def test_the_eight_agencies_and_a_user_for_every_role(
         assert (local.agency_id, local.role_set) == (code, {Role.local_team})
         assert (chief.agency_id, chief.role_set) == (code, {Role.chief_of_mission})
     specialist = _user(session, "health.lead@demo.poolbuy.org")
-    assert (specialist.agency_id, specialist.role_set) == (
-        "WHO-PAHO", {Role.technical_specialist}
-    )
+    assert (specialist.agency_id, specialist.role_set) == ("WHO-PAHO", {Role.technical_specialist})
     coordinator = _user(session, "coordinator@demo.poolbuy.org")
     assert (coordinator.agency_id, coordinator.role_set) == ("OCHA", {Role.coordinator})
     admin = _user(session, "admin@demo.poolbuy.org")
@@ -146,7 +152,9 @@ def test_the_catalogue_is_the_example_document_valid_from_the_history_for_a_year
             (t["min_quantity"], t["unit_price"]) for t in expected["price_tiers"]
         ]
         assert (offer.capacity, offer.min_order_quantity, offer.lead_time_days) == (
-            expected["capacity"], expected["min_order_quantity"], expected["lead_time_days"]
+            expected["capacity"],
+            expected["min_order_quantity"],
+            expected["lead_time_days"],
         )
         assert offer.eligible_agency_ids == _sorted_or_none(expected["eligible_agencies"])
         # Valid for a year from today, and from before the demo's past rounds.
@@ -187,11 +195,19 @@ def test_one_open_round_a_week_ahead_with_the_documents_needs_submitted(
     assert len(needs) == len(document["needs"]) == loaded.needs_in_round == 40
     for need, expected in zip(needs, document["needs"], strict=True):
         assert (
-            need.agency_id, need.item_id, need.location_id, need.quantity,
-            need.need_by.isoformat(), need.priority.value,
+            need.agency_id,
+            need.item_id,
+            need.location_id,
+            need.quantity,
+            need.need_by.isoformat(),
+            need.priority.value,
         ) == (
-            expected["agency"], expected["item"], expected["location"], expected["quantity"],
-            expected["need_by"], expected["priority"],
+            expected["agency"],
+            expected["item"],
+            expected["location"],
+            expected["quantity"],
+            expected["need_by"],
+            expected["priority"],
         )
         assert need.status == NeedStatus.submitted and need.submitted_at is not None
         # Entered by the agency's own local team, as the API would have it.
@@ -206,9 +222,16 @@ def test_one_open_round_a_week_ahead_with_the_documents_needs_submitted(
 def test_the_summary_says_what_was_created(loaded: DemoSummary) -> None:
     assert loaded.changed
     assert dict(loaded.created) == {
-        "agencies": 8, "users": 19, "items": 12, "locations": 6, "suppliers": 6,
+        "agencies": 8,
+        "users": 19,
+        "items": 12,
+        "locations": 6,
+        "suppliers": 6,
         # Rounds: the open one, and the two past rounds of app.demo.history.
-        "offers": 36, "routes": 22, "rounds": 3, "needs": 40,
+        "offers": 36,
+        "routes": 22,
+        "rounds": 3,
+        "needs": 40,
     }
     text = loaded.describe()
     assert text.startswith("Loaded the Panama demo group: created 8 agencies, 19 users, ")
@@ -253,9 +276,7 @@ def test_two_past_rounds_delivered_late_short_and_with_a_rejection_teach_the_ope
 
 
 @pytest.mark.integration
-def test_a_second_load_changes_nothing_and_says_so(
-    session: Session, loaded: DemoSummary
-) -> None:
+def test_a_second_load_changes_nothing_and_says_so(session: Session, loaded: DemoSummary) -> None:
     entries = _audit_count(session)
     versions = sorted(session.scalars(sa.select(Offer.version)))
 
@@ -317,9 +338,17 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
     # The open round and the two past ones (app.demo.history), with their needs, runs,
     # approvals and receipts.
     assert {k: actions[k] for k in actions if k.endswith(".create")} == {
-        "agency.create": 8, "user.create": 19, "item.create": 12, "location.create": 6,
-        "supplier.create": 6, "offer.create": 36, "route.create": 22, "round.create": 3,
-        "need.create": 40 + (past_needs or 0), "run.create": 2, "job.create": 2,
+        "agency.create": 8,
+        "user.create": 19,
+        "item.create": 12,
+        "location.create": 6,
+        "supplier.create": 6,
+        "offer.create": 36,
+        "route.create": 22,
+        "round.create": 3,
+        "need.create": 40 + (past_needs or 0),
+        "run.create": 2,
+        "job.create": 2,
         "approval.create": actions["approval.create"],
         "receipt.create": session.scalar(sa.select(sa.func.count()).select_from(Receipt)),
     }
@@ -364,9 +393,7 @@ def test_the_closed_demo_round_plans_what_the_solver_gives_on_the_same_document(
     def need_line(n: dict[str, Any]) -> tuple[Any, ...]:
         return (n["agency"], n["item"], n["location"], n["quantity"], n["need_by"], n["priority"])
 
-    assert [need_line(n) for n in run.problem["needs"]] == [
-        need_line(n) for n in example["needs"]
-    ]
+    assert [need_line(n) for n in run.problem["needs"]] == [need_line(n) for n in example["needs"]]
     references = {f"o-{o.id}": o.reference or "" for o in session.scalars(sa.select(Offer))}
     frozen_offers = {
         references[o["id"]].removeprefix(OFFER_REFERENCE_PREFIX): {**o, "id": None}
@@ -382,8 +409,15 @@ def test_the_closed_demo_round_plans_what_the_solver_gives_on_the_same_document(
 
     # The example solved by itself gives the same figures: nothing was lost on the way.
     direct = solve(example)
-    for key in ("status", "purchase_cost", "shipping_cost", "money_cost", "unmet_units",
-                "late_unit_days", "baseline"):
+    for key in (
+        "status",
+        "purchase_cost",
+        "shipping_cost",
+        "money_cost",
+        "unmet_units",
+        "late_unit_days",
+        "baseline",
+    ):
         assert run.plan[key] == direct[key], key
     assert run.plan["objective"] == pytest.approx(direct["objective"], rel=1e-9)
 
@@ -405,8 +439,11 @@ def test_a_token_per_demo_user_that_authenticates_as_them(
     # Only hashes are kept, in the table and in the log.
     for entry in session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "token.create")):
         assert "token_hash" not in entry.after
-    assert all(t.token not in str(row.after) for row in session.scalars(sa.select(AuditEntry))
-               for t in tokens)
+    assert all(
+        t.token not in str(row.after)
+        for row in session.scalars(sa.select(AuditEntry))
+        for t in tokens
+    )
 
 
 @pytest.mark.unit
@@ -450,8 +487,13 @@ def _poolbuy(
     script = Path(sys.executable).parent / "poolbuy"
     environment = {**os.environ, "DATABASE_URL": database_url, **env}
     return subprocess.run(
-        [str(script), *args], cwd=cwd, env=environment, capture_output=True, text=True,
-        timeout=300, check=False,
+        [str(script), *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

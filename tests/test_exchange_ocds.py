@@ -132,6 +132,88 @@ def test_the_validator_is_not_vacuous(validator: Any, package: Any) -> None:
         assert expected in found
 
 
+# ------------------------------------------------------------ extensions, strictly
+
+# Each extension a package may declare, by URL: its folder under tests/data/ocds/extensions.
+EXTENSION_FOLDERS = {
+    "https://raw.githubusercontent.com/transpresupuestaria/ocds_multiple_buyers_extension/"
+    "master/extension.json": "multiple_buyers",
+}
+
+
+# How jsonschema words a field the closed schema does not define (with or without
+# patternProperties beside the properties).
+UNDEFINED = "'{}' (was unexpected|does not match any of the regexes)"
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON Merge Patch, as OCDS applies an extension's schema to the release's."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def closed(schema: Any) -> Any:
+    """The schema with every object that lists its properties closed to any other field
+    (language variants still match their ``patternProperties``)."""
+    if isinstance(schema, list):
+        return [closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: closed(v) for k, v in schema.items()}
+    if "properties" in schema and "additionalProperties" not in schema:
+        out["additionalProperties"] = False
+    return out
+
+
+def strict_validator(extensions: list[str]) -> jsonschema.Draft4Validator:
+    """The package and release schemas, patched with the declared extensions (read from
+    their committed files; an undeclared or unknown one is not used) and closed."""
+    package = json.loads((SCHEMAS / "release-package-schema.json").read_text())
+    release = json.loads((SCHEMAS / "release-schema.json").read_text())
+    for url in extensions:
+        folder = SCHEMAS / "extensions" / EXTENSION_FOLDERS[url]
+        meta = json.loads((folder / "extension.json").read_text())
+        assert "1.1" in meta["compatibility"]
+        for name in meta["schemas"]:
+            if name == "release-schema.json":
+                release = merge_patch(release, json.loads((folder / name).read_text()))
+    release, package = closed(release), closed(package)
+    registry: Registry = Registry().with_resource(
+        release["id"], Resource.from_contents(release, default_specification=DRAFT4)
+    )
+    jsonschema.Draft4Validator.check_schema(release)
+    return jsonschema.Draft4Validator(package, registry=registry, format_checker=_format_checker())
+
+
+def test_the_package_declares_every_extension_it_uses_and_no_field_is_undefined(
+    package: Any,
+) -> None:
+    declared = package.get("extensions", [])
+    assert set(declared) <= set(EXTENSION_FOLDERS), declared
+    assert any("buyers" in c for c in package["releases"][0]["contracts"])
+    assert problems(strict_validator(declared), package) == []
+
+
+def test_the_strict_validation_fails_on_a_field_nothing_defines(package: Any) -> None:
+    undeclared = copy.deepcopy(package)
+    undeclared.pop("extensions")
+    found = "\n".join(problems(strict_validator([]), undeclared))
+    assert re.search(UNDEFINED.format("buyers"), found), found
+    invented = copy.deepcopy(package)
+    invented["releases"][0]["contracts"][0]["x_signedBy"] = "someone"
+    invented["releases"][0]["awards"][0]["items"][0]["colour"] = "blue"
+    found = "\n".join(problems(strict_validator(invented["extensions"]), invented))
+    assert re.search(UNDEFINED.format("x_signedBy"), found), found
+    assert re.search(UNDEFINED.format("colour"), found), found
+
+
 def test_one_contracting_process_with_a_configurable_ocid(package: Any) -> None:
     assert package["version"] == "1.1"
     assert package["publishedDate"] == "2026-12-03T14:30:00Z"

@@ -672,7 +672,10 @@ def test_dates_whose_delivery_would_overflow_the_calendar_are_refused() -> None:
 def test_an_object_in_eligible_agencies_is_reported_not_a_crash() -> None:
     # Found by Schemathesis (tests/security): an unhashable entry made validate() raise
     # TypeError, a 500 on POST /solve.
-    document = {"as_of": "2026-12-01", "currency": "USD",
-                "offers": [{"id": "o", "eligible_agencies": [{}, [1], "A", "A"]}]}
+    document = {
+        "as_of": "2026-12-01",
+        "currency": "USD",
+        "offers": [{"id": "o", "eligible_agencies": [{}, [1], "A", "A"]}],
+    }
     with pytest.raises(ProblemInvalid):
         validate(document)

@@ -60,8 +60,16 @@ ANY = "..."
 
 # Money and counts a plan reports; a stored plan must give these exactly as a re-solve.
 PLAN_FIGURES = (
-    "status", "objective", "purchase_cost", "shipping_cost", "money_cost", "late_penalty",
-    "late_unit_days", "unmet_penalty", "unmet_units", "baseline",
+    "status",
+    "objective",
+    "purchase_cost",
+    "shipping_cost",
+    "money_cost",
+    "late_penalty",
+    "late_unit_days",
+    "unmet_penalty",
+    "unmet_units",
+    "baseline",
 )
 
 
@@ -146,7 +154,11 @@ def record_calls(steps: list[Step], env: dict[str, str], workdir: Path) -> None:
     result = subprocess.run(
         [bash, "-c", "\n".join(script)],
         env={**env, "PATH": os.environ.get("PATH", ""), "__CALLS": str(calls_file)},
-        cwd=workdir, capture_output=True, text=True, timeout=60, check=False,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, f"the walkthrough's shell failed: {result.stderr}"
     fields = calls_file.read_bytes().decode().split("\0") if calls_file.exists() else []
@@ -233,8 +245,10 @@ def mismatch(expected: Any, actual: Any, path: str = "$") -> str | None:
     if isinstance(expected, float) or isinstance(actual, float):
         if isinstance(actual, bool) or not isinstance(actual, int | float):
             return f"{path}: expected {expected!r}, got {actual!r}"
-        return None if actual == pytest.approx(expected, abs=1e-9) else (
-            f"{path}: expected {expected!r}, got {actual!r}"
+        return (
+            None
+            if actual == pytest.approx(expected, abs=1e-9)
+            else (f"{path}: expected {expected!r}, got {actual!r}")
         )
     return None if expected == actual else f"{path}: expected {expected!r}, got {actual!r}"
 
@@ -325,7 +339,9 @@ def test_every_step_of_the_walkthrough_answers_as_documented(
         for call in step.calls:
             request = parse_curl(call, variables["BASE"])
             response = demo_client.request(
-                request.method, request.path, headers=request.headers,
+                request.method,
+                request.path,
+                headers=request.headers,
                 content=request.body.encode() if request.body is not None else None,
             )
             assert response.status_code == step.status, (
@@ -374,7 +390,11 @@ def test_serve_demo_prints_a_token_per_demo_user_that_the_api_accepts(
     script = Path(sys.executable).parent / "poolbuy"
     process = subprocess.Popen(
         [str(script), "serve", "--demo", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     printed: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_lines, args=(process.stdout, printed), daemon=True).start()
@@ -389,8 +409,10 @@ def test_serve_demo_prints_a_token_per_demo_user_that_the_api_accepts(
                 line = None
             if line is None:
                 process.kill()
-                pytest.fail(f"serve --demo printed no tokens: {''.join(text)}"
-                            f"{process.stderr.read() if process.stderr else ''}")
+                pytest.fail(
+                    f"serve --demo printed no tokens: {''.join(text)}"
+                    f"{process.stderr.read() if process.stderr else ''}"
+                )
             text.append(line)
             if matched := re.fullmatch(r"export (\w+)=(\S+)\n", line):
                 exports[matched.group(1)] = matched.group(2)

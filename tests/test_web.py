@@ -490,7 +490,7 @@ def test_other_roles_cannot_use_the_need_form(client: TestClient, group: Group) 
     as_(client, group, "chief_a")
     answer = client.get(f"/rounds/{group.round.id}/needs/new")
     assert answer.status_code == 403
-    assert "local_team" in answer.text
+    assert "only a local team member may do this" in answer.text
 
 
 def _xlsx(rows: list[list[Any]]) -> bytes:
@@ -635,7 +635,9 @@ def test_only_coordinators_close_a_round(client: TestClient, group: Group) -> No
 def close_through_the_page(client: TestClient, group: Group) -> int:
     as_(client, group, "coordinator")
     url = f"/rounds/{group.round.id}"
-    answer = post_form(client, url, f"{url}/close", {}, follow_redirects=False)
+    answer = post_form(
+        client, f"{url}/close", f"{url}/close", {"confirm": "yes"}, follow_redirects=False
+    )
     assert answer.status_code == 303, answer.text
     match = re.fullmatch(r"/runs/(\d+)", answer.headers["location"])
     assert match, answer.headers["location"]
@@ -1150,6 +1152,9 @@ def test_items_suppliers_locations_and_routes_are_kept_from_the_web(
     )
     assert twice.status_code == 409
     assert "already exists" in _error_of(twice.text, "location_id")
+    # The existing route is linked, by name, not cited by its API address.
+    assert f'href="/catalogue/routes/{route.id}/edit"' in twice.text
+    assert "/api/v1/" not in _error_of(twice.text, "location_id")
     url = f"/catalogue/routes/{route.id}/edit"
     csrf, etag = _edit_form(client, url)
     changed = client.post(

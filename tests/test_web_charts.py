@@ -63,22 +63,41 @@ def test_matrix_chart_cells_and_legend() -> None:
     cells = {
         ("loc-1", "IOM"): [
             charts.MatrixCell("PPE", 4000, 4000),
-            charts.MatrixCell("food", 1000, 0),
+            charts.MatrixCell("food", 1000, 0, critical_unmet=True),
         ],
         ("loc-2", "UNHCR"): [charts.MatrixCell("PPE", 500, 250)],
+        ("loc-2", "IOM"): [charts.MatrixCell("shelter", 20, 0)],
     }
+    long_name = "Estación de Recepción Migratoria de Lajas Blancas, Metetí"
     svg = charts.matrix_chart(
-        [("loc-1", "Lajas Blancas"), ("loc-2", "Bajo Chiquito")],
+        [("loc-1", long_name), ("loc-2", "Bajo Chiquito")],
         ["IOM", "UNHCR"],
         cells,
         title="3W",
     )
     root = parse(svg)
-    texts = [t.text for t in root.iter(f"{SVG}text")]
-    assert "5k \u00b7 80%" in texts and "500 \u00b7 50%" in texts
-    assert {"PPE", "food"} <= set(texts)
+    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+    # One figure per category: PPE and food are never added into one number of "units".
+    assert "4k \u00b7 100%" in texts and "500 \u00b7 50%" in texts
+    assert not any("5k" in t for t in texts)
+    # A critical need at 0% is drawn apart from a need met in full, and from a plain 0%.
+    assert "1k \u00b7 0% !" in texts and "20 \u00b7 0%" in texts
+    groups = list(root.iter(f"{SVG}g"))
+    alerts = [g for g in groups if "critical-unmet" in g.get("class", "")]
+    assert len(alerts) == 1 and "food" in "".join(alerts[0].itertext())
+    # The location's name is shown whole, over as many lines as it needs.
+    label = next(t for t in root.iter(f"{SVG}text") if t.get("class") == "row-label")
+    spans = [s.text for s in label.iter(f"{SVG}tspan")]
+    assert " ".join(spans) == long_name and len(spans) > 1
+    assert {"PPE", "food", "shelter"} <= set(texts)
     tips = [t.text or "" for t in root.iter(f"{SVG}title")]
-    assert any("IOM, Lajas Blancas, food: 1,000 needed, 0 awarded" in tip for tip in tips)
+    assert any("IOM, " + long_name + ", food: 1,000 needed, 0 awarded" in tip for tip in tips)
+
+
+def test_wrap_label_keeps_every_word() -> None:
+    assert charts.wrap_label("Bajo Chiquito") == ["Bajo Chiquito"]
+    lines = charts.wrap_label("a" * 30 + " b c", 26)
+    assert lines == ["a" * 30, "b c"]
 
 
 @pytest.mark.parametrize(

@@ -95,11 +95,12 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
     """A dependency admitting users holding any one of ``roles``; others get 403."""
     if not roles:
         raise ValueError("require_roles needs at least one role")
-    wanted = ", ".join(sorted(roles))
+    labels = [("an " if role.label[0] in "aeiou" else "a ") + role.label for role in sorted(roles)]
+    wanted = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
 
     def _check(user: CurrentUser) -> User:
         if not user.has_role(*roles):
-            raise Forbidden(f"this needs one of the roles: {wanted}")
+            raise Forbidden(f"only {wanted} may do this")
         return user
 
     return _check

@@ -18,6 +18,20 @@ class Role(StrEnum):
     coordinator = "coordinator"
     admin = "admin"
 
+    @property
+    def label(self) -> str:
+        """The role in plain words, as pages and messages name it."""
+        return _ROLE_LABELS[self]
+
+
+_ROLE_LABELS = {
+    Role.local_team: "local team member",
+    Role.technical_specialist: "technical specialist",
+    Role.chief_of_mission: "chief of mission",
+    Role.coordinator: "coordinator",
+    Role.admin: "administrator",
+}
+
 
 # Roles that act for one agency: a user holding one of them must belong to an agency.
 AGENCY_ROLES = frozenset({Role.local_team, Role.technical_specialist, Role.chief_of_mission})

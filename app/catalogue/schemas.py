@@ -136,7 +136,7 @@ def _money(value: Any) -> Any:
         if not re.fullmatch(MONEY_TEXT, value):
             raise ValueError(
                 f"a decimal string has up to {18 - MONEY_SCALE} digits, "
-                f"then at most {MONEY_SCALE} after the point, e.g. \"1.20\""
+                f'then at most {MONEY_SCALE} after the point, e.g. "1.20"'
             )
         number = Decimal(value)
     elif isinstance(value, float) and not math.isfinite(value):

@@ -280,9 +280,9 @@ def delete_item(session: Session, actor: User | None, item: Item, if_match: IfMa
 
 
 def names_by_id(
-    session: Session, model: type[Item] | type[Location], ids: Collection[str]
+    session: Session, model: type[Item] | type[Location] | type[Supplier], ids: Collection[str]
 ) -> dict[str, str]:
-    """Names of the items or locations with these ids (pages that list needs show names)."""
+    """Names of the items, locations or suppliers with these ids (pages show names)."""
     wanted = sorted({i for i in ids if i})
     if not wanted:
         return {}
@@ -582,7 +582,28 @@ def offer_issues(
             )
         else:
             issues.append(FieldIssue("$.valid_from", f"must be on or before valid_to ({valid_to})"))
+    issues += _order_size_issues(data, current)
     return issues
+
+
+def _order_size_issues(data: Mapping[str, Any], current: Offer | None) -> list[FieldIssue]:
+    """A minimum order above the capacity can never be placed: the offer could never be
+    used, and the optimiser would silently skip it."""
+    minimum = _whole(data.get("min_order_quantity"))
+    capacity = _whole(data.get("capacity"))
+    if current is not None:
+        minimum = minimum if "min_order_quantity" in data else current.min_order_quantity
+        capacity = capacity if "capacity" in data else current.capacity
+    if minimum is None or capacity is None or minimum <= capacity:
+        return []
+    path = "$.min_order_quantity" if "min_order_quantity" in data else "$.capacity"
+    return [
+        FieldIssue(
+            path,
+            f"the minimum order ({minimum:,}) is above the capacity ({capacity:,}): no order "
+            "could ever be placed; lower the minimum order or raise the capacity",
+        )
+    ]
 
 
 def offer_snapshot(offer: Offer) -> dict[str, Any]:
@@ -738,6 +759,15 @@ def route_issues(session: Session, data: Mapping[str, Any]) -> list[FieldIssue]:
         *_reference(session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier"),
         *_reference(session, Location, data.get("location_id"), "$.location_id", "location"),
     ]
+
+
+def route_between(session: Session, supplier_id: Any, location_id: Any) -> Route | None:
+    """The route from this supplier to this location, if there is one (there is at most one)."""
+    if not isinstance(supplier_id, str) or not isinstance(location_id, str):
+        return None
+    return session.scalar(
+        sa.select(Route).where(Route.supplier_id == supplier_id, Route.location_id == location_id)
+    )
 
 
 def create_route(

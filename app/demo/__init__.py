@@ -1,9 +1,9 @@
 """The Panama demo group, for newcomers and demos: ``poolbuy demo`` and ``poolbuy serve --demo``.
 
-    from app.demo import load_demo
+from app.demo import load_demo
 
-    summary = load_demo(session)      # idempotent; summary.changed says whether it did anything
-    print(summary.describe())
+summary = load_demo(session)      # idempotent; summary.changed says whether it did anything
+print(summary.describe())
 """
 
 from app.demo.loader import (

@@ -30,15 +30,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "changes nothing and says so.",
     )
     parser.add_argument(
-        "--seed", type=int, default=0,
+        "--seed",
+        type=int,
+        default=0,
         help="which generated demo round to load (only matters on the first load)",
     )
     parser.add_argument(
-        "--tokens", action="store_true",
+        "--tokens",
+        action="store_true",
         help="also create and print a new API token for every demo user",
     )
     parser.add_argument(
-        "--base-url", default=DEFAULT_BASE_URL,
+        "--base-url",
+        default=DEFAULT_BASE_URL,
         help=f"the API address printed with the tokens (default: {DEFAULT_BASE_URL})",
     )
     parser.set_defaults(handler=cmd_demo)
@@ -123,8 +127,13 @@ def format_tokens(tokens: Sequence[DemoToken], *, base_url: str, round_id: int) 
     expires = min(t.expires_at for t in tokens) if tokens else None
     header = ["variable", "name", "agency", "role", "e-mail"]
     rows = [
-        [t.person.variable, t.person.name, t.person.agency_id or "-", t.person.role.value,
-         t.person.email]
+        [
+            t.person.variable,
+            t.person.name,
+            t.person.agency_id or "-",
+            t.person.role.value,
+            t.person.email,
+        ]
         for t in tokens
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -134,7 +143,8 @@ def format_tokens(tokens: Sequence[DemoToken], *, base_url: str, round_id: int) 
 
     lines = [
         f"Demo users, each with a new API token (valid until {expires:%Y-%m-%d}):"
-        if expires else "Demo users:",
+        if expires
+        else "Demo users:",
         line(header),
         *(line(row) for row in rows),
         "",

@@ -149,28 +149,41 @@ def _demo_users() -> tuple[DemoUser, ...]:
         local, chief = _PEOPLE[code]
         users.append(
             DemoUser(
-                f"local.{_slug(code)}@{DEMO_EMAIL_DOMAIN}", local, code, Role.local_team,
+                f"local.{_slug(code)}@{DEMO_EMAIL_DOMAIN}",
+                local,
+                code,
+                Role.local_team,
                 f"TOKEN_LOCAL_{_variable_part(code)}",
             )
         )
         users.append(
             DemoUser(
-                f"chief.{_slug(code)}@{DEMO_EMAIL_DOMAIN}", chief, code, Role.chief_of_mission,
+                f"chief.{_slug(code)}@{DEMO_EMAIL_DOMAIN}",
+                chief,
+                code,
+                Role.chief_of_mission,
                 f"TOKEN_CHIEF_{_variable_part(code)}",
             )
         )
     users += [
         # The group's health lead, who reviews priorities on evidence.
         DemoUser(
-            f"health.lead@{DEMO_EMAIL_DOMAIN}", "Dr. Luis Pérez", "WHO-PAHO",
-            Role.technical_specialist, "TOKEN_SPECIALIST",
+            f"health.lead@{DEMO_EMAIL_DOMAIN}",
+            "Dr. Luis Pérez",
+            "WHO-PAHO",
+            Role.technical_specialist,
+            "TOKEN_SPECIALIST",
         ),
         DemoUser(
-            f"coordinator@{DEMO_EMAIL_DOMAIN}", "Isabel Chen", "OCHA", Role.coordinator,
+            f"coordinator@{DEMO_EMAIL_DOMAIN}",
+            "Isabel Chen",
+            "OCHA",
+            Role.coordinator,
             "TOKEN_COORDINATOR",
         ),
-        DemoUser(f"admin@{DEMO_EMAIL_DOMAIN}", "Demo Administrator", None, Role.admin,
-                 "TOKEN_ADMIN"),
+        DemoUser(
+            f"admin@{DEMO_EMAIL_DOMAIN}", "Demo Administrator", None, Role.admin, "TOKEN_ADMIN"
+        ),
     ]
     return tuple(users)
 
@@ -178,8 +191,17 @@ def _demo_users() -> tuple[DemoUser, ...]:
 DEMO_USERS: tuple[DemoUser, ...] = _demo_users()
 
 # What load_demo counts, in the order a summary lists it.
-KINDS = ("agencies", "users", "items", "locations", "suppliers", "offers", "routes", "rounds",
-         "needs")
+KINDS = (
+    "agencies",
+    "users",
+    "items",
+    "locations",
+    "suppliers",
+    "offers",
+    "routes",
+    "rounds",
+    "needs",
+)
 
 
 @dataclass(frozen=True)
@@ -230,9 +252,7 @@ def region_of(location_id: str) -> str | None:
     return None
 
 
-def justification_for(
-    priority: Priority, category: str, place: str, need_by: dt.date
-) -> str:
+def justification_for(priority: Priority, category: str, place: str, need_by: dt.date) -> str:
     """Why the need is urgent; critical and high needs must say, normal ones need not."""
     if priority == Priority.normal:
         return ""
@@ -287,9 +307,7 @@ def load_demo(session: Session, *, seed: int = 0, now: dt.datetime | None = None
     if fresh or past:
         # What the past rounds' deliveries teach the open round, for a specialist to decide.
         history.propose_for(session, users[_person(Role.technical_specialist).email], round_.id)
-    needs = int(
-        session.scalar(sa.select(sa.func.count()).where(Need.round_id == round_.id)) or 0
-    )
+    needs = int(session.scalar(sa.select(sa.func.count()).where(Need.round_id == round_.id)) or 0)
     return DemoSummary(
         created={kind: created[kind] for kind in KINDS},
         round_id=round_.id,

@@ -128,7 +128,7 @@ def create_needs(
         raise Forbidden("only a local team member of an agency imports needs")
     round_ = lock_round(session, round_id)
     ensure_open(round_)
-    plain = _PlainNeeds(session, submit)
+    plain = _PlainNeeds(session, submit, round_.as_of)
     issues: list[FieldIssue] = []
     accepted: list[tuple[str, str, int, dt.date, Priority, str]] = []
     catalogue: list[Any] | None = None
@@ -143,7 +143,7 @@ def create_needs(
                     *session.scalars(sa.select(Location)),
                 ]
             try:
-                data = needs_service.validate_create(session, {**row, "submit": submit})
+                data = needs_service.validate_create(session, {**row, "submit": submit}, round_)
             except InvalidInput as exc:
                 issues += _at_rows(number, exc.errors, NEED_COLUMNS)
                 continue
@@ -263,12 +263,14 @@ class _PlainNeeds:
     reads as it always did (tests/test_bulk_audit.py checks that the two agree).
     """
 
-    def __init__(self, session: Session, submit: bool) -> None:
+    def __init__(self, session: Session, submit: bool, order_date: dt.date | None) -> None:
         self.items = _active_codes(session, Item)
         self.locations = _active_codes(session, Location)
         # Strictly after today (UTC, NeedCreate's "not in the past"): a need due today is
         # left to the rules, which may run after midnight.
         self.today = utcnow().date()
+        # Not before the round's order date (``needs_service.need_by_issues``).
+        self.order_date = order_date or self.today
         self.usable = type(submit) is bool  # NeedCreate's StrictBool
 
     def check(self, row: Mapping[str, Any]) -> tuple[str, str, int, dt.date, Priority, str] | None:
@@ -288,6 +290,7 @@ class _PlainNeeds:
             or not 0 < quantity <= MAX_QUANTITY
             or type(need_by) is not dt.date
             or not self.today < need_by <= LATEST_NEED_BY
+            or need_by < self.order_date
             or not _plain_text(justification)
             or (level in PRIORITIES_NEEDING_JUSTIFICATION and not justification)
         ):

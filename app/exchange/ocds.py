@@ -35,7 +35,8 @@ How the plan maps onto OCDS:
   from a supplier, not the split of the pooling's savings.)
 * OCDS 1.1 has one release-level ``buyer``; a pooled round has several, so it
   is left out and each contract names its agency in ``buyers`` (the field of
-  the community "multiple buyers" extension: a list of party references).
+  the "Multiple buyers per contract" extension: a list of party references),
+  which the package then declares in ``extensions``.
 * Dates: plan dates (``as_of``, delivery) are midnight in ``zone`` (UTC unless
   given, e.g. ZoneInfo("America/Panama")); money is ``{"amount", "currency"}``
   to the cent, in the problem's currency.
@@ -61,6 +62,12 @@ from app.exchange.cells import CENT, cents, natural_key, to_decimal
 
 Document = Mapping[str, Any]
 OCDS_VERSION = "1.1"
+# The extension that defines ``contracts[].buyers`` ("Multiple buyers per contract",
+# in the OCDS extension registry); a package that uses the field declares it.
+MULTIPLE_BUYERS_EXTENSION = (
+    "https://raw.githubusercontent.com/transpresupuestaria/"
+    "ocds_multiple_buyers_extension/master/extension.json"
+)
 DEFAULT_OCID_PREFIX = "ocds-poolbuy"
 DEFAULT_PUBLISHER = "poolbuy: joint procurement of the UN inter-agency group in Panama"
 MEDIA_TYPE = "application/json"
@@ -368,6 +375,8 @@ def release_package(
         "publisher": {"name": publisher_name},
         "releases": [release],
     }
+    if any("buyers" in contract for contract in contracts):
+        package["extensions"] = [MULTIPLE_BUYERS_EXTENSION]
     if license_url:
         package["license"] = license_url
     return package

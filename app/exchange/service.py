@@ -28,14 +28,16 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Agency, User
 from app.catalogue.models import Item, Location, Supplier
-from app.errors import Conflict, FieldIssue, InvalidInput
+from app.errors import Conflict, FieldIssue, InvalidInput, NotFound
 from app.exchange import batch, hxl, ocds, plan_export, spreadsheets
+from app.exchange import purchase_order_pdf as po_pdf
 from app.exchange.schemas import ImportKind, ImportRead
 from app.exchange.table import ParseResult
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus
 from app.rounds import service as rounds_service
 from app.rounds.models import Round, RoundStatus
+from app.runs import outputs
 from app.runs import service as runs_service
 from app.runs.models import Run
 from app.settings import Settings
@@ -246,6 +248,25 @@ def plan_xlsx(session: Session, user: User, run_id: int) -> Download:
     run, problem, plan = plan_of(session, user, run_id)
     body = plan_export.plan_xlsx(problem, plan, info=_plan_info(run))
     return Download(body, plan_export.XLSX_MEDIA_TYPE, f"{_stem(run)}.xlsx")
+
+
+def purchase_order_pdf(session: Session, user: User, run_id: int, number: str) -> Download:
+    """One supplier's purchase order of the run's plan, as a PDF (404 for a number the
+    plan does not have)."""
+    run, problem, plan = plan_of(session, user, run_id)
+    orders = {o.number: o for o in outputs.purchase_orders(problem, plan, round_id=run.round_id)}
+    order = orders.get(number)
+    if order is None:
+        raise NotFound(f"run {run.id}'s plan has no purchase order {number!r}")
+    context = po_pdf.OrderContext(
+        round_name=run.round.name,
+        run_number=run.number,
+        binding=run.binding,
+        order_date=dt.date.fromisoformat(problem["as_of"]) if problem.get("as_of") else None,
+        location_names={e["id"]: e.get("name") or e["id"] for e in problem["locations"]},
+    )
+    body = po_pdf.purchase_order_pdf(order, context)
+    return Download(body, po_pdf.MEDIA_TYPE, f"poolbuy-{order.number}.pdf")
 
 
 def plan_csv_zip(session: Session, user: User, run_id: int) -> Download:

@@ -23,11 +23,17 @@ def register_worker(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     )
     parser.add_argument("--queue", help="queue name (default: POOLBUY_JOBS_QUEUE)")
     parser.add_argument(
-        "--concurrency", type=int, default=1, metavar="N",
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="N",
         help="jobs solved at once in this process (default 1; add processes to scale)",
     )
     parser.add_argument(
-        "--no-sweeper", dest="sweeper", action="store_false", default=None,
+        "--no-sweeper",
+        dest="sweeper",
+        action="store_false",
+        default=None,
         help="do not fire schedules nor re-dispatch stranded jobs from this process",
     )
     parser.set_defaults(handler=cmd_worker)
@@ -54,8 +60,9 @@ def register_jobs(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     commands = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
 
     listing = commands.add_parser("list", help="the latest jobs and their state")
-    listing.add_argument("--state", choices=["queued", "running", "succeeded", "failed",
-                                              "cancelled"])
+    listing.add_argument(
+        "--state", choices=["queued", "running", "succeeded", "failed", "cancelled"]
+    )
     listing.add_argument("--limit", type=int, default=20)
     listing.set_defaults(handler=cmd_list)
 

@@ -17,6 +17,7 @@ transaction. ``Need.effective_priority`` is the priority to put in the problem.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -97,8 +98,12 @@ def needs_query(
     status: NeedStatus | None = None,
     priority: Priority | None = None,
     effective_priority: Priority | None = None,
+    reviewed: bool | None = None,
 ) -> sa.Select[Need]:
     stmt = sa.select(Need).where(visible_to(user)).order_by(Need.id)
+    if reviewed is not None:
+        confirmed = Need.confirmed_priority
+        stmt = stmt.where(confirmed.is_not(None) if reviewed else confirmed.is_(None))
     if round_id is not None:
         stmt = stmt.where(Need.round_id == round_id)
     if agency_id is not None:
@@ -130,6 +135,18 @@ def submitted_needs(session: Session, round_id: int) -> list[Need]:
             sa.select(Need)
             .where(Need.round_id == round_id, Need.status == NeedStatus.submitted)
             .order_by(Need.id)
+        )
+    )
+
+
+def drafts_of_round(session: Session, round_id: int) -> list[Need]:
+    """Every agency's drafts in the round: what its close leaves out of the run (a closing
+    coordinator is told which, and whose)."""
+    return list(
+        session.scalars(
+            sa.select(Need)
+            .where(Need.round_id == round_id, Need.status == NeedStatus.draft)
+            .order_by(Need.agency_id, Need.id)
         )
     )
 
@@ -180,16 +197,42 @@ def _justification_issues(priority: Any, justification: Any) -> list[FieldIssue]
     return []
 
 
+def need_by_issues(need_by: Any, round_: Round) -> list[FieldIssue]:
+    """A need due before the round's orders are placed (its ``as_of``) could never be met:
+    refused. (A round without one orders on the day it closes; ``NeedCreate`` already
+    refuses a date in the past.)"""
+    if isinstance(need_by, str):
+        try:
+            need_by = dt.date.fromisoformat(need_by)
+        except ValueError:
+            return []  # not a date: the field rules report it
+    order_date = round_.as_of
+    if order_date is None or type(need_by) is not dt.date or need_by >= order_date:
+        return []
+    return [
+        FieldIssue(
+            "$.need_by",
+            f"is before the round's order date ({order_date.isoformat()}): nothing ordered "
+            f"then can arrive by {need_by.isoformat()}; enter {order_date.isoformat()} or later",
+        )
+    ]
+
+
 def _raise_if(issues: list[FieldIssue]) -> None:
     if issues:
         raise InvalidInput(sorted(issues, key=lambda issue: issue.path))
 
 
-def validate_create(session: Session, body: NeedCreate | Mapping[str, Any]) -> NeedCreate:
-    """Every rule for a new need at once: the fields, the references, the justification."""
+def validate_create(
+    session: Session, body: NeedCreate | Mapping[str, Any], round_: Round | None
+) -> NeedCreate:
+    """Every rule for a new need of ``round_`` at once: the fields, the references, the
+    justification, the need-by date against the round's order date."""
     raw = body.model_dump(mode="json") if isinstance(body, NeedCreate) else body
     data, issues = _parse(NeedCreate, raw)
     issues += _reference_issues(session, raw)
+    if round_ is not None:  # else the round's look-up answers 404
+        issues += need_by_issues(raw.get("need_by"), round_)
     issues += _justification_issues(raw.get("priority"), raw.get("justification", ""))
     _raise_if(issues)
     assert data is not None
@@ -203,6 +246,8 @@ def validate_update(
     raw = body.model_dump(mode="json", exclude_unset=True) if isinstance(body, BaseModel) else body
     data, issues = _parse(NeedUpdate, raw)
     issues += _reference_issues(session, raw, current=need)
+    if "need_by" in raw:
+        issues += need_by_issues(raw["need_by"], need.round)
     issues += _justification_issues(
         raw.get("priority", need.priority.value), raw.get("justification", need.justification)
     )
@@ -261,7 +306,8 @@ def create_presented(
     # the lock is held only for the write itself. A shared lock: creations in the same
     # round go side by side, and the close (an exclusive lock) still waits for each of
     # them to commit, or makes them wait and refuse with 409.
-    data = validate_create(session, body)
+    # The need-by rule reads the round's order date, which is set when the round opens.
+    data = validate_create(session, body, session.get(Round, round_id))
     round_ = lock_round(session, round_id, shared=True)
     ensure_open(round_)
     now = utcnow()
@@ -440,6 +486,19 @@ def review_priority(
         )
     session.commit()
     return review
+
+
+def latest_reviews(session: Session, need_ids: Sequence[int]) -> dict[int, PriorityReview]:
+    """Each need's latest priority review (the one in force), with its reviewer."""
+    if not need_ids:
+        return {}
+    latest = (
+        sa.select(sa.func.max(PriorityReview.id))
+        .where(PriorityReview.need_id.in_(need_ids))
+        .group_by(PriorityReview.need_id)
+    )
+    rows = session.scalars(sa.select(PriorityReview).where(PriorityReview.id.in_(latest)))
+    return {r.need_id: r for r in rows}
 
 
 def reviews_query(need: Need) -> sa.Select[PriorityReview]:

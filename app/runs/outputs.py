@@ -17,6 +17,7 @@ from app.runs.schemas import (
     AwardLine,
     CostStatement,
     Delivery,
+    LateAward,
     PurchaseOrder,
     PurchaseOrderLine,
     UnmetNeed,
@@ -40,8 +41,19 @@ def _offer_id(ref: str) -> int | None:
     return int(tail) if ref.startswith("o-") and tail.isdigit() else None
 
 
-def purchase_orders(problem: Document, plan: Document) -> list[PurchaseOrder]:
-    """One consolidated order per supplier, its lines per offer, each line's awards per need."""
+def order_number(problem: Document, round_id: int, supplier: str) -> str:
+    """``PO-<round>-<nn>``: nn is the supplier's place (from 01) among the problem's suppliers,
+    sorted by id. The problem is the round's frozen snapshot, which every run of the round
+    shares, so a supplier keeps its number across re-runs and scenarios."""
+    ids = sorted(s["id"] for s in problem.get("suppliers", []))
+    if supplier not in ids:
+        raise ValueError(f"supplier {supplier!r} is not in the problem")
+    return f"PO-{round_id}-{ids.index(supplier) + 1:02d}"
+
+
+def purchase_orders(problem: Document, plan: Document, *, round_id: int) -> list[PurchaseOrder]:
+    """One consolidated order per supplier, its lines per offer, each line's awards per need;
+    each order numbered by ``order_number``."""
     needs = _by_id(problem, "needs")
     items = _by_id(problem, "items")
     suppliers = _by_id(problem, "suppliers")
@@ -102,6 +114,7 @@ def purchase_orders(problem: Document, plan: Document) -> list[PurchaseOrder]:
         shipping = _cents([d.cost for d in deliveries])
         orders.append(
             PurchaseOrder(
+                number=order_number(problem, round_id, supplier),
                 supplier=supplier,
                 supplier_name=suppliers.get(supplier, {}).get("name", ""),
                 currency=problem.get("currency", ""),
@@ -113,6 +126,33 @@ def purchase_orders(problem: Document, plan: Document) -> list[PurchaseOrder]:
             )
         )
     return orders
+
+
+def late_awards(problem: Document, plan: Document, agency: str | None = None) -> list[LateAward]:
+    """The awards delivered after their need's need-by date, latest first (then by need)."""
+    needs = _by_id(problem, "needs")
+    offers = _by_id(problem, "offers")
+    result = []
+    for award in plan.get("awards", []):
+        need = needs.get(award["need"], {})
+        if award["late_days"] <= 0 or (agency is not None and need.get("agency") != agency):
+            continue
+        result.append(
+            LateAward(
+                need_id=need_id_of(award["need"]),
+                need=award["need"],
+                agency=need.get("agency", ""),
+                location=need.get("location", ""),
+                quantity=award["quantity"],
+                need_by=need.get("need_by"),
+                delivery_date=award["delivery_date"],
+                late_days=award["late_days"],
+                item=need.get("item", ""),
+                priority=need.get("priority", ""),
+                supplier=offers.get(award["offer"], {}).get("supplier", ""),
+            )
+        )
+    return sorted(result, key=lambda a: (-a.late_days, a.agency, a.need_id or 0, a.need))
 
 
 def cost_statements(

@@ -290,7 +290,7 @@ def purchase_orders(
     consolidate every agency's needs). 409 while the run has no plan."""
     service.require_full_view(visible, "purchase orders")
     problem, plan = service.require_plan(visible)
-    orders = outputs.purchase_orders(problem, plan)
+    orders = outputs.purchase_orders(problem, plan, round_id=visible.run.round_id)
     return page_of(
         [o for o in orders if supplier is None or o.supplier == supplier], page, PurchaseOrder
     )

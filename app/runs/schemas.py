@@ -150,16 +150,27 @@ class RunRead(RunSummary):
                     "solver_stats": {"name": "HiGHS", "seconds": 0.4, "variables": 12},
                     "progress": {
                         "state": "done",
-                        "pooled": {"seconds": 0.4, "incumbent": 15650.0, "bound": 15650.0,
-                                   "gap": 0.0, "done": True},
-                        "history": [{"seconds": 0.2, "incumbent": 15700.0, "bound": 15400.0,
-                                     "gap": 0.0191}],
+                        "pooled": {
+                            "seconds": 0.4,
+                            "incumbent": 15650.0,
+                            "bound": 15650.0,
+                            "gap": 0.0,
+                            "done": True,
+                        },
+                        "history": [
+                            {"seconds": 0.2, "incumbent": 15700.0, "bound": 15400.0, "gap": 0.0191}
+                        ],
                     },
-                    "job": {"id": 12, "state": "succeeded", "attempts": 1,
-                            "time_limit_seconds": 60.0, "cancel_requested": False,
-                            "created_at": "2026-12-01T14:00:00Z",
-                            "started_at": "2026-12-01T14:00:00Z",
-                            "finished_at": "2026-12-01T14:00:02Z"},
+                    "job": {
+                        "id": 12,
+                        "state": "succeeded",
+                        "attempts": 1,
+                        "time_limit_seconds": 60.0,
+                        "cancel_requested": False,
+                        "created_at": "2026-12-01T14:00:00Z",
+                        "started_at": "2026-12-01T14:00:00Z",
+                        "finished_at": "2026-12-01T14:00:02Z",
+                    },
                     "approval": {
                         "required": ["IOM", "UNICEF"],
                         "approved": ["IOM"],
@@ -264,6 +275,14 @@ class AwardLine(BaseModel):
     late_days: int
 
 
+class LateAward(AwardLine):
+    """An award that arrives after its need-by date: what a chief must see before approving."""
+
+    item: str
+    priority: str
+    supplier: str
+
+
 class PurchaseOrderLine(BaseModel):
     offer: str
     offer_id: int | None
@@ -293,6 +312,7 @@ class PurchaseOrder(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    "number": "PO-12-01",
                     "supplier": "sup-001",
                     "supplier_name": "Suministros Médicos Istmo",
                     "currency": "USD",
@@ -339,6 +359,11 @@ class PurchaseOrder(BaseModel):
         }
     )
 
+    number: str = Field(
+        description="the purchase order's number, PO-<round id>-<nn>: nn is the supplier's "
+        "place among the round's frozen suppliers, so every run of a round gives a supplier "
+        "the same number"
+    )
     supplier: str
     supplier_name: str
     currency: str

@@ -14,7 +14,8 @@ from app.scenarios.models import ScenarioKind
 
 # ------------------------------------------------------------------------ scenarios
 
-Factor = Annotated[float, Field(gt=0, le=1000, strict=True, allow_inf_nan=False)]
+# 0 is allowed: it ignores lateness (a cost-only plan), as ``late_penalty_rate`` 0 does.
+Factor = Annotated[float, Field(ge=0, le=1000, strict=True, allow_inf_nan=False)]
 
 
 class ScenarioCreate(BaseModel):
@@ -39,7 +40,7 @@ class ScenarioCreate(BaseModel):
     late_penalty_factor: Factor | None = Field(
         default=None,
         description="multiplies the late penalty rate (after `settings`): 10 weighs lateness "
-        "ten times more",
+        "ten times more, 0 ignores it",
     )
 
     @field_validator("name", mode="before")

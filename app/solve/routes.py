@@ -50,13 +50,23 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     401: _problem_response(
         "No valid API token.",
-        {"type": "about:blank", "title": "Unauthorized", "status": 401,
-         "detail": "send 'Authorization: Bearer <token>'", "instance": "/api/v1/solve"},
+        {
+            "type": "about:blank",
+            "title": "Unauthorized",
+            "status": 401,
+            "detail": "send 'Authorization: Bearer <token>'",
+            "instance": "/api/v1/solve",
+        },
     ),
     413: _problem_response(
         "The body is larger than the service accepts.",
-        {"type": "about:blank", "title": "Payload too large", "status": 413,
-         "detail": "the request body exceeds 20971520 bytes", "instance": "/api/v1/solve"},
+        {
+            "type": "about:blank",
+            "title": "Payload too large",
+            "status": 413,
+            "detail": "the request body exceeds 20971520 bytes",
+            "instance": "/api/v1/solve",
+        },
     ),
     422: _problem_response(
         "Malformed JSON, or a document that breaks the contract: every problem is listed. "
@@ -66,18 +76,27 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "rise or whose unit_price rises; an offer twice in a capacity group or a supplier twice "
         "in an agency's exclusions; a rule whose kind lacks (or refuses) its limit, share or "
         "supplier.",
-        {"type": "about:blank", "title": "Invalid input", "status": 422,
-         "detail": "2 problems found; nothing was changed", "instance": "/api/v1/solve",
-         "errors": [
-             {"path": "$.needs[0].quantity", "reason": "Input should be greater than 0"},
-             {"path": "$.offers[1].supplier", "reason": "unknown supplier 'sup-999'"},
-         ]},
+        {
+            "type": "about:blank",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": "2 problems found; nothing was changed",
+            "instance": "/api/v1/solve",
+            "errors": [
+                {"path": "$.needs[0].quantity", "reason": "Input should be greater than 0"},
+                {"path": "$.offers[1].supplier", "reason": "unknown supplier 'sup-999'"},
+            ],
+        },
     ),
     415: _problem_response(
         "The body is not declared as JSON (Content-Type: application/json).",
-        {"type": "about:blank", "title": "Unsupported media type", "status": 415,
-         "detail": "send the problem document as application/json",
-         "instance": "/api/v1/solve"},
+        {
+            "type": "about:blank",
+            "title": "Unsupported media type",
+            "status": 415,
+            "detail": "send the problem document as application/json",
+            "instance": "/api/v1/solve",
+        },
     ),
 }
 

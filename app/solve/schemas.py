@@ -95,8 +95,13 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "need": _STR, "offer": _STR, "supplier": _STR, "quantity": _INT,
-                        "unit_price": _NUM, "delivery_date": _DATE, "late_days": _INT,
+                        "need": _STR,
+                        "offer": _STR,
+                        "supplier": _STR,
+                        "quantity": _INT,
+                        "unit_price": _NUM,
+                        "delivery_date": _DATE,
+                        "late_days": _INT,
                     }
                 ),
             },
@@ -104,9 +109,17 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "offer": _STR, "supplier": _STR, "item": _STR, "quantity": _INT,
-                        "tier_min_quantity": _INT, "unit_price": _NUM, "packs": _INT,
-                        "surplus": _INT, "goods_cost": _NUM, "fee": _NUM, "cost": _NUM,
+                        "offer": _STR,
+                        "supplier": _STR,
+                        "item": _STR,
+                        "quantity": _INT,
+                        "tier_min_quantity": _INT,
+                        "unit_price": _NUM,
+                        "packs": _INT,
+                        "surplus": _INT,
+                        "goods_cost": _NUM,
+                        "fee": _NUM,
+                        "cost": _NUM,
                     }
                 ),
             },
@@ -114,8 +127,11 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "rule": _STR, "count": _NULLABLE_INT, "share": _NULLABLE_NUM,
-                        "violation": _NUM, "penalty": _NUM,
+                        "rule": _STR,
+                        "count": _NULLABLE_INT,
+                        "share": _NULLABLE_NUM,
+                        "violation": _NUM,
+                        "penalty": _NUM,
                     }
                 ),
             },
@@ -127,8 +143,12 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "supplier": _STR, "location": _STR, "quantity": _INT,
-                        "fixed_cost": _NUM, "unit_cost": _NUM, "cost": _NUM,
+                        "supplier": _STR,
+                        "location": _STR,
+                        "quantity": _INT,
+                        "fixed_cost": _NUM,
+                        "unit_cost": _NUM,
+                        "cost": _NUM,
                     }
                 ),
             },
@@ -141,8 +161,14 @@ PLAN_SCHEMA: dict[str, Any] = {
                         "reason": {
                             "type": "string",
                             "enum": [
-                                "no_offer", "no_route", "not_eligible",
-                                "capacity", "min_order", "too_costly", "budget", "rule",
+                                "no_offer",
+                                "no_route",
+                                "not_eligible",
+                                "capacity",
+                                "min_order",
+                                "too_costly",
+                                "budget",
+                                "rule",
                             ],
                         },
                         "detail": _STR,
@@ -153,21 +179,27 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _obj(
                     {
-                        "agency": _STR, "allocated_cost": _NUM, "standalone_cost": _NUM,
-                        "standalone_objective": _NUM, "savings": _NUM, "savings_pct": _NUM,
-                        "direct_spend": _NUM, "budget": _NULLABLE_NUM,
+                        "agency": _STR,
+                        "allocated_cost": _NUM,
+                        "standalone_cost": _NUM,
+                        "standalone_objective": _NUM,
+                        "savings": _NUM,
+                        "savings_pct": _NUM,
+                        "direct_spend": _NUM,
+                        "budget": _NULLABLE_NUM,
                     }
                 ),
             },
             "baseline": _obj(
                 {
-                    "standalone_money_cost": _NUM, "standalone_objective": _NUM,
-                    "pooled_money_cost": _NUM, "savings": _NUM, "savings_pct": _NUM,
+                    "standalone_money_cost": _NUM,
+                    "standalone_objective": _NUM,
+                    "pooled_money_cost": _NUM,
+                    "savings": _NUM,
+                    "savings_pct": _NUM,
                 }
             ),
-            "solver": _obj(
-                {"name": _STR, "seconds": _NUM, "variables": _INT, "constraints": _INT}
-            ),
+            "solver": _obj({"name": _STR, "seconds": _NUM, "variables": _INT, "constraints": _INT}),
         },
         required=["status"],
     ),

@@ -97,4 +97,3 @@ def solve_body(
     return solve_document(
         parse_document(raw), max_time_limit_seconds=max_time_limit_seconds, workers=workers
     )
-

@@ -288,6 +288,25 @@ class MatrixCell:
     category: str
     needed: int
     awarded: int
+    # A critical need of this cell is left (partly) unmet: drawn so it cannot be missed.
+    critical_unmet: bool = False
+
+
+ALERT = "#b3261e"
+UNMET_FILL = "#eef1f4"
+LABEL_CHARS = 26  # a row label's line, at 11 px in the 190 px label column
+
+
+def wrap_label(label: str, width: int = LABEL_CHARS) -> list[str]:
+    """A label broken at spaces into lines of at most ``width`` characters (a longer word
+    stays whole on its own line): a location's name is shown in full, never cut."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def matrix_chart(
@@ -298,26 +317,31 @@ def matrix_chart(
     title: str,
     width: int = 820,
 ) -> str:
-    """Who-what-where: a grid of ``rows`` (id, label) x ``columns``; each cell a bar of its
-    categories' needed units (stacked, one colour per category, lengths to one scale) and
-    the share awarded underneath."""
+    """Who-what-where: a grid of ``rows`` (id, label) x ``columns``; in each cell one bar
+    per item category, its whole length that category's need and its coloured part the
+    share met. Categories are never added together (tests and tents are not one unit), and
+    a critical need left unmet is drawn in red with a mark, so 0% does not look like 100%."""
     categories = sorted({c.category for entries in cells.values() for c in entries})
     colour = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(categories)}
-    label_w, header_h, legend_h, row_h, right = 190, 34, 44, 46, 12
+    label_w, header_h, legend_h, right, bar_h, line_h = 190, 34, 58, 12, 24, 13
     col_w = (width - label_w - right) / max(len(columns), 1)
-    height = legend_h + header_h + row_h * max(len(rows), 1) + 8
-    totals = [sum(c.needed for c in entries) for entries in cells.values()]
-    scale = max(totals, default=0) or 1
 
-    lines = []
+    layout = []  # (row_id, label lines, bars per cell, row height)
+    for row_id, row_label in rows:
+        lines = wrap_label(row_label)
+        most = max((len(cells.get((row_id, c), ())) for c in columns), default=0)
+        layout.append((row_id, row_label, lines, max(most * bar_h, len(lines) * line_h) + 12))
+    height = legend_h + header_h + sum(h for *_, h in layout) + 8
+
+    described = []
     for (row_id, column), entries in sorted(cells.items()):
-        needed = sum(c.needed for c in entries)
-        awarded = sum(c.awarded for c in entries)
-        parts = ", ".join(f"{c.category} {c.needed:,}" for c in entries)
-        lines.append(
-            f"{column} at {row_id}: {needed:,} units needed ({parts}), {awarded:,} awarded"
+        parts = ", ".join(
+            f"{c.category} {c.needed:,} needed, {c.awarded:,} awarded"
+            + (" (a critical need unmet)" if c.critical_unmet else "")
+            for c in entries
         )
-    out = _open(width, height, title, "; ".join(lines) or "no needs", "matrix-chart")
+        described.append(f"{column} at {row_id}: {parts}")
+    out = _open(width, height, title, "; ".join(described) or "no needs", "matrix-chart")
 
     x = 0.0
     for category in categories:
@@ -328,52 +352,75 @@ def matrix_chart(
         _text(
             0,
             34,
-            "Bar length: units needed, to one scale. Figures: units needed, share met.",
+            "One bar per category: its length is the need, its coloured part the share met.",
             font_size=11,
             fill=MUTED,
         )
     )
+    out.append(_text(0, 50, "! in red: a critical need left unmet.", font_size=11, fill=ALERT))
     for j, column in enumerate(columns):
         cx = label_w + j * col_w + col_w / 2
         out.append(
             _text(cx, legend_h + 20, column, text_anchor="middle", font_weight="bold", font_size=11)
         )
-    for i, (row_id, row_label) in enumerate(rows):
-        y = legend_h + header_h + i * row_h
+    y = float(legend_h + header_h)
+    for row_id, row_label, lines, row_h in layout:
         out.append(
             f'<line x1="0" y1="{_num(y)}" x2="{width}" y2="{_num(y)}" stroke="{GRID}" '
             'stroke-width="1"/>'
         )
-        shown = row_label if len(row_label) <= 30 else row_label[:29] + "\u2026"
+        spans = "".join(
+            f'<tspan x="0" dy="{0 if k == 0 else line_h}">{escape(line)}</tspan>'
+            for k, line in enumerate(lines)
+        )
         out.append(
-            f'<text x="0" y="{_num(y + row_h / 2 + 4)}" font-size="11">{escape(shown)}'
+            f'<text x="0" y="{_num(y + 16)}" font-size="11" class="row-label">{spans}'
             f"<title>{escape(row_label)}</title></text>"
         )
         for j, column in enumerate(columns):
-            entries = cells.get((row_id, column), ())
-            if not entries:
-                continue
             x0 = label_w + j * col_w + 4
             usable = col_w - 8
-            offset = 0.0
-            needed = sum(c.needed for c in entries)
-            awarded = sum(c.awarded for c in entries)
-            for entry in sorted(entries, key=lambda c: c.category):
-                length = max(usable * entry.needed / scale, 1.5)
+            for k, entry in enumerate(sorted(cells.get((row_id, column), ()), key=_by_category)):
+                top = y + 6 + k * bar_h
+                share = entry.awarded / entry.needed if entry.needed else 1.0
+                met = usable * min(max(share, 0.0), 1.0)
                 tip = (
                     f"{column}, {row_label}, {entry.category}: {entry.needed:,} needed, "
                     f"{entry.awarded:,} awarded"
+                    + ("; a critical need is left unmet" if entry.critical_unmet else "")
                 )
+                stroke = ALERT if entry.critical_unmet else colour[entry.category]
                 out.append(
-                    f'<rect x="{_num(x0 + offset)}" y="{_num(y + 8)}" width="{_num(length)}" '
-                    f'height="14" fill="{colour[entry.category]}" stroke="#ffffff" '
-                    f'stroke-width="0.5"><title>{escape(tip)}</title>'
-                    "</rect>"
+                    f'<g class="cell{" critical-unmet" if entry.critical_unmet else ""}">'
+                    f"<title>{escape(tip)}</title>"
+                    f'<rect x="{_num(x0)}" y="{_num(top)}" width="{_num(usable)}" height="8" '
+                    f'fill="{UNMET_FILL}" stroke="{stroke}" stroke-width="'
+                    f'{1.5 if entry.critical_unmet else 0.75}"/>'
                 )
-                offset += length
-            share = f" \u00b7 {round(100 * awarded / needed)}%" if needed else ""
-            out.append(
-                _text(x0, y + 36, f"{short_number(needed)}{share}", font_size=10, fill=MUTED)
-            )
+                if met > 0:
+                    out.append(
+                        f'<rect x="{_num(x0)}" y="{_num(top)}" width="{_num(met)}" height="8" '
+                        f'fill="{colour[entry.category]}"/>'
+                    )
+                figure = f"{short_number(entry.needed)} \u00b7 {round(100 * share)}%"
+                if entry.critical_unmet:
+                    out.append(
+                        _text(
+                            x0,
+                            top + 19,
+                            f"{figure} !",
+                            font_size=10,
+                            fill=ALERT,
+                            font_weight="bold",
+                        )
+                    )
+                else:
+                    out.append(_text(x0, top + 19, figure, font_size=10, fill=MUTED))
+                out.append("</g>")
+        y += row_h
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _by_category(cell: MatrixCell) -> str:
+    return cell.category

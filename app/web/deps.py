@@ -14,6 +14,7 @@ as pages show one person's view of their agency's data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,7 @@ from app.api.params import MAX_OFFSET
 from app.auth.deps import authenticate_limited
 from app.auth.models import Role, User
 from app.catalogue import service as catalogue_service
-from app.catalogue.models import Item, Location
+from app.catalogue.models import Item, Location, Supplier
 from app.db import SessionDep
 from app.errors import DomainError, FieldIssue, Unauthorized, field_issues
 from app.settings import Settings, get_settings
@@ -107,6 +108,19 @@ def percent(value: Any) -> str:
     return f"{float(value):.1f} %"
 
 
+def _offset_label(moment: dt.datetime) -> str:
+    """`` UTC\u221205:00``: a time is read the same wherever its reader sits (none when unknown)."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return ""
+    if not offset:
+        return " UTC"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes > 0 else MINUS
+    hours, rest = divmod(abs(minutes), 60)
+    return f" UTC{sign}{hours:02d}:{rest:02d}"
+
+
 def when(value: Any, zone: dt.tzinfo | None = None) -> str:
     if value is None:
         return NONE
@@ -118,10 +132,30 @@ def when(value: Any, zone: dt.tzinfo | None = None) -> str:
     if isinstance(value, dt.datetime):
         if zone is not None and value.tzinfo is not None:
             value = value.astimezone(zone)
-        return value.strftime("%Y-%m-%d %H:%M")
+        return value.strftime("%Y-%m-%d %H:%M") + _offset_label(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def counted(count: Any, noun: str, nouns: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1,200 items``: a count with its noun in the right number."""
+    word = noun if count == 1 else (nouns or noun + "s")
+    return f"{number(count)} {word}"
+
+
+def name_codes(text: str, names: Mapping[str, str]) -> str:
+    """``text`` with each code of ``names`` (an item, location or supplier id, as the solver's
+    sentences cite them) replaced by its name: people read names, files keep the codes."""
+    known = {code: name for code, name in names.items() if name and name != code}
+    if not text or not known:
+        return text
+    pattern = re.compile(
+        r"(?<![\w-])("
+        + "|".join(re.escape(c) for c in sorted(known, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    return pattern.sub(lambda m: known[m.group(1)], text)
 
 
 def with_query(request: Request, **changes: Any) -> str:
@@ -136,7 +170,9 @@ def with_query(request: Request, **changes: Any) -> str:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.filters.update(money=money, number=number, percent=percent, when=when, change=change)
+templates.env.filters.update(
+    money=money, number=number, percent=percent, when=when, change=change, counted=counted
+)
 templates.env.globals.update(Role=Role, with_query=with_query)
 
 
@@ -248,21 +284,33 @@ def field_errors(issues: list[FieldIssue], aliases: Mapping[str, str] | None = N
 # -------------------------------------------------------------------------- names
 
 
-def names_context(session: Any, item_ids: list[str], location_ids: list[str]) -> dict[str, Any]:
-    """Names for the item and location codes a page lists (people read names, files codes)."""
+def names_context(
+    session: Any,
+    item_ids: list[str],
+    location_ids: list[str],
+    supplier_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """Names for the item, location and supplier codes a page lists (people read names,
+    files codes)."""
     return {
         "item_names": catalogue_service.names_by_id(session, Item, item_ids),
         "location_names": catalogue_service.names_by_id(session, Location, location_ids),
+        "supplier_names": catalogue_service.names_by_id(session, Supplier, supplier_ids or []),
     }
 
 
 def document_names(problem: Mapping[str, Any]) -> dict[str, Any]:
-    """The same from a run's problem document (its items and locations carry their names)."""
+    """The same from a run's problem document (its items, locations, suppliers and agencies
+    carry their names)."""
+
+    def of(key: str) -> dict[str, str]:
+        return {e["id"]: e.get("name") or e["id"] for e in problem.get(key, [])}
+
     return {
-        "item_names": {i["id"]: i.get("name") or i["id"] for i in problem.get("items", [])},
-        "location_names": {
-            loc["id"]: loc.get("name") or loc["id"] for loc in problem.get("locations", [])
-        },
+        "item_names": of("items"),
+        "location_names": of("locations"),
+        "supplier_names": of("suppliers"),
+        "agency_names": of("agencies"),
     }
 
 
@@ -277,6 +325,20 @@ def _error_page(request: Request, settings: Settings, status: int, title: str, d
         {"status": status, "title": title, "detail": detail},
         status_code=status,
     )
+
+
+def not_found_page(request: Request) -> Response:
+    """The page for a path that leads nowhere (``app.web`` answers browsers with it)."""
+    response = _error_page(
+        request,
+        _settings_of(request),
+        404,
+        "Page not found",
+        "There is no page at this address. It may have been mistyped, or what it showed "
+        "was removed. Start again from the rounds.",
+    )
+    response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+    return response
 
 
 class WebRoute(APIRoute):

@@ -330,7 +330,13 @@ def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Ser
     page = signed_in(browser, server, "TOKEN_COORDINATOR")
     page.goto(f"{server.base}/rounds/{server.round_id}")
     shot(page, "10-round-coordinator")
-    page.get_by_role("button", name="Close the round and run it").click()
+    # Closing asks first, and names the drafts it leaves out and their owners.
+    page.get_by_role("link", name="Close the round and run it").click()
+    expect(page.get_by_role("heading", name="Close")).to_be_visible()
+    expect(page.locator("#out-title")).to_have_text(re.compile("Left out|No drafts left out"))
+    expect(page.locator("#going-in")).to_be_visible()
+    shot(page, "10b-close-confirm")
+    page.get_by_role("button", name=re.compile("^Close")).click()
 
     expect(page.get_by_role("heading", name="Run #1")).to_be_visible()
     expect(page.locator("#run-progress")).to_be_visible()

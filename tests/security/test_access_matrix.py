@@ -204,12 +204,12 @@ ROUTES: dict[str, Call] = {
         for kind in ("item", "location", "supplier", "offer", "route")
     },
     "POST /api/v1/items": Call(
-        "/items", only(CATALOGUE, 201), json={"id": "zz-new", "name": "New", "unit": "each",
-                                               "category": "PPE"}
+        "/items",
+        only(CATALOGUE, 201),
+        json={"id": "zz-new", "name": "New", "unit": "each", "category": "PPE"},
     ),
     "POST /api/v1/locations": Call(
-        "/locations", only(CATALOGUE, 201), json={"id": "zz-new", "name": "New",
-                                                   "region": "Darién"}
+        "/locations", only(CATALOGUE, 201), json={"id": "zz-new", "name": "New", "region": "Darién"}
     ),
     "POST /api/v1/suppliers": Call(
         "/suppliers", only(CATALOGUE, 201), json={"id": "zz-new", "name": "New", "country": "PA"}
@@ -246,7 +246,8 @@ ROUTES: dict[str, Call] = {
     # A chief approves their own agency's share; B has none in this run; the coordinator
     # is no chief (and triggered the run: four-eyes).
     "POST /api/v1/runs/{run_id}/approvals": Call(
-        "/runs/{run}/approvals", "anonymous=401 chief_of_mission/own=201 *=403",
+        "/runs/{run}/approvals",
+        "anonymous=401 chief_of_mission/own=201 *=403",
         json={"decision": "approved"},
     ),
     "GET /api/v1/runs/{run_id}/approvals": Call("/runs/{run}/approvals", ANY),
@@ -299,7 +300,9 @@ ROUTES: dict[str, Call] = {
     "GET /api/v1/runs/{run_id}/frontier": Call("/runs/{run}/frontier", ANY),
     "GET /api/v1/rounds/{round_id}/schedule": Call("/rounds/{open}/schedule", ANY),
     "PUT /api/v1/rounds/{round_id}/schedule": Call(
-        "/rounds/{open}/schedule", only(MANAGER, 200), json={"timezone": "America/Panama"},
+        "/rounds/{open}/schedule",
+        only(MANAGER, 200),
+        json={"timezone": "America/Panama"},
         if_match="open",
     ),
     "DELETE /api/v1/rounds/{round_id}/schedule": Call(
@@ -378,8 +381,12 @@ WEB_ROUTES: dict[str, Call] = {
         form={"name": "R", "deadline": "2099-01-01T12:00", "currency": "USD"},
     ),
     "GET /rounds/{round_id}": Call("/rounds/{open}", SIGNED_IN),
+    # Closing is confirmed on a page of its own, which lists the drafts left out.
+    "GET /rounds/{round_id}/close": Call(
+        "/rounds/{open}/close", "anonymous=303 coordinator=200 *=403"
+    ),
     "POST /rounds/{round_id}/close": Call(
-        "/rounds/{open}/close", "anonymous=303 coordinator=303 *=403"
+        "/rounds/{open}/close", "anonymous=303 coordinator=303 *=403", form={"confirm": "yes"}
     ),
     "POST /rounds/{round_id}/rerun": Call(
         "/rounds/{done}/rerun", "anonymous=303 coordinator=303 *=403"
@@ -411,7 +418,8 @@ WEB_ROUTES: dict[str, Call] = {
         etag_field="draft_a",
     ),
     "POST /needs/{need_id}/withdraw": Call(
-        "/needs/{submitted_a}/withdraw", "anonymous=303 local_team/own=303 *=403",
+        "/needs/{submitted_a}/withdraw",
+        "anonymous=303 local_team/own=303 *=403",
         etag_field="submitted_a",
     ),
     "GET /rounds/{round_id}/needs/upload": Call(
@@ -421,10 +429,12 @@ WEB_ROUTES: dict[str, Call] = {
         "/rounds/{open}/needs/upload", "anonymous=303 local_team=303 *=403", upload=NEEDS_CSV
     ),
     "GET /rounds/{round_id}/reviews": Call("/rounds/{open}/reviews", SIGNED_IN),
-    "GET /needs/{need_id}/review": Call("/needs/{draft_a}/review", only(DRAFT, 200).replace(
-        "anonymous=401", "anonymous=303")),
+    "GET /needs/{need_id}/review": Call(
+        "/needs/{draft_a}/review", only(DRAFT, 200).replace("anonymous=401", "anonymous=303")
+    ),
     "POST /needs/{need_id}/review": Call(
-        "/needs/{submitted_a}/review", "anonymous=303 technical_specialist=303 *=403",
+        "/needs/{submitted_a}/review",
+        "anonymous=303 technical_specialist=303 *=403",
         form=REVIEW_BODY,
     ),
     # The catalogue's front page sends on to the items.
@@ -437,7 +447,8 @@ WEB_ROUTES: dict[str, Call] = {
         "/catalogue/offers/upload", "anonymous=303 technical_specialist=200 admin=200 *=403"
     ),
     "POST /catalogue/{kind}/upload": Call(
-        "/catalogue/routes/upload", "anonymous=303 technical_specialist=422 admin=422 *=403",
+        "/catalogue/routes/upload",
+        "anonymous=303 technical_specialist=422 admin=422 *=403",
         upload="x\n",
     ),
     "GET /catalogue/locations": Call("/catalogue/locations", SIGNED_IN),
@@ -470,12 +481,11 @@ WEB_ROUTES: dict[str, Call] = {
     "GET /runs/{run_id}": Call("/runs/{run}", SIGNED_IN),
     "GET /runs/{run_id}/progress": Call("/runs/{run}/progress", SIGNED_IN),
     # The run has finished: the coordinator is told so on its page.
-    "POST /runs/{run_id}/cancel": Call(
-        "/runs/{run}/cancel", "anonymous=303 coordinator=303 *=403"
-    ),
+    "POST /runs/{run_id}/cancel": Call("/runs/{run}/cancel", "anonymous=303 coordinator=303 *=403"),
     "GET /runs/{run_id}/plan": Call("/runs/{run}/plan", SIGNED_IN),
     "POST /runs/{run_id}/decision": Call(
-        "/runs/{run}/decision", "anonymous=303 chief_of_mission/own=303 *=403",
+        "/runs/{run}/decision",
+        "anonymous=303 chief_of_mission/own=303 *=403",
         form={"decision": "approved"},
     ),
     "POST /runs/{run_id}/scenarios": Call(
@@ -493,6 +503,10 @@ WEB_ROUTES: dict[str, Call] = {
     "GET /files/templates/{kind}.{fmt}": Call("/files/templates/needs.csv", SIGNED_IN),
     "GET /files/runs/{run_id}/plan.xlsx": Call("/files/runs/{run}/plan.xlsx", SIGNED_IN),
     "GET /files/runs/{run_id}/plan-csv.zip": Call("/files/runs/{run}/plan-csv.zip", SIGNED_IN),
+    # The plan's one supplier has the round's first purchase order number.
+    "GET /files/runs/{run_id}/orders/{number}.pdf": Call(
+        "/files/runs/{run}/orders/PO-{done}-01.pdf", SIGNED_IN
+    ),
     "GET /files/runs/{run_id}/plan.hxl.csv": Call("/files/runs/{run}/plan.hxl.csv", SIGNED_IN),
     "GET /files/rounds/{round_id}/needs.hxl.csv": Call(
         "/files/rounds/{open}/needs.hxl.csv", SIGNED_IN

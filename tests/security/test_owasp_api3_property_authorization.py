@@ -52,8 +52,9 @@ def test_a_need_posted_with_properties_it_may_not_set_is_refused(
     url = f"/api/v1/rounds/{world.ids['open']}/needs"
     headers = world.headers("local_team/own")
     before = session.scalar(sa.select(sa.func.count()).select_from(Need))
-    response = client.post(url, json={**_need_body(world), **FORBIDDEN_NEED_FIELDS},
-                           headers=headers)
+    response = client.post(
+        url, json={**_need_body(world), **FORBIDDEN_NEED_FIELDS}, headers=headers
+    )
     assert response.status_code == 422, response.text
     paths = {issue["path"] for issue in response.json()["errors"]}
     assert paths == {f"$.{name}" for name in FORBIDDEN_NEED_FIELDS}
@@ -80,7 +81,9 @@ def test_a_need_patched_with_properties_it_may_not_set_is_refused(
     need = session.get(Need, world.ids["draft_a"], populate_existing=True)
     assert need is not None
     assert (need.agency_id, need.status.value, need.confirmed_priority) == (
-        world.a.id, "draft", None
+        world.a.id,
+        "draft",
+        None,
     )
 
 
@@ -117,12 +120,16 @@ def test_no_response_and_no_audit_entry_carries_a_token_hash(
     session: Session, client: TestClient
 ) -> None:
     world = build_world(session, client)
-    created = client.post("/api/v1/tokens", json={"name": "x"},
-                          headers=world.headers("admin"))
+    created = client.post("/api/v1/tokens", json={"name": "x"}, headers=world.headers("admin"))
     assert set(created.json()) >= {"token", "prefix"} and "token_hash" not in created.json()
     hashes = list(session.scalars(sa.select(ApiToken.token_hash)))
-    for url in ("/api/v1/tokens", "/api/v1/audit?limit=500", "/api/v1/me",
-                f"/api/v1/users/{world.ids['user']}", "/api/v1/users?limit=500"):
+    for url in (
+        "/api/v1/tokens",
+        "/api/v1/audit?limit=500",
+        "/api/v1/me",
+        f"/api/v1/users/{world.ids['user']}",
+        "/api/v1/users?limit=500",
+    ):
         text = client.get(url, headers=world.headers("admin")).text
         assert "token_hash" not in text, url
         assert not [h for h in hashes if h in text], url

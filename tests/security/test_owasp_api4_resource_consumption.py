@@ -26,8 +26,14 @@ def test_a_body_over_the_limit_is_413_before_anything_reads_it(
     small = client_with(session, max_body_bytes=2_000)
     url = f"/api/v1/rounds/{world.ids['open']}/needs"
     headers = world.headers("local_team/own")
-    body = {"item_id": "x", "location_id": "y", "quantity": 1, "need_by": "2099-01-01",
-            "priority": "normal", "justification": "j" * 5_000}
+    body = {
+        "item_id": "x",
+        "location_id": "y",
+        "quantity": 1,
+        "need_by": "2099-01-01",
+        "priority": "normal",
+        "justification": "j" * 5_000,
+    }
     response = small.post(url, json=body, headers=headers)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
@@ -116,8 +122,9 @@ def test_requests_per_token_are_limited_with_retry_after(
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.json()["status"] == 429
     # Another token, even of the same agency, has its own allowance.
-    assert limited.get("/api/v1/me", headers=world.headers("chief_of_mission/own")).status_code \
-        == 200
+    assert (
+        limited.get("/api/v1/me", headers=world.headers("chief_of_mission/own")).status_code == 200
+    )
 
 
 def test_the_limits_are_on_by_default_and_off_when_set_to_zero() -> None:

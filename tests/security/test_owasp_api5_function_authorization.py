@@ -51,10 +51,18 @@ def test_every_action_is_refused_to_some_role() -> None:
 
 
 def test_admin_and_coordinator_functions_stay_apart() -> None:
-    admin_only = [k for k, c in ROUTES.items() if c.status_for("admin") < 400
-                  and all(c.status_for(x) >= 400 for x in CALLERS if x != "admin")]
-    coordinator_only = [k for k, c in ROUTES.items() if c.status_for("coordinator") < 400
-                        and all(c.status_for(x) >= 400 for x in CALLERS if x != "coordinator")]
+    admin_only = [
+        k
+        for k, c in ROUTES.items()
+        if c.status_for("admin") < 400
+        and all(c.status_for(x) >= 400 for x in CALLERS if x != "admin")
+    ]
+    coordinator_only = [
+        k
+        for k, c in ROUTES.items()
+        if c.status_for("coordinator") < 400
+        and all(c.status_for(x) >= 400 for x in CALLERS if x != "coordinator")
+    ]
     assert "POST /api/v1/users" in admin_only and "PATCH /api/v1/users/{user_id}" in admin_only
     assert "POST /api/v1/rounds/{round_id}/close" in coordinator_only
     assert "POST /api/v1/runs/{run_id}/approvals" not in coordinator_only

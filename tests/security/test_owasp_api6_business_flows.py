@@ -31,8 +31,9 @@ def test_who_triggered_a_run_cannot_approve_it(session: Session, client: TestCli
     url = f"/api/v1/runs/{rerun.json()['id']}/approvals"
     refused = client.post(url, json={"decision": "approved"}, headers=bearer(token))
     assert refused.status_code == 403, refused.text
-    other_chief = client.post(url, json={"decision": "approved"},
-                              headers=world.headers("chief_of_mission/own"))
+    other_chief = client.post(
+        url, json={"decision": "approved"}, headers=world.headers("chief_of_mission/own")
+    )
     assert other_chief.status_code == 201, other_chief.text
 
 
@@ -41,14 +42,13 @@ def test_an_agency_decides_once(session: Session, client: TestClient) -> None:
     url = f"/api/v1/runs/{world.ids['run']}/approvals"
     chief = world.headers("chief_of_mission/own")
     assert client.post(url, json={"decision": "approved"}, headers=chief).status_code == 201
-    again = client.post(url, json={"decision": "rejected", "reason": "changed my mind"},
-                        headers=chief)
+    again = client.post(
+        url, json={"decision": "rejected", "reason": "changed my mind"}, headers=chief
+    )
     assert again.status_code == 409
 
 
-def test_a_second_run_while_one_is_active_is_refused(
-    session: Session, client: TestClient
-) -> None:
+def test_a_second_run_while_one_is_active_is_refused(session: Session, client: TestClient) -> None:
     world = build_world(session, client)
     for status in (RunStatus.queued, RunStatus.running):
         run = session.get(Run, world.ids["run"], populate_existing=True)
@@ -81,8 +81,13 @@ def test_a_round_closes_once_and_a_binding_plan_is_final(
     assert rerun.status_code == 409
     need = client.post(
         f"/api/v1/rounds/{world.ids['done']}/needs",
-        json={"item_id": world.ids["item"], "location_id": world.ids["location"],
-              "quantity": 1, "need_by": "2099-01-01", "priority": "normal"},
+        json={
+            "item_id": world.ids["item"],
+            "location_id": world.ids["location"],
+            "quantity": 1,
+            "need_by": "2099-01-01",
+            "priority": "normal",
+        },
         headers=world.headers("local_team/own"),
     )
     assert need.status_code == 409

@@ -21,8 +21,18 @@ from sqlalchemy.orm import Session
 from tests.security.world import build_world
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
-HTTP_CLIENTS = {"urllib.request", "http.client", "httpx", "requests", "aiohttp", "urllib3",
-                "pycurl", "ftplib", "smtplib", "xmlrpc.client"}
+HTTP_CLIENTS = {
+    "urllib.request",
+    "http.client",
+    "httpx",
+    "requests",
+    "aiohttp",
+    "urllib3",
+    "pycurl",
+    "ftplib",
+    "smtplib",
+    "xmlrpc.client",
+}
 # Modules that may open connections, and to what.
 ALLOWED = {
     "app/jobs/broker.py": "the operator's RabbitMQ (settings.broker_url)",
@@ -45,8 +55,11 @@ def test_no_module_of_the_app_imports_an_http_client() -> None:
     offenders = {}
     for path in sorted(APP_DIR.rglob("*.py")):
         relative = path.relative_to(APP_DIR.parent).as_posix()
-        names = {n for n in _imports(path) if n in HTTP_CLIENTS or n.split(".")[0] in
-                 {"httpx", "requests", "aiohttp", "urllib3"}}
+        names = {
+            n
+            for n in _imports(path)
+            if n in HTTP_CLIENTS or n.split(".")[0] in {"httpx", "requests", "aiohttp", "urllib3"}
+        }
         if names and relative not in ALLOWED:
             offenders[relative] = sorted(names)
     assert not offenders, f"modules that could fetch a URL: {offenders}"
@@ -97,8 +110,14 @@ def test_imports_with_urls_open_no_connection(
             assert response.status_code == 422, response.text
         link = client.post(
             f"/api/v1/rounds/{open_round}/needs",
-            json={"item_id": url, "location_id": url, "quantity": 1, "need_by": "2099-01-01",
-                  "priority": "normal", "justification": url},
+            json={
+                "item_id": url,
+                "location_id": url,
+                "quantity": 1,
+                "need_by": "2099-01-01",
+                "priority": "normal",
+                "justification": url,
+            },
             headers=headers,
         )
         assert link.status_code == 422

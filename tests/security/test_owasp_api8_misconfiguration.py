@@ -46,8 +46,9 @@ def _assert_secure_headers(response: object) -> None:
 
 
 def test_errors_show_no_stack_and_carry_the_security_headers(session: Session) -> None:
-    client = TestClient(_app_that_fails(session, max_body_bytes=1_000),
-                        raise_server_exceptions=False)
+    client = TestClient(
+        _app_that_fails(session, max_body_bytes=1_000), raise_server_exceptions=False
+    )
     token = make_token(session, make_user(session, Role.local_team))
     session.commit()
     token_free = {
@@ -56,8 +57,9 @@ def test_errors_show_no_stack_and_carry_the_security_headers(session: Session) -
         "405": client.put("/api/v1/rounds"),
         "401": client.get("/api/v1/me"),
         "401 bad token": client.get("/api/v1/me", headers={"Authorization": "Bearer x"}),
-        "413": client.post("/api/v1/solve", content=b"x" * 2_000,
-                           headers={"content-type": "application/json"}),
+        "413": client.post(
+            "/api/v1/solve", content=b"x" * 2_000, headers={"content-type": "application/json"}
+        ),
         "422": client.get("/api/v1/rounds/not-a-number", headers=bearer(token)),
         "200": client.get("/healthz"),
     }
@@ -71,7 +73,9 @@ def test_errors_show_no_stack_and_carry_the_security_headers(session: Session) -
                 assert leak not in response.text, (name, leak, response.text)
     assert "hunter2" not in token_free["500"].text
     assert token_free["500"].json() == {
-        "type": "about:blank", "title": "Internal server error", "status": 500,
+        "type": "about:blank",
+        "title": "Internal server error",
+        "status": 500,
         "instance": "/api/v1/boom",
     }
 

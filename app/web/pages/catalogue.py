@@ -17,12 +17,14 @@ from app.catalogue.schemas import ItemRead, LocationRead, OfferRead, RouteRead, 
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.exchange import service as exchange_service
+from app.rounds.schemas import RoundCreate
 from app.web.deps import (
     CheckedForm,
     Offset,
     SettingsDep,
     WebRoute,
     WebUser,
+    names_context,
     redirect,
     render,
 )
@@ -31,6 +33,9 @@ from app.web.pages.needs import upload_of
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
+# Catalogue figures carry no currency of their own: a round reads them in its currency,
+# which is this one unless its coordinator opens it in another.
+CATALOGUE_CURRENCY: str = RoundCreate.model_fields["currency"].default
 Text = Annotated[str, Query(max_length=100)]
 
 
@@ -144,12 +149,17 @@ def offers_page(
     stmt = catalogue_service.offers_query(
         item_id=item_id.strip() or None, supplier_id=supplier_id.strip() or None
     )
+    page = paginate(session, stmt, _params(offset), OfferRead)
     return render(
         request,
         settings,
         "catalogue_offers.html",
         {
-            "page": paginate(session, stmt, _params(offset), OfferRead),
+            "page": page,
+            "currency": CATALOGUE_CURRENCY,
+            **names_context(
+                session, [o.item_id for o in page.items], [], [o.supplier_id for o in page.items]
+            ),
             "item_id": item_id,
             "supplier_id": supplier_id,
             "may_manage": _may_manage(user),
@@ -176,12 +186,20 @@ def routes_page(
     stmt = catalogue_service.routes_query(
         supplier_id=supplier_id.strip() or None, location_id=location_id.strip() or None
     )
+    page = paginate(session, stmt, _params(offset), RouteRead)
     return render(
         request,
         settings,
         "catalogue_routes.html",
         {
-            "page": paginate(session, stmt, _params(offset), RouteRead),
+            "page": page,
+            "currency": CATALOGUE_CURRENCY,
+            **names_context(
+                session,
+                [],
+                [r.location_id for r in page.items],
+                [r.supplier_id for r in page.items],
+            ),
             "supplier_id": supplier_id,
             "location_id": location_id,
             "may_manage": _may_manage(user),

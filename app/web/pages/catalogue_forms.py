@@ -603,6 +603,7 @@ def _save(
     editing = row is not None
     values, extras, raw, rows = _body(kind, form, editing)
     model = spec.update_model if editing else spec.create_model
+    existing = None
     try:
         body = parse_body(model, raw, lambda: _cross_issues(session, kind, raw, row))
         if editing:
@@ -613,7 +614,20 @@ def _save(
         errors, status = _in_form_order(kind, field_errors(_form_issues(exc.errors, rows))), 422
     except Conflict as exc:
         session.rollback()
-        errors, status = {spec.conflict_field[1 if editing else 0]: [exc.detail]}, 409
+        existing = (
+            catalogue_service.route_between(session, raw.get("supplier_id"), raw.get("location_id"))
+            if kind == "routes" and not editing
+            else None
+        )
+        if existing is not None:
+            # A person is sent to the route itself, not told the API's address of it.
+            message = (
+                f"a route from {existing.supplier.name} to {existing.location.name} already "
+                f"exists (route #{existing.id}): change that one instead"
+            )
+        else:
+            message = exc.detail
+        errors, status = {spec.conflict_field[1 if editing else 0]: [message]}, 409
     except Forbidden as exc:
         # The row itself was checked before the form was shown: what is refused is the
         # agency the agreement was given to.
@@ -622,6 +636,7 @@ def _save(
     else:
         return saved, None, 303
     context = _context(session, user, kind, values, row, extras, errors)
+    context["existing"] = existing
     # The ETag the form was sent with, not the row's now: a change someone made
     # meanwhile must still be caught when the form comes back.
     context["etag"] = text(form, "etag")

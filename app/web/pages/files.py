@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from app.api.params import IdPath
 from app.db import SessionDep
@@ -15,6 +15,8 @@ from app.rounds import service as rounds_service
 from app.web.deps import SettingsDep, WebRoute, WebUser
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+OrderNumber = Annotated[str, Path(pattern=r"^PO-\d{1,12}-\d{2,4}$")]
 
 
 def _send(download: Download) -> Response:
@@ -35,6 +37,14 @@ def template(
 @router.get("/files/runs/{run_id}/plan.xlsx")
 def plan_xlsx(run_id: IdPath, session: SessionDep, user: WebUser) -> Response:
     return _send(exchange_service.plan_xlsx(session, user, run_id))
+
+
+@router.get("/files/runs/{run_id}/orders/{number}.pdf")
+def purchase_order_pdf(
+    run_id: int, number: OrderNumber, session: SessionDep, user: WebUser
+) -> Response:
+    """One supplier's purchase order, printable."""
+    return _send(exchange_service.purchase_order_pdf(session, user, run_id, number))
 
 
 @router.get("/files/runs/{run_id}/plan-csv.zip")

@@ -9,8 +9,9 @@ problems next to the fields they are about.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
@@ -24,7 +25,7 @@ from app.catalogue.models import Item, Location
 from app.db import SessionDep
 from app.errors import Forbidden, InvalidInput, PreconditionFailed, field_issues
 from app.exchange import service as exchange_service
-from app.exchange.service import Upload
+from app.exchange.service import Upload, group_zone
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus, Priority
 from app.needs.schemas import NeedRead, PriorityReviewCreate, PriorityReviewRead
@@ -355,13 +356,25 @@ def reviews_page(
     user: WebUser,
     settings: SettingsDep,
     priority: Annotated[Priority | None, Query()] = None,
+    review: Annotated[Literal["to_review", "reviewed"] | None, Query()] = None,
     offset: Offset = 0,
 ) -> Response:
+    """The round's submitted needs for a specialist's priority review: what is left to
+    review (``review=to_review``) or was reviewed, and by whom."""
     round_ = rounds_service.get(session, round_id)
-    stmt = needs_service.needs_query(
-        user, round_id=round_.id, status=NeedStatus.submitted, effective_priority=priority
-    )
-    page = paginate(session, stmt, PageParams(limit=50, offset=offset), NeedRead)
+    reviewed = None if review is None else review == "reviewed"
+
+    def submitted(reviewed: bool | None) -> Any:
+        return needs_service.needs_query(
+            user,
+            round_id=round_.id,
+            status=NeedStatus.submitted,
+            effective_priority=priority,
+            reviewed=reviewed,
+        )
+
+    page = paginate(session, submitted(reviewed), PageParams(limit=50, offset=offset), NeedRead)
+    left = session.scalar(sa.select(sa.func.count()).select_from(submitted(False).subquery()))
     return render(
         request,
         settings,
@@ -372,6 +385,10 @@ def reviews_page(
             ),
             "round": round_,
             "page": page,
+            "review": review,
+            "left_to_review": int(left or 0),
+            "latest": needs_service.latest_reviews(session, [n.id for n in page.items]),
+            "zone": group_zone(settings),
             "priority": priority,
             "priorities": list(Priority),
             "may_review": user.has_role(Role.technical_specialist)

@@ -25,7 +25,7 @@ from app.rounds import service as rounds_service
 from app.rounds.models import Round, RoundStatus
 from app.rounds.schemas import RoundCreate, RoundRead
 from app.runs import service as runs_service
-from app.runs.models import Run
+from app.runs.models import Decision, Run
 from app.scenarios import service as scenarios_service
 from app.settings import Settings
 from app.web.deps import (
@@ -183,7 +183,20 @@ def round_context(
         and not any(r.status in runs_service.IN_PROGRESS for r in runs)
     )
     context["published"] = round_.status in rounds_service.PUBLISHED_STATUSES
+    context["rejections"] = _rejections(runs) if round_.status == RoundStatus.rejected else []
     return context
+
+
+def _rejections(runs: list[Run]) -> list[Any]:
+    """The rejections of the round's latest run with a plan: who rejected it and why."""
+    planned = [r for r in runs if r.plan is not None]
+    if not planned:
+        return []
+    latest = max(planned, key=lambda r: r.number)
+    return sorted(
+        (a for a in latest.approvals if a.decision == Decision.rejected),
+        key=lambda a: a.agency_id,
+    )
 
 
 def _count(session: Any, stmt: sa.Select[Any]) -> int:
@@ -213,6 +226,27 @@ def round_page(
     )
 
 
+@router.get("/rounds/{round_id}/close")
+def confirm_close(
+    round_id: int, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    """Closing cannot be undone and leaves every draft out: the coordinator is shown what
+    goes in, which drafts stay out and whose they are, and confirms."""
+    require_roles(Role.coordinator)(user)
+    round_ = rounds_service.get(session, round_id)
+    if round_.status != RoundStatus.open:
+        return redirect(f"/rounds/{round_id}", settings, "This round is closed already.", "warn")
+    drafts = needs_service.drafts_of_round(session, round_id)
+    context = {
+        "round": round_,
+        "zone": group_zone(settings),
+        "totals": _agency_totals(session, user, round_id),
+        "drafts": drafts,
+    }
+    context |= names_context(session, [n.item_id for n in drafts], [n.location_id for n in drafts])
+    return render(request, settings, "close_round.html", context)
+
+
 @router.post("/rounds/{round_id}/close")
 def close_round(
     round_id: IdPath,
@@ -222,8 +256,11 @@ def close_round(
     settings: SettingsDep,
     backend: JobBackendDep,
 ) -> Response:
-    """Queue the solve and go straight to the run's page, which follows its progress."""
+    """Queue the solve and go straight to the run's page, which follows its progress.
+    Only from the confirmation page (``confirm=yes``); else the browser is sent there."""
     require_roles(Role.coordinator)(user)
+    if text(form, "confirm") != "yes":
+        return redirect(f"/rounds/{round_id}/close")
     run = flows.close_round(session, user, round_id, settings=settings, backend=backend)
     return redirect(
         f"/runs/{run.id}", settings, f"Round closed: its needs are frozen in run #{run.number}."

@@ -38,6 +38,7 @@ from app.web.deps import (
     document_names,
     field_errors,
     money,
+    name_codes,
     page_markup,
     percent,
     redirect,
@@ -270,7 +271,21 @@ def frontier_chart(session: Any, run: Any, currency: str) -> tuple[str | None, A
     return svg, frontier
 
 
-def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
+def critical_unmet_cells(problem: Any, plan: Any) -> set[tuple[str, str, str]]:
+    """(location, agency, item category) of every critical need the plan leaves unmet."""
+    category = {i["id"]: i.get("category", "") for i in problem.get("items", [])}
+    return {
+        (u.location, u.agency, category.get(u.item, ""))
+        for u in outputs.unmet_needs(problem, plan)
+        if u.priority == "critical"
+    }
+
+
+def three_w_chart(
+    session: Any, user: User, round_: Any, critical: set[tuple[str, str, str]]
+) -> tuple[str, Any]:
+    """The 3W matrix; ``critical``: the cells (location, agency, category) where a critical
+    need is left unmet, drawn apart."""
     summary = three_w.three_w(session, user, round_)
     locations: dict[str, tuple[str, str]] = {}
     cells: dict[tuple[str, str], list[charts.MatrixCell]] = {}
@@ -278,7 +293,12 @@ def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
         label = row.location_name + (f" ({row.region})" if row.region else "")
         locations[row.location_id] = (row.region or "", label)
         cells.setdefault((row.location_id, row.agency_id), []).append(
-            charts.MatrixCell(row.item_category, row.quantity_needed, row.quantity_awarded)
+            charts.MatrixCell(
+                row.item_category,
+                row.quantity_needed,
+                row.quantity_awarded,
+                (row.location_id, row.agency_id, row.item_category) in critical,
+            )
         )
     rows = [(lid, label) for lid, (_region, label) in sorted(locations.items(), key=lambda x: x[1])]
     columns = sorted({row.agency_id for row in summary.rows})
@@ -286,7 +306,7 @@ def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
         rows,
         columns,
         cells,
-        title="Who needs what where: units needed per agency, location and category, "
+        title="Who needs what where: per location and agency, each category's need "
         "and the share the plan meets",
     )
     return svg, summary
@@ -302,13 +322,20 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
     statements = outputs.cost_statements(problem, plan)
     context["statements"] = statements
     context["unmet"] = outputs.unmet_needs(problem, plan)
+    context["late"] = outputs.late_awards(problem, plan)
     context["currency"] = problem.get("currency", "")
-    context |= document_names(problem)
+    names = document_names(problem)
+    context |= names
+    every_name = {**names["item_names"], **names["location_names"], **names["supplier_names"]}
+    context["why"] = {u.need: name_codes(u.detail, every_name) for u in context["unmet"]}
+    context["share"] = _share(statements, context, user.agency_id)
     if context["viewer"].full:
-        context["orders"] = outputs.purchase_orders(problem, plan)
+        context["orders"] = outputs.purchase_orders(problem, plan, round_id=run.round_id)
         context["baseline"] = plan.get("baseline") or {}
         context["plan"] = plan
-        svg, summary = three_w_chart(session, user, run.round)
+        critical = critical_unmet_cells(problem, plan)
+        svg, summary = three_w_chart(session, user, run.round, critical)
+        context["critical_cells"] = critical
         context["three_w_svg"] = page_markup(svg)
         context["three_w"] = summary
         frontier_svg, frontier = frontier_chart(session, run, context["currency"])
@@ -325,6 +352,21 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
     )
     context |= _decision_context(user, run, read)
     return context
+
+
+def _share(
+    statements: list[Any], context: dict[str, Any], agency: str | None
+) -> dict[str, Any] | None:
+    """The reader's own agency's part of the plan, which its chief decides on: its costs and
+    savings, its late awards and its unmet needs (None for a reader of no agency in the plan)."""
+    statement = next((s for s in statements if s.agency == agency), None)
+    if statement is None:
+        return None
+    return {
+        "statement": statement,
+        "late": [a for a in context["late"] if a.agency == agency],
+        "unmet": [u for u in context["unmet"] if u.agency == agency],
+    }
 
 
 def _decision_context(user: User, run: Any, read: RunRead) -> dict[str, Any]:

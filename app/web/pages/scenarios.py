@@ -151,8 +151,10 @@ def scenario_context(
     if summary.plan is not None:
         problem = run.problem
         context["agency_costs"] = agency_costs(problem, read.plan, summary.plan)
-        context["orders"] = outputs.purchase_orders(problem, summary.plan)
-        run_orders = outputs.purchase_orders(problem, read.plan) if read.plan else []
+        context["orders"] = outputs.purchase_orders(problem, summary.plan, round_id=run.round_id)
+        run_orders = (
+            outputs.purchase_orders(problem, read.plan, round_id=run.round_id) if read.plan else []
+        )
         context["run_order_totals"] = {o.supplier: o.total_cost for o in run_orders}
         context["unmet"] = outputs.unmet_needs(problem, summary.plan)
         context |= document_names(problem)
