@@ -491,7 +491,8 @@ def load_models() -> None:
     import app.jobs.models
     import app.needs.models
     import app.rounds.models
-    import app.runs.models  # noqa: F401
+    import app.runs.models
+    import app.sourcing.models  # noqa: F401
 
 
 def alembic_config(url: str | None = None, connection: sa.Connection | None = None) -> Any:
