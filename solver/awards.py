@@ -49,7 +49,9 @@ def _all_whole(model: PoolingModel) -> bool:
 
 
 def _resolve_flow_with_fixed_decisions(model: PoolingModel) -> None:
-    for z in model.binaries:
+    # Integer awards (held by rows that are no flow) are decisions here too.
+    whole = [model.award[p] for p in sorted(model.whole_awards)]
+    for z in [*model.binaries, *whole]:
         decided = float(round(z.varValue or 0.0))
         z.lowBound = decided
         z.upBound = decided

@@ -100,9 +100,23 @@ _PROGRESS_EVENTS = (
 _CANCEL_EVENT = highspy.cb.HighsCallbackType.kCallbackMipInterrupt
 
 
-def gap_of(objective: float, bound: float) -> float:
-    """The contract's gap: (objective - bound) / max(1, |objective|)."""
-    return max(0.0, objective - bound) / max(1.0, abs(objective))
+def gap_of(objective: float, bound: float, unavoidable: float = 0.0) -> float:
+    """The contract's gap on the avoidable objective:
+    (objective - bound) / max(1, |objective - unavoidable penalty|)."""
+    return max(0.0, objective - bound) / max(1.0, abs(objective - unavoidable))
+
+
+def stopped_by(highs: highspy.Highs) -> str:
+    """How a HiGHS run ended, in our words: "optimal", "infeasible", one of
+    `EARLY_STOPS`, or HiGHS's own status text for anything else (an error)."""
+    status = highs.getModelStatus()
+    if status == highspy.HighsModelStatus.kOptimal:
+        return "optimal"
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return "infeasible"
+    if status in _STOPPED_EARLY:
+        return _STOPPED_EARLY[status]
+    return str(highs.modelStatusToString(status))
 
 
 def run_highs(
@@ -131,12 +145,13 @@ def run_highs(
             return
         if progress is None:
             return
+        # The model's objective leaves the unavoidable penalty out; reports hold it.
         primal, dual = out.mip_primal_bound, out.mip_dual_bound
-        objective = primal if math.isfinite(primal) else None
-        bound = dual if math.isfinite(dual) else None
+        objective = primal + model.unavoidable if math.isfinite(primal) else None
+        bound = dual + model.unavoidable if math.isfinite(dual) else None
         gap = None
         if objective is not None and bound is not None:
-            gap = gap_of(objective, bound)
+            gap = gap_of(objective, bound, model.unavoidable)
         progress(SolveProgress(stage, agency, out.running_time, objective, bound, gap))
 
     events = [*(_PROGRESS_EVENTS if progress else ()), *([_CANCEL_EVENT] if cancel else [])]
@@ -151,15 +166,17 @@ def run_highs(
     )
     stats = model.lp.solve(solver)
     highs: Any = model.lp.solverModel
-    status = highs.getModelStatus()
+    stop = stopped_by(highs)
     info = highs.getInfo()
     seconds = time.perf_counter() - started
     nodes = int(max(0, info.mip_node_count))
-    bound = stats.best_bound if model.binaries else None
-    if status == highspy.HighsModelStatus.kOptimal:
-        return SolveOutcome(True, bound, seconds, nodes, "optimal")
-    if status == highspy.HighsModelStatus.kInfeasible:
-        return SolveOutcome(False, None, seconds, nodes, "infeasible", infeasible=True)
-    if status in _STOPPED_EARLY:
-        return SolveOutcome(stats.has_solution, bound, seconds, nodes, _STOPPED_EARLY[status])
-    return SolveOutcome(False, None, seconds, nodes, highs.modelStatusToString(status))
+    bound = None
+    if model.integer and stats.best_bound is not None:
+        bound = stats.best_bound + model.unavoidable
+    if stop == "optimal":
+        return SolveOutcome(True, bound, seconds, nodes, stop)
+    if stop == "infeasible":
+        return SolveOutcome(False, None, seconds, nodes, stop, infeasible=True)
+    if stop in EARLY_STOPS:
+        return SolveOutcome(stats.has_solution, bound, seconds, nodes, stop)
+    return SolveOutcome(False, None, seconds, nodes, stop)

@@ -1,9 +1,11 @@
 """Solving the pooled model item by item, with routes priced from the LP relaxation.
 
-An item's needs compete only for that item's offers: capacity, minimum orders
-and price tiers all belong to one offer of one item. What ties items together
-is the routes they share, whose fixed cost is paid once whatever moves along
-them. Give each item its own copy of every route it uses, priced at a share of
+An item's needs compete only for that item's offers: capacity, minimum orders,
+packs, price tiers and award rules all belong to one offer or one item. What ties
+items together is the routes they share, whose fixed cost is paid once whatever
+moves along them (and, where a document has them, a capacity group over several
+items' offers or an agency's budget: items tied by such a row are solved as one,
+see `items_of_columns`). Give each item its own copy of every route it uses, priced at a share of
 the route's fixed cost, and the model falls apart into one small MIP per item,
 which HiGHS solves exactly in milliseconds.
 
@@ -31,12 +33,14 @@ import pulp
 
 from solver.awards import WHOLE_TOLERANCE
 from solver.highs import (
+    EARLY_STOPS,
     CancelToken,
     ProgressCallback,
     SolveOutcome,
     SolveProgress,
     gap_of,
     run_highs,
+    stopped_by,
 )
 from solver.model import PoolingModel
 
@@ -117,11 +121,13 @@ def solve_model(
     """Solve in place like `run_highs`: item by item where the model splits, else whole."""
     started = time.perf_counter()
     variables = model.lp.exported_variables()
-    item_of_column = in_blocks(items_of_columns(model, variables), columns_per_block)
+    items = items_of_columns(model, variables)
+    item_of_column = in_blocks(items, columns_per_block)
     splits = len(np.unique(item_of_column[item_of_column >= 0])) >= 2
     relaxation = None
-    if model.binaries and splits:
+    if model.integer and splits:
         arrays, relaxation = relax(model, variables, time_limit)
+        refuse_unplaced_rows(arrays, items)
     if relaxation is None:
         # Without binaries the LP is the model; a single item gains nothing by
         # splitting; an LP relaxation that did not finish leaves no prices.
@@ -134,21 +140,24 @@ def solve_model(
             progress=progress,
             cancel=cancel,
         )
-    report = _Reporter(progress, stage, agency, started)
-    report(None, relaxation.objective)
+    # The LP's objective leaves out the unavoidable penalty (see model.py); plans and
+    # bounds here hold it, as the contract's do.
+    offset = arrays.offset + model.unavoidable
+    report = _Reporter(progress, stage, agency, started, model.unavoidable)
+    report(None, relaxation.objective + model.unavoidable)
 
     route_columns = np.flatnonzero(item_of_column < 0)
     shares = route_shares(arrays, item_of_column, relaxation.row_duals)
     models = list(item_models(arrays, item_of_column, shares))
     deadline = started + time_limit
-    results, stopped_by = solve_items(models, deadline, cancel, report, relaxation.objective)
+    bound = relaxation.objective + model.unavoidable
+    results, stopped = solve_items(models, deadline, cancel, report, bound)
     nothing = nothing_bought(model, variables)
     values = assemble(nothing, arrays, route_columns, results)
-    bound = relaxation.objective
-    if stopped_by == "optimal" and all(r.bound is not None for r in results):
+    if stopped == "optimal" and all(r.bound is not None for r in results):
         # Each item's bound is its own optimum or better; a route priced to an
         # item at its share is never dearer than the route itself.
-        bound = max(bound, sum(r.bound or 0.0 for r in results) + arrays.offset)
+        bound = max(bound, sum(r.bound or 0.0 for r in results) + offset)
 
     def plan_of(results: list[ItemResult]) -> Vector:
         return assemble(nothing, arrays, route_columns, results)
@@ -156,10 +165,10 @@ def solve_model(
     def close_enough(cost: float) -> bool:
         # A margin under the target, so that cents rounding in the plan's
         # recomputed figures cannot push the gap back over it.
-        return gap_of(cost + arrays.offset, bound) <= 0.9 * relative_gap
+        return gap_of(cost + offset, bound, model.unavoidable) <= 0.9 * relative_gap
 
-    if stopped_by == "optimal" and not close_enough(float(arrays.cost @ values)):
-        improved, stopped_by = improve_routes(
+    if stopped == "optimal" and not close_enough(float(arrays.cost @ values)):
+        improved, stopped = improve_routes(
             models,
             results,
             arrays,
@@ -175,15 +184,15 @@ def solve_model(
         candidate = assemble(nothing, arrays, route_columns, improved)
         if arrays.cost @ candidate < arrays.cost @ values:
             values, results = candidate, improved
-    objective = float(arrays.cost @ values) + arrays.offset
+    objective = float(arrays.cost @ values) + offset
     for variable, value in zip(variables, values, strict=True):
         variable.varValue = float(value)
     nodes = sum(r.nodes for r in results)
     report(objective, bound)
-    if stopped_by != "cancelled" and gap_of(objective, bound) <= relative_gap:
+    if stopped != "cancelled" and gap_of(objective, bound, model.unavoidable) <= relative_gap:
         return SolveOutcome(True, bound, time.perf_counter() - started, nodes, "optimal")
-    if stopped_by != "optimal":
-        return SolveOutcome(True, bound, time.perf_counter() - started, nodes, stopped_by)
+    if stopped != "optimal":
+        return SolveOutcome(True, bound, time.perf_counter() - started, nodes, stopped)
 
     # Not close enough: search the whole model, starting from the items' plan.
     # Its own bound starts lower than the items' one; reports keep the better,
@@ -193,7 +202,11 @@ def solve_model(
     def floored(event: SolveProgress) -> None:
         if progress is not None:
             best = bound if event.bound is None else max(bound, event.bound)
-            gap = None if event.objective is None else gap_of(event.objective, best)
+            gap = (
+                None
+                if event.objective is None
+                else gap_of(event.objective, best, model.unavoidable)
+            )
             seconds = searched_from + event.seconds
             progress(replace(event, bound=best, gap=gap, seconds=seconds))
 
@@ -220,25 +233,59 @@ def solve_model(
     )
 
 
+class UnplacedPart(ValueError):
+    """A column or row the item-by-item split cannot place: a fault in the model's
+    bookkeeping, refused rather than guessed at."""
+
+
 def items_of_columns(model: PoolingModel, variables: list[pulp.LpVariable]) -> Vector:
-    """The item (as a number) each column belongs to; -1 for a route's binary."""
-    problem = model.data.problem
+    """The item (as a number) each column belongs to; -1 for a route's binary.
+
+    Items that one row ties together (`model.ties`: a capacity group over several
+    items' offers, a budget) count as one. A column that is neither an item's
+    nor a route's binary is refused.
+    """
+    parent: dict[str, str] = {}
+
+    def root(item: str) -> str:
+        while parent.setdefault(item, item) != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    for tie in model.ties:
+        first, *others = sorted(tie)
+        for other in others:
+            parent[root(other)] = root(first)
+    routes = {y.name for y in model.route_used.values()}
     item_number: dict[str, int] = {}
+    numbers = np.empty(len(variables), dtype=np.int64)
+    for j, variable in enumerate(variables):
+        item = model.column_item.get(variable.name)
+        if item is not None:
+            numbers[j] = item_number.setdefault(root(item), len(item_number))
+        elif variable.name in routes:
+            numbers[j] = -1
+        else:
+            raise UnplacedPart(f"column {variable.name} is neither an item's nor a route's")
+    return numbers
 
-    def number(item: str) -> int:
-        return item_number.setdefault(item, len(item_number))
 
-    item_of: dict[str, int] = {}
-    pairs = model.data.pairs
-    for p, x in model.award.items():
-        item_of[x.name] = number(problem.needs[pairs[p].need].item)
-    for n, u in model.unmet.items():
-        item_of[u.name] = number(problem.needs[n].item)
-    for (p, _tier), w in model.tier_quantity.items():
-        item_of[w.name] = number(problem.needs[pairs[p].need].item)
-    for (o, _tier), z in model.tier_chosen.items():
-        item_of[z.name] = number(problem.offers[o].item)
-    return np.fromiter((item_of.get(v.name, -1) for v in variables), dtype=np.int64)
+def refuse_unplaced_rows(arrays: "ModelArrays", item_of_column: Vector) -> None:
+    """Every row must hold columns of exactly one item (besides route binaries)."""
+    item_of_entry = item_of_column[arrays.column]
+    own = item_of_entry >= 0
+    rows = arrays.row_of_entry[own]
+    count = len(arrays.row_lower)
+    low = np.full(count, np.iinfo(np.int64).max)
+    high = np.full(count, -1)
+    np.minimum.at(low, rows, item_of_entry[own])
+    np.maximum.at(high, rows, item_of_entry[own])
+    unplaced = np.flatnonzero((high < 0) | (low != high))
+    if len(unplaced):
+        raise UnplacedPart(
+            f"{len(unplaced)} row(s) hold no item's column or several items' (row {unplaced[0]})"
+        )
 
 
 def in_blocks(item_of_column: Vector, columns_per_block: int = _COLUMNS_PER_BLOCK) -> Vector:
@@ -272,7 +319,7 @@ def relax(
     highs: Any = model.lp.solverModel
     arrays = model_arrays(highs, variables)
     highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if stopped_by(highs) != "optimal":
         return arrays, None
     solution = highs.getSolution()
     return arrays, Relaxation(
@@ -488,14 +535,14 @@ def improve_routes(
     again = [i for i, m in enumerate(models) if _can_use_others_routes(m, results[i], opened)]
     for i in again:
         price(models[i])
-    second, stopped_by = solve_items([models[i] for i in again], deadline, cancel, report, bound)
+    second, stopped = solve_items([models[i] for i in again], deadline, cancel, report, bound)
     # Cut short by time, the second pass still improves the items it did.
     for i, result in zip(again, second, strict=False):
         results[i] = result
     plan = plan_of(results)
     cost = float(arrays.cost @ plan)
-    if stopped_by != "optimal" or close_enough(cost):
-        return results, stopped_by
+    if stopped != "optimal" or close_enough(cost):
+        return results, stopped
 
     opened = open_routes(plan)
     users_of: dict[int, list[int]] = {}
@@ -509,11 +556,9 @@ def improve_routes(
         for i in users:
             # Only along routes open already: the change in cost is then the items' own.
             price(models[i], closed=route, open_new=False)
-        without, stopped_by = solve_items(
-            [models[i] for i in users], deadline, cancel, report, bound
-        )
-        if stopped_by != "optimal":
-            return results, stopped_by
+        without, stopped = solve_items([models[i] for i in users], deadline, cancel, report, bound)
+        if stopped != "optimal":
+            return results, stopped
         extra = sum(
             _own_cost(arrays, models[i], new) - _own_cost(arrays, models[i], results[i])
             for i, new in zip(users, without, strict=True)
@@ -561,12 +606,10 @@ def solve_item(item: ItemModel, time_limit: float) -> ItemResult:
     highs.setOptionValue("time_limit", time_limit)
     highs.passModel(item.lp)
     highs.run()
-    status = highs.getModelStatus()
+    stop = stopped_by(highs)
     info = highs.getInfo()
     objective = info.objective_function_value
-    has_values = status == highspy.HighsModelStatus.kOptimal or (
-        status == highspy.HighsModelStatus.kTimeLimit and math.isfinite(objective)
-    )
+    has_values = stop == "optimal" or (stop in EARLY_STOPS and math.isfinite(objective))
     values = np.asarray(highs.getSolution().col_value) if has_values else None
     integer = np.flatnonzero(
         np.asarray(item.lp.integrality_, dtype=object) == highspy.HighsVarType.kInteger
@@ -575,7 +618,7 @@ def solve_item(item: ItemModel, time_limit: float) -> ItemResult:
     bound: float | None = None
     if math.isfinite(dual):
         bound = dual
-    elif status == highspy.HighsModelStatus.kOptimal:
+    elif stop == "optimal":
         # An item without binaries is an LP: its optimum is its bound.
         bound = objective
     nodes = max(0, info.mip_node_count)
@@ -601,7 +644,7 @@ def _vertex_with_decisions_fixed(highs: highspy.Highs, integer: Vector, values: 
     )
     highs.setOptionValue("solver", "simplex")
     highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if stopped_by(highs) != "optimal":
         return values  # awards.py re-solves the whole flow instead
     return np.asarray(highs.getSolution().col_value)
 
@@ -640,16 +683,22 @@ def assemble(
 
 class _Reporter:
     def __init__(
-        self, progress: ProgressCallback | None, stage: str, agency: str | None, started: float
+        self,
+        progress: ProgressCallback | None,
+        stage: str,
+        agency: str | None,
+        started: float,
+        unavoidable: float,
     ) -> None:
         self.progress, self.stage, self.agency, self.started = progress, stage, agency, started
+        self.unavoidable = unavoidable
         self.last = started
 
     def __call__(self, objective: float | None, bound: float) -> None:
         if self.progress is None:
             return
         self.last = time.perf_counter()
-        gap = None if objective is None else gap_of(objective, bound)
+        gap = None if objective is None else gap_of(objective, bound, self.unavoidable)
         self.progress(
             SolveProgress(self.stage, self.agency, self.last - self.started, objective, bound, gap)
         )

@@ -14,7 +14,8 @@ from solver.problem import Need, Offer, Problem, Route
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """A usable (need, offer): same item, eligible agency, and a route exists."""
+    """A usable (need, offer): same item, eligible agency, supplier not excluded by the
+    agency, and a route exists."""
 
     need: int
     offer: int
@@ -48,6 +49,12 @@ class PoolingData:
     pairs_of_offer: dict[int, list[int]] = field(default_factory=dict)
     pairs_of_route: dict[int, list[int]] = field(default_factory=dict)
 
+    @property
+    def unavoidable_penalty(self) -> float:
+        """Unmet penalty of the needs nothing can serve: no plan avoids it."""
+        needs = self.problem.needs
+        return sum(self.unmet_unit_penalty[n] * needs[n].quantity for n in self.unreachable)
+
     def reachable_demand(self, offer: int) -> int:
         """Most units the offer could be asked for: the needs it can serve, in full."""
         quantity = self.problem.needs
@@ -80,6 +87,7 @@ def build_pooling_data(problem: Problem, agencies: Iterable[str] | None = None) 
     offers_of_item: dict[str, list[int]] = defaultdict(list)
     for o, offer in enumerate(problem.offers):
         offers_of_item[offer.item].append(o)
+    excluded = excluded_suppliers(problem)
 
     needs: list[int] = []
     pairs: list[Pair] = []
@@ -99,13 +107,17 @@ def build_pooling_data(problem: Problem, agencies: Iterable[str] | None = None) 
             r = route_index.get((offer.supplier, need.location))
             if r is None or not offer.serves(need.agency):
                 continue
+            if offer.supplier in excluded.get(need.agency, ()):
+                continue
             route = problem.routes[r]
             arrives = delivery_date(problem, offer, route)
             late = late_days(need, arrives)
             pairs.append(Pair(n, o, r, arrives, late, route.unit_cost + late_rate * late))
             found = True
         if not found:
-            unreachable[n] = _why_unreachable(problem, need, offers_of_item.get(need.item, []))
+            unreachable[n] = _why_unreachable(
+                problem, need, offers_of_item.get(need.item, []), route_index, excluded
+            )
 
     data = PoolingData(problem, needs, pairs, prices, unmet_penalty, unreachable)
     for p, pair in enumerate(pairs):
@@ -115,10 +127,37 @@ def build_pooling_data(problem: Problem, agencies: Iterable[str] | None = None) 
     return data
 
 
-def _why_unreachable(problem: Problem, need: Need, offers: list[int]) -> Unreachable:
+def excluded_suppliers(problem: Problem) -> dict[str, frozenset[str]]:
+    """The suppliers each agency may not buy from (after its own vetting)."""
+    return {a.id: frozenset(a.excluded_suppliers) for a in problem.agencies if a.excluded_suppliers}
+
+
+def _why_unreachable(
+    problem: Problem,
+    need: Need,
+    offers: list[int],
+    route_index: dict[tuple[str, str], int],
+    excluded: dict[str, frozenset[str]],
+) -> Unreachable:
     item, location, agency = need.item, need.location, need.agency
     if not offers:
         return Unreachable("no_offer", f"no supplier offers {item}; add an offer to the catalogue")
+    # Usable but for the agency's exclusions: the contract's not_eligible.
+    barred = sorted(
+        {
+            problem.offers[o].supplier
+            for o in offers
+            if problem.offers[o].serves(agency)
+            and (problem.offers[o].supplier, location) in route_index
+            and problem.offers[o].supplier in excluded.get(agency, ())
+        }
+    )
+    if barred:
+        return Unreachable(
+            "not_eligible",
+            f"{agency} excludes every supplier that could deliver {item} to {location} "
+            f"({', '.join(barred)}); review the exclusion or find another supplier",
+        )
     routed = {r.supplier for r in problem.routes if r.location == location}
     eligible = [o for o in offers if problem.offers[o].serves(agency)]
     if not eligible:

@@ -45,11 +45,12 @@ class SolveResult:
         never taken on trust from the solver's status.
         """
         objective = float(self.figures.objective)
+        unavoidable = float(self.figures.unavoidable_penalty)
         outcome = self.outcome
         if outcome.infeasible:
             return PlanStatus.INFEASIBLE, objective, 0.0
         if not outcome.has_solution and outcome.stopped_by not in EARLY_STOPS:
-            return PlanStatus.ERROR, 0.0, gap_of(objective, 0.0)
+            return PlanStatus.ERROR, 0.0, gap_of(objective, 0.0, unavoidable)
         if self.bound is not None:
             # A bound a hair above the recomputed objective is rounding in the solver.
             bound = min(self.bound, objective)
@@ -57,9 +58,9 @@ class SolveResult:
             # No binaries: the LP optimum is exact.
             bound = objective
         else:
-            # Every cost is non-negative, so 0 is always a valid bound.
-            bound = 0.0
-        gap = gap_of(objective, bound)
+            # Every cost is non-negative and no plan avoids the unavoidable penalty.
+            bound = min(unavoidable, objective)
+        gap = gap_of(objective, bound, unavoidable)
         if gap <= target_gap + _GAP_SLACK:
             return PlanStatus.OPTIMAL, bound, gap
         return PlanStatus.FEASIBLE, bound, gap
@@ -104,7 +105,7 @@ def solve_needs(
     )
     lap("solve")
     awards = read_awards(model, outcome.has_solution)
-    figures = price_awards(problem, awards, data.needs)
+    figures = price_awards(problem, awards, data.needs, unreachable=data.unreachable)
     lap("read_back")
     return SolveResult(
         data,

@@ -6,7 +6,7 @@ from typing import Any
 from solver.allocation import allocate
 from solver.baseline import Standalone
 from solver.pipeline import SolveResult
-from solver.pricing import to_cents
+from solver.pricing import Order, to_cents
 from solver.problem import Problem
 from solver.unmet import explain_unmet
 
@@ -17,6 +17,25 @@ def money(value: Decimal) -> float:
 
 def percent(part: Decimal, whole: Decimal) -> float:
     return 0.0 if whole == 0 else round(float(100 * part / whole), 4)
+
+
+def order_line(problem: Problem, order: Order) -> dict[str, Any]:
+    """One order: packs and surplus, goods and fee each to the cent, cost their sum."""
+    offer = problem.offers[order.offer]
+    goods, fee = to_cents(order.goods), to_cents(order.fee)
+    return {
+        "offer": offer.id,
+        "supplier": offer.supplier,
+        "item": offer.item,
+        "quantity": order.quantity,
+        "tier_min_quantity": offer.price_tiers[order.tier].min_quantity,
+        "unit_price": float(order.unit_price),
+        "packs": order.packs,
+        "surplus": order.surplus,
+        "goods_cost": float(goods),
+        "fee": float(fee),
+        "cost": float(goods + fee),
+    }
 
 
 def agencies_with_needs(problem: Problem) -> list[str]:
@@ -38,6 +57,7 @@ def build_plan(
     reasons = explain_unmet(result.data, figures, searched_out=not result.outcome.has_solution)
     needs, offers, routes = problem.needs, problem.offers, problem.routes
 
+    budget_of = {agency.id: agency.budget for agency in problem.agencies}
     agency_lines = []
     for a in agencies:
         alone = to_cents(alone_cost[a])
@@ -51,6 +71,8 @@ def build_plan(
                 "savings": float(saved),
                 "savings_pct": percent(saved, alone),
                 "standalone_status": standalone[a].status.value,
+                "direct_spend": money(figures.direct_spend.get(a, Decimal(0))),
+                "budget": budget_of[a],
             }
         )
     alone_total = sum((to_cents(c) for c in alone_cost.values()), Decimal(0))
@@ -68,6 +90,9 @@ def build_plan(
         "late_unit_days": figures.late_unit_days,
         "unmet_penalty": float(figures.unmet_penalty),
         "unmet_units": sum(figures.unmet.values()),
+        "unavoidable_penalty": float(figures.unavoidable_penalty),
+        "fees": money(figures.fees),
+        "rule_penalty": float(figures.rule_penalty),
         "awards": [
             {
                 "need": needs[a.need].id,
@@ -80,17 +105,20 @@ def build_plan(
             }
             for a in figures.awards
         ],
-        "orders": [
+        "orders": [order_line(problem, o) for o in figures.orders],
+        "rules": [
             {
-                "offer": offers[o.offer].id,
-                "supplier": offers[o.offer].supplier,
-                "item": offers[o.offer].item,
-                "quantity": o.quantity,
-                "tier_min_quantity": offers[o.offer].price_tiers[o.tier].min_quantity,
-                "unit_price": float(o.unit_price),
-                "cost": money(o.cost),
+                "rule": problem.rules[r.rule].id,
+                "count": r.count,
+                "share": None if r.share is None else float(r.share),
+                "violation": float(r.violation),
+                "penalty": float(r.penalty),
             }
-            for o in figures.orders
+            for r in figures.rules
+        ],
+        "capacity_groups": [
+            {"group": group.id, "quantity": figures.group_quantity[g], "capacity": group.capacity}
+            for g, group in enumerate(problem.capacity_groups)
         ],
         "shipments": [
             {

@@ -1,4 +1,7 @@
-"""The problem document of contract v1 as typed, immutable data.
+"""The problem document of contract v2 (v1 plus optional sourcing fields) as typed data.
+
+A v1 document is a v2 document: every v2 field is optional and, absent, means what
+v1 says (no budget, no exclusion, packs of one, no fee, no group, no rule).
 
 These models check types and ranges, field by field. Rules that span fields or
 entities (references, duplicate ids, tier order) live in `validation.py`, which
@@ -9,7 +12,7 @@ a document is reported at once.
 import math
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -23,6 +26,23 @@ class Priority(StrEnum):
 class Allocation(StrEnum):
     USAGE = "usage"
     PROPORTIONAL = "proportional"
+    LEAST_CORE = "least_core"
+
+
+class Fairness(StrEnum):
+    NONE = "none"
+    CORE = "core"
+
+
+class RuleKind(StrEnum):
+    MAX_SUPPLIERS = "max_suppliers"
+    MIN_SUPPLIERS = "min_suppliers"
+    MAX_SHARE = "max_share"
+    MIN_SHARE = "min_share"
+
+    @property
+    def counts_suppliers(self) -> bool:
+        return self in (RuleKind.MAX_SUPPLIERS, RuleKind.MIN_SUPPLIERS)
 
 
 def _no_text_or_bool_number(value: Any) -> Any:
@@ -55,6 +75,8 @@ MAX_UNITS = 100_000_000
 MAX_DAYS = 3_650
 MAX_MONEY = 10_000_000.0
 MAX_RATE = 1_000.0
+# A budget is a right-hand side, not a coefficient: it may be far larger than a price.
+MAX_BUDGET = 1e12
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 _Number = BeforeValidator(_no_text_or_bool_number)
@@ -63,7 +85,14 @@ PositiveWholeNumber = Annotated[int, _Number, Field(gt=0, le=MAX_UNITS)]
 Days = Annotated[int, _Number, Field(ge=0, le=MAX_DAYS)]
 Money = Annotated[float, _Number, Field(ge=0, le=MAX_MONEY)]
 Rate = Annotated[float, _Number, Field(ge=0, le=MAX_RATE)]
+Budget = Annotated[float, _Number, Field(ge=0, le=MAX_BUDGET)]
+Penalty = Annotated[float, _Number, Field(gt=0, le=MAX_MONEY)]
+Share = Annotated[float, _Number, Field(gt=0, le=1)]
 IsoDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_plausible_date)]
+
+
+def _empty_for_null(value: Any) -> Any:
+    return () if value is None else value
 
 
 class _Entity(BaseModel):
@@ -75,6 +104,9 @@ class _Entity(BaseModel):
 class Agency(_Entity):
     id: Id
     name: str = ""
+    # Cap on the agency's direct spend (its awards' goods, fees and unit shipping).
+    budget: Budget | None = None
+    excluded_suppliers: Annotated[tuple[Id, ...], BeforeValidator(_empty_for_null)] = ()
 
 
 class Item(_Entity):
@@ -120,6 +152,8 @@ class Offer(_Entity):
     min_order_quantity: WholeNumber = 0
     lead_time_days: Days
     eligible_agencies: tuple[Id, ...] | None = None
+    pack_size: Annotated[int, _Number, Field(ge=1, le=MAX_UNITS)] = 1
+    fee_rate: Rate = 0.0
 
     def serves(self, agency: str) -> bool:
         return self.eligible_agencies is None or agency in self.eligible_agencies
@@ -131,6 +165,32 @@ class Route(_Entity):
     fixed_cost: Money
     unit_cost: Money
     transit_days: Days
+
+
+class CapacityGroup(_Entity):
+    """Capacity shared by several offers (one factory line, one warehouse)."""
+
+    id: Id
+    offers: tuple[Id, ...]
+    capacity: WholeNumber
+
+
+class Rule(_Entity):
+    """A soft award rule on one item (and location): breaking it costs `penalty` per unit
+    of violation. Which of `limit`, `share` and `supplier` a kind needs is checked in
+    validation.py, beside the other rules that span fields."""
+
+    id: Id
+    kind: RuleKind
+    item: Id
+    location: Id | None = None
+    supplier: Id | None = None
+    limit: WholeNumber | None = None
+    share: Share | None = None
+    penalty: Penalty
+
+    def in_scope(self, item: str, location: str) -> bool:
+        return item == self.item and (self.location is None or location == self.location)
 
 
 DEFAULT_PRIORITY_WEIGHTS: dict[Priority, float] = {
@@ -169,9 +229,13 @@ class Settings(_Entity):
     time_limit_seconds: Annotated[float, _Number, Field(gt=0, le=86_400)] = 60.0
     relative_gap: Annotated[float, _Number, Field(ge=0, le=1)] = 0.0001
     allocation: Allocation = Allocation.USAGE
+    fairness: Fairness = Fairness.NONE
 
 
 class Problem(_Entity):
+    # "version": 2 may be given and changes nothing; a version this service does not
+    # know is refused rather than read as if it were one it does.
+    version: Literal[1, 2] | None = None
     as_of: IsoDate
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     agencies: tuple[Agency, ...] = ()
@@ -181,6 +245,8 @@ class Problem(_Entity):
     needs: tuple[Need, ...] = ()
     offers: tuple[Offer, ...] = ()
     routes: tuple[Route, ...] = ()
+    capacity_groups: tuple[CapacityGroup, ...] = ()
+    rules: tuple[Rule, ...] = ()
     settings: Annotated[Settings, BeforeValidator(_defaults_for_nulls)] = Field(
         default_factory=Settings
     )

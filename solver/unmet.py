@@ -2,17 +2,25 @@
 
 Needs nothing can serve were explained when the pairs were built. For the rest
 the plan itself says what stood in the way: every offer that could serve the
-need is full (capacity), or the only ones with room have a minimum order that
-the demand still open cannot reach (min_order); otherwise buying was possible
-and the model judged the unmet penalty cheaper (too_costly).
+need is full, itself or through its capacity group (capacity), or the only ones
+with room have a minimum order that the demand still open cannot reach
+(min_order); the agency's budget is all but spent (budget: direct spend within
+1% of it); a rule on the item would charge its penalty for serving more (rule:
+a maximum already reached, a share at its bound, a minimum of suppliers that one
+supplier alone would break); otherwise buying was possible and the model judged
+the unmet penalty cheaper (too_costly).
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from solver.pairs import PoolingData, Unreachable
-from solver.pricing import PlanFigures
-from solver.problem import Priority
+from solver.pricing import PlanFigures, RuleOutcome, dec
+from solver.problem import Need, Priority, Problem, RuleKind
+
+# "Its direct spend is within 1% of its budget" (contract v2).
+BUDGET_BINDS = Decimal("0.99")
 
 _RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.NORMAL: 2}
 
@@ -34,6 +42,7 @@ def explain_unmet(
     """
     problem = data.problem
     ordered = {order.offer: order.quantity for order in figures.orders}
+    room = _room(problem, figures)
     open_demand: dict[int, int] = defaultdict(int)
     for n, missing in figures.unmet.items():
         for p in data.pairs_of_need.get(n, []):
@@ -50,7 +59,7 @@ def explain_unmet(
         for o in offers:
             offer = problem.offers[o]
             minimum = max(offer.min_order_quantity, offer.price_tiers[0].min_quantity)
-            states[o] = _OfferState(ordered.get(o, 0), ordered.get(o, 0) >= offer.capacity, minimum)
+            states[o] = _OfferState(ordered.get(o, 0), not room[o], minimum)
         full = [o for o in offers if states[o].at_capacity]
         too_small = [
             o
@@ -76,6 +85,10 @@ def explain_unmet(
                 f"offer {offer.id} of {offer.supplier} takes orders of at least "
                 f"{states[o].minimum} {need.item} {why}",
             )
+        elif (budget := _budget_binds(data, figures, n)) is not None:
+            reasons[n] = Unreachable("budget", budget)
+        elif (rule := _rule_in_the_way(problem, figures, need)) is not None:
+            reasons[n] = Unreachable("rule", rule)
         elif searched_out:
             reasons[n] = Unreachable(
                 "too_costly",
@@ -91,6 +104,107 @@ def explain_unmet(
                 "penalty rate, or find a cheaper offer or route",
             )
     return reasons
+
+
+def _room(problem: Problem, figures: PlanFigures) -> dict[int, bool]:
+    """Whether an offer could take one unit more: room in its last pack, or for
+    another pack within its own capacity and every group it is in."""
+    ordered = {order.offer: order for order in figures.orders}
+    index = {o.id: i for i, o in enumerate(problem.offers)}
+    groups_of: dict[int, list[int]] = defaultdict(list)
+    for g, group in enumerate(problem.capacity_groups):
+        for offer_id in group.offers:
+            groups_of[index[offer_id]].append(g)
+    room: dict[int, bool] = {}
+    for o, offer in enumerate(problem.offers):
+        order = ordered.get(o)
+        if order is not None and order.surplus > 0:
+            room[o] = True
+            continue
+        quantity = order.quantity if order is not None else 0
+        room[o] = quantity + offer.pack_size <= offer.capacity and all(
+            figures.group_quantity.get(g, 0) + offer.pack_size
+            <= problem.capacity_groups[g].capacity
+            for g in groups_of[o]
+        )
+    return room
+
+
+def _budget_binds(data: PoolingData, figures: PlanFigures, n: int) -> str | None:
+    problem = data.problem
+    need = problem.needs[n]
+    agency = next(a for a in problem.agencies if a.id == need.agency)
+    if agency.budget is None:
+        return None
+    budget = dec(agency.budget)
+    spend = figures.direct_spend.get(agency.id, Decimal(0))
+    if spend < BUDGET_BINDS * budget:
+        return None
+    # The cheapest landed unit (goods, fee, unit shipping) among the offers that serve it.
+    ordered = {order.offer: order.tier for order in figures.orders}
+    unit = min(
+        dec(problem.offers[pair.offer].price_tiers[ordered.get(pair.offer, 0)].unit_price)
+        * (1 + dec(problem.offers[pair.offer].fee_rate))
+        + dec(problem.routes[pair.route].unit_cost)
+        for pair in (data.pairs[p] for p in data.pairs_of_need[n])
+    )
+    missing = figures.unmet[n]
+    more = max(Decimal(0), unit * missing - (budget - spend))
+    return (
+        f"{agency.id}'s budget of {budget:.2f} binds: its direct spend is {spend:.2f}; "
+        f"about {more:.2f} more budget would buy the {missing} {need.item} still needed "
+        f"(at {unit:.2f} a unit landed); raise the budget or move funds from another need"
+    )
+
+
+def _rule_in_the_way(problem: Problem, figures: PlanFigures, need: Need) -> str | None:
+    """The first rule on the need's item whose penalty serving it more would incur."""
+    for outcome in figures.rules:
+        rule = problem.rules[outcome.rule]
+        if rule.in_scope(need.item, need.location) and _rule_binds(problem, outcome):
+            where = f" at {rule.location}" if rule.location else ""
+            penalty = f"{rule.penalty:g}"
+            if rule.kind is RuleKind.MAX_SUPPLIERS:
+                what = (
+                    f"rule {rule.id} allows at most {rule.limit} suppliers of {need.item}{where} "
+                    f"and {outcome.count} take part; another would cost its penalty of "
+                    f"{penalty}; raise the limit or ask the suppliers chosen for more"
+                )
+            elif rule.kind is RuleKind.MIN_SUPPLIERS:
+                what = (
+                    f"rule {rule.id} asks for at least {rule.limit} suppliers of {need.item}"
+                    f"{where}, and buying from fewer costs its penalty of {penalty} per "
+                    "supplier missing; add offers from more suppliers or lower the limit"
+                )
+            elif rule.kind is RuleKind.MAX_SHARE:
+                what = (
+                    f"rule {rule.id} caps {rule.supplier}'s share of {need.item}{where} at "
+                    f"{rule.share:.0%}, reached; more from {rule.supplier} costs {penalty} per "
+                    "unit over the cap; raise the share or find another supplier"
+                )
+            else:
+                what = (
+                    f"rule {rule.id} reserves {rule.share:.0%} of {need.item}{where} for "
+                    f"{rule.supplier}; buying more from others costs {penalty} per unit "
+                    f"below that share; ask {rule.supplier} for more or lower the share"
+                )
+            return f"{what} (serving it costs more than its unmet penalty)"
+    return None
+
+
+def _rule_binds(problem: Problem, outcome: RuleOutcome) -> bool:
+    rule = problem.rules[outcome.rule]
+    limit = rule.limit or 0
+    if rule.kind is RuleKind.MAX_SUPPLIERS:
+        return (outcome.count or 0) >= limit
+    if rule.kind is RuleKind.MIN_SUPPLIERS:
+        return outcome.count == 0 and limit >= 2
+    if outcome.share is None:
+        return False  # nothing in scope is bought: no share to hold to yet
+    share = dec(rule.share or 0.0)
+    if rule.kind is RuleKind.MAX_SHARE:
+        return outcome.share >= share
+    return outcome.share <= share
 
 
 def _capacity_detail(data: PoolingData, figures: PlanFigures, n: int, full: list[int]) -> str:

@@ -120,13 +120,45 @@ def _ids(document: Mapping[str, Any], key: str) -> tuple[set[str], list[Issue]]:
 
 def _cross_checks(document: Mapping[str, Any]) -> Iterator[Issue]:
     known: dict[str, set[str]] = {}
-    for key in ("agencies", "items", "locations", "suppliers", "needs", "offers"):
+    for key in (
+        "agencies",
+        "items",
+        "locations",
+        "suppliers",
+        "needs",
+        "offers",
+        "capacity_groups",
+        "rules",
+    ):
         known[key], duplicates = _ids(document, key)
         yield from duplicates
 
     def reference(path: str, value: Any, collection: str, noun: str) -> Iterator[Issue]:
         if isinstance(value, str) and value and value not in known[collection]:
             yield Issue(path, f"unknown {noun} '{value}'")
+
+    def references(path: str, values: Any, collection: str, noun: str) -> Iterator[Issue]:
+        """A list of references: each must exist, and none may be listed twice."""
+        if not isinstance(values, list):
+            return
+        listed: set[str] = set()
+        for j, value in enumerate(values):
+            yield from reference(f"{path}[{j}]", value, collection, noun)
+            # Only codes: an object or list here is a type error the field check reports
+            # (and cannot go in a set).
+            if not isinstance(value, str):
+                continue
+            if value in listed:
+                yield Issue(f"{path}[{j}]", f"{noun} '{value}' listed twice")
+            listed.add(value)
+
+    for i, agency in _entries(document, "agencies"):
+        yield from references(
+            f"$.agencies[{i}].excluded_suppliers",
+            agency.get("excluded_suppliers"),
+            "suppliers",
+            "supplier",
+        )
 
     for i, need in _entries(document, "needs"):
         yield from reference(f"$.needs[{i}].agency", need.get("agency"), "agencies", "agency")
@@ -139,19 +171,22 @@ def _cross_checks(document: Mapping[str, Any]) -> Iterator[Issue]:
         base = f"$.offers[{i}]"
         yield from reference(f"{base}.supplier", offer.get("supplier"), "suppliers", "supplier")
         yield from reference(f"{base}.item", offer.get("item"), "items", "item")
-        eligible = offer.get("eligible_agencies")
-        if isinstance(eligible, list):
-            listed: set[str] = set()
-            for j, agency in enumerate(eligible):
-                yield from reference(f"{base}.eligible_agencies[{j}]", agency, "agencies", "agency")
-                # Only codes: an object or list here is a type error the field check reports
-                # (and cannot go in a set).
-                if not isinstance(agency, str):
-                    continue
-                if agency in listed:
-                    yield Issue(f"{base}.eligible_agencies[{j}]", f"agency '{agency}' listed twice")
-                listed.add(agency)
+        yield from references(
+            f"{base}.eligible_agencies", offer.get("eligible_agencies"), "agencies", "agency"
+        )
         yield from _tier_checks(base, offer.get("price_tiers"))
+
+    for i, group in _entries(document, "capacity_groups"):
+        yield from references(
+            f"$.capacity_groups[{i}].offers", group.get("offers"), "offers", "offer"
+        )
+
+    for i, rule in _entries(document, "rules"):
+        base = f"$.rules[{i}]"
+        yield from reference(f"{base}.item", rule.get("item"), "items", "item")
+        yield from reference(f"{base}.location", rule.get("location"), "locations", "location")
+        yield from reference(f"{base}.supplier", rule.get("supplier"), "suppliers", "supplier")
+        yield from _rule_checks(base, rule)
 
     first_route: dict[tuple[str, str], int] = {}
     for i, route in _entries(document, "routes"):
@@ -168,6 +203,36 @@ def _cross_checks(document: Mapping[str, Any]) -> Iterator[Issue]:
                 )
             else:
                 first_route[supplier, location] = i
+
+
+_COUNT_KINDS = {"max_suppliers": 0, "min_suppliers": 1}  # the least limit of each
+_SHARE_KINDS = ("max_share", "min_share")
+
+
+def _rule_checks(base: str, rule: Mapping[str, Any]) -> Iterator[Issue]:
+    """What a rule's kind asks of its other fields (their types are the models' checks)."""
+    kind = rule.get("kind")
+    if kind in _COUNT_KINDS:
+        limit = rule.get("limit")
+        if limit is None:
+            yield Issue(f"{base}.limit", f"is required for a {kind} rule")
+        elif _is_number(limit) and 0 <= limit < _COUNT_KINDS[kind]:
+            yield Issue(f"{base}.limit", f"must be at least {_COUNT_KINDS[kind]} for a {kind} rule")
+        for field in ("supplier", "share"):
+            if rule.get(field) is not None:
+                yield Issue(
+                    f"{base}.{field}",
+                    f"applies only to max_share and min_share rules, not to a {kind} rule",
+                )
+    elif kind in _SHARE_KINDS:
+        for field in ("supplier", "share"):
+            if rule.get(field) is None:
+                yield Issue(f"{base}.{field}", f"is required for a {kind} rule")
+        if rule.get("limit") is not None:
+            yield Issue(
+                f"{base}.limit",
+                f"applies only to max_suppliers and min_suppliers rules, not to a {kind} rule",
+            )
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
