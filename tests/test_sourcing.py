@@ -388,6 +388,51 @@ def test_the_snapshot_carries_the_sourcing_and_the_stored_plan_equals_a_solve_of
     assert [r["id"] for r in document["rules"]] == [f"r-{i}" for i in rule_ids[:2]]
     # s2's only mask offer has expired, yet its min_share rule names it: it is listed.
     assert world.codes["s2"] in {s["id"] for s in document["suppliers"]}
-    assert document["settings"]["allocation"] == "usage"
+    # The round said nothing: the pooling round checks fairness by default.
+    assert (document["settings"]["allocation"], document["settings"]["fairness"]) == (
+        "usage",
+        "core",
+    )
     assert run.plan is not None
     assert comparable(solve(document)) == comparable(run.plan)
+
+
+# ------------------------------------------------------------- allocation, fairness
+
+
+def test_a_coordinator_chooses_the_allocation_and_fairness_which_is_on_by_default(
+    session: Session, client: TestClient, world: World, auth_headers: Headers
+) -> None:
+    coordinator = _as(world, "coordinator", auth_headers)
+    etag = client.get(world.url(), headers=coordinator).headers["ETag"]
+    wrong = client.patch(
+        world.url(),
+        json={"settings": {"allocation": "fair-ish", "fairness": "maybe"}},
+        headers={**coordinator, "If-Match": etag},
+    )
+    assert _paths(wrong) == {"$.settings.allocation", "$.settings.fairness"}
+    # A chief of mission does not choose how the group splits its cost.
+    chief = client.patch(
+        world.url(),
+        json={"settings": {"allocation": "least_core"}},
+        headers=_as(world, "a_chief", auth_headers, **{"If-Match": etag}),
+    )
+    assert chief.status_code == 403
+
+    round_ = client.post(
+        "/api/v1/rounds",
+        json={"name": "Silent", "deadline": "2099-01-01T12:00:00Z"},
+        headers=coordinator,
+    ).json()
+    assert "fairness" not in round_["settings"]  # stored: only what was chosen
+
+    chosen = client.patch(
+        world.url(),
+        json={"settings": {"allocation": "least_core", "fairness": "none"}},
+        headers={**coordinator, "If-Match": etag},
+    )
+    assert chosen.status_code == 200, chosen.text
+    closed = close(client, world, auth_headers)
+    assert closed.status_code == 201, closed.text
+    settings = session.get_one(Run, closed.json()["id"]).problem["settings"]
+    assert (settings["allocation"], settings["fairness"]) == ("least_core", "none")
