@@ -51,13 +51,16 @@ class PlanStatus(StrEnum):
 class SolveProgress:
     """One report on a solve under way, for logs, progress bars and job records."""
 
-    stage: str  # "pooled" or "standalone"
+    stage: str  # "pooled", "standalone" or "coalitions"
     agency: str | None
     seconds: float
     objective: float | None
     bound: float | None
     gap: float | None
     done: bool = False
+    # For "coalitions": how many of the coalitions to check have their value.
+    completed: int | None = None
+    total: int | None = None
 
 
 ProgressCallback = Callable[[SolveProgress], None]

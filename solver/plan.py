@@ -5,6 +5,8 @@ from typing import Any
 
 from solver.allocation import allocate
 from solver.baseline import Standalone
+from solver.coalitions import CoalitionChecks
+from solver.fairness import assess_fairness
 from solver.pipeline import SolveResult
 from solver.pricing import Order, to_cents
 from solver.problem import Problem
@@ -47,6 +49,7 @@ def build_plan(
     problem: Problem,
     result: SolveResult,
     standalone: dict[str, Standalone],
+    checks: CoalitionChecks | None = None,
 ) -> dict[str, Any]:
     """The plan document; the caller adds the solver's timings once they are known."""
     figures = result.figures
@@ -54,6 +57,9 @@ def build_plan(
     agencies = agencies_with_needs(problem)
     alone_cost = {a: standalone[a].money_cost for a in agencies}
     allocated = allocate(problem, figures, agencies, alone_cost)
+    fairness = None
+    if checks is not None:
+        allocated, fairness = assess_fairness(problem, figures, agencies, allocated, checks)
     reasons = explain_unmet(result.data, figures, searched_out=not result.outcome.has_solution)
     needs, offers, routes = problem.needs, problem.offers, problem.routes
 
@@ -78,7 +84,7 @@ def build_plan(
     alone_total = sum((to_cents(c) for c in alone_cost.values()), Decimal(0))
     pooled_total = to_cents(figures.money_cost)
 
-    return {
+    plan: dict[str, Any] = {
         "status": status.value,
         "objective": float(figures.objective),
         "bound": bound,
@@ -158,3 +164,6 @@ def build_plan(
             "stopped_by": result.outcome.stopped_by,
         },
     }
+    if fairness is not None:
+        plan["fairness"] = fairness
+    return plan

@@ -4,7 +4,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from solver.baseline import solve_with_baselines
+from solver.baseline import Standalone, solve_with_coalitions
+from solver.coalitions import (
+    CoalitionChecks,
+    coalitions_to_check,
+    coalitions_to_solve,
+    fairness_asked,
+)
 from solver.highs import CancelToken, ProgressCallback, SolveCancelled
 from solver.pipeline import SolveResult, solve_needs
 from solver.plan import agencies_with_needs, build_plan
@@ -20,6 +26,7 @@ def solve(
     progress: ProgressCallback | None = None,
     workers: int | None = None,
     cancel: CancelToken | None = None,
+    processes: bool | None = None,
 ) -> dict[str, Any]:
     """Pool every agency's needs against the offers and return the plan document.
 
@@ -27,7 +34,10 @@ def solve(
     the contract, and `SolveCancelled` once `cancel` is set (checked by HiGHS
     as it searches, so a long solve stops within moments). `time_limit_seconds`
     and `relative_gap` override the document's settings; `workers` caps the
-    threads solving at once (default: one per core).
+    solves running at once (default: one per core). With fairness asked for
+    (`settings.fairness` "core" or `allocation` "least_core"), every coalition the
+    contract names is solved too; `processes` chooses a process pool for them
+    (True), threads (False) or, by default, processes for a large enough batch.
     """
     started = time.perf_counter()
     problem = validate(document)
@@ -43,11 +53,22 @@ def solve(
             raise SolveCancelled("the pooled solve was cancelled")
         return result
 
-    result, standalone = solve_with_baselines(
-        problem, agencies, pooled, workers=workers, progress=progress, cancel=cancel
+    result, values = solve_with_coalitions(
+        problem,
+        coalitions_to_solve(problem, agencies),
+        pooled,
+        workers=workers,
+        processes=processes,
+        progress=progress,
+        cancel=cancel,
     )
     baselines_done = time.perf_counter()
-    plan = build_plan(problem, result, standalone)
+    standalone = {a: Standalone.of(values[(a,)]) for a in agencies}
+    checks = None
+    if fairness_asked(problem):
+        checked, exhaustive = coalitions_to_check(agencies)
+        checks = CoalitionChecks(checked, exhaustive, values)
+    plan = build_plan(problem, result, standalone, checks)
     finished = time.perf_counter()
     stages = {
         "validate": validated - started,

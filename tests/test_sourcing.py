@@ -395,6 +395,9 @@ def test_the_snapshot_carries_the_sourcing_and_the_stored_plan_equals_a_solve_of
     )
     assert run.plan is not None
     assert comparable(solve(document)) == comparable(run.plan)
+    # Three agencies with needs: six coalitions checked; the rules are reported.
+    assert run.plan["fairness"]["coalitions"] == 6
+    assert [r["rule"] for r in run.plan["rules"]] == [f"r-{i}" for i in rule_ids[:2]]
 
 
 # ------------------------------------------------------------- allocation, fairness
