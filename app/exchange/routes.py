@@ -317,7 +317,9 @@ def download_template(
     "/runs/{run_id}/plan.xlsx",
     summary="Download a plan as an XLSX workbook",
     responses={
-        **_file_response(_XLSX, "sheets summary, orders, awards, agencies, unmet, shipments"),
+        **_file_response(
+            _XLSX, "sheets summary, orders, awards, agencies, unmet, shipments, rules, coalitions"
+        ),
         **problem_responses(401, 403, 404, 409),
     },
 )
@@ -353,7 +355,9 @@ def plan_csv_zip(run_id: RunId, session: SessionDep, user: CurrentUser) -> Respo
 def plan_csv(
     run_id: RunId,
     sheet: Annotated[
-        Literal["summary", "orders", "awards", "agencies", "unmet", "shipments"],
+        Literal[
+            "summary", "orders", "awards", "agencies", "unmet", "shipments", "rules", "coalitions"
+        ],
         Path(description="which sheet", examples=["agencies"]),
     ],
     session: SessionDep,
