@@ -439,3 +439,52 @@ def test_a_coordinator_chooses_the_allocation_and_fairness_which_is_on_by_defaul
     assert closed.status_code == 201, closed.text
     settings = session.get_one(Run, closed.json()["id"]).problem["settings"]
     assert (settings["allocation"], settings["fairness"]) == ("least_core", "none")
+
+
+# ------------------------------------------------------------------------- import
+
+
+def test_a_rules_sheet_with_bad_rows_lists_every_one_and_writes_nothing_then_imports(
+    session: Session, client: TestClient, world: World, auth_headers: Headers
+) -> None:
+    headers = _as(world, "a_specialist", auth_headers)
+    mask, s1 = world.codes["mask"], world.codes["s1"]
+    bad = (
+        "kind,item,location,supplier,limit,share,penalty,reason\n"
+        f"min_suppliers,{mask},,,2,,2000,supply risk\n"
+        f"most_suppliers,{mask},,,2,,2000,typo in the kind\n"
+        f"max_share,{mask},,,,1.5,4,no supplier and a share above 1\n"
+        f"min_suppliers,{mask},,{s1},,,5,a supplier on a count kind and no limit\n"
+    )
+    response = client.post(
+        "/api/v1/award-rules/import",
+        files={"file": ("rules.csv", bad.encode(), "text/csv")},
+        headers=headers,
+    )
+    assert _paths(response) == {
+        "row 3, kind",
+        "row 4, share",
+        "row 4, supplier",
+        "row 5, supplier",
+        "row 5, limit",
+    }
+    assert session.query(AwardRule).count() == 0
+
+    good = bad.splitlines()[0] + "\n" + bad.splitlines()[1] + "\n" + (
+        f"max_share,{mask},,{s1},,0.6,4,no supplier above 60%\n"
+    )
+    imported = client.post(
+        "/api/v1/award-rules/import",
+        files={"file": ("rules.csv", good.encode(), "text/csv")},
+        headers=headers,
+    )
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["created"] == 2
+    stored = {r.kind.value: r for r in session.query(AwardRule)}
+    assert stored["max_share"].supplier_id == s1 and float(stored["max_share"].share or 0) == 0.6
+    assert audit_actions(session, "award_rule", stored["min_suppliers"].id) == ["award_rule.create"]
+    template = client.get("/api/v1/templates/rules?format=csv", headers=headers)
+    assert template.status_code == 200
+    assert template.text.lstrip("\ufeff").startswith(
+        "kind,item,location,supplier,limit,share,penalty,reason"
+    )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.auth.models import Agency, User
 from app.catalogue.models import Item, Location, Offer, Supplier
 from app.db import Base, Money, Timestamped, UtcDateTime, Versioned, str_enum, utcnow
+from app.sourcing.rules import RuleKind
 
 GROUP_PREFIX = "g-"
 RULE_PREFIX = "r-"
@@ -67,17 +67,6 @@ class CapacityGroupOffer(Base):
 
     group: Mapped[CapacityGroup] = relationship(back_populates="members")
     offer: Mapped[Offer] = relationship()
-
-
-class RuleKind(StrEnum):
-    max_suppliers = "max_suppliers"
-    min_suppliers = "min_suppliers"
-    max_share = "max_share"
-    min_share = "min_share"
-
-
-COUNT_KINDS = frozenset({RuleKind.max_suppliers, RuleKind.min_suppliers})
-SHARE_KINDS = frozenset({RuleKind.max_share, RuleKind.min_share})
 
 
 class AwardRule(Versioned, Timestamped, Base):

@@ -30,7 +30,7 @@ from app.sourcing.deps import (
     RuleDep,
     RuleUpdateBody,
 )
-from app.sourcing.models import RuleKind
+from app.sourcing.rules import RuleKind
 from app.sourcing.schemas import (
     AwardRuleCreate,
     AwardRuleRead,

@@ -23,7 +23,7 @@ from app.catalogue.schemas import (
     Quantity,
     _whole_number,
 )
-from app.sourcing.models import RuleKind
+from app.sourcing.rules import RuleKind
 
 MAX_TEXT = 4000
 MAX_GROUP_OFFERS = 500
@@ -104,6 +104,7 @@ class CapacityGroupRead(BaseModel):
 
 
 # --------------------------------------------------------------------- award rules
+
 
 _RULE_EXAMPLE: dict[str, Any] = {
     "kind": "min_suppliers",

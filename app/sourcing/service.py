@@ -35,17 +35,15 @@ from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from app.rounds.models import Round
 from app.rounds.service import ensure_open, lock_round
 from app.sourcing.models import (
-    COUNT_KINDS,
     GROUP_PREFIX,
     RULE_PREFIX,
-    SHARE_KINDS,
     AgencyBudget,
     AwardRule,
     CapacityGroup,
     CapacityGroupOffer,
-    RuleKind,
     SupplierExclusion,
 )
+from app.sourcing.rules import COUNT_KINDS, RuleKind, kind_field_issues
 from app.sourcing.schemas import (
     AwardRuleCreate,
     AwardRuleRead,
@@ -279,13 +277,6 @@ def rules_query(
     return stmt
 
 
-def _kind_of(value: Any) -> RuleKind | None:
-    try:
-        return RuleKind(value)
-    except ValueError:
-        return None
-
-
 def rule_issues(
     session: Session, data: Mapping[str, Any], current: AwardRule | None = None
 ) -> list[FieldIssue]:
@@ -308,24 +299,7 @@ def rule_issues(
         issues += _exists(session, Location, data["location_id"], "$.location_id", "location")
     if "supplier_id" in data:
         issues += _exists(session, Supplier, data["supplier_id"], "$.supplier_id", "supplier")
-    kind = _kind_of(merged.get("kind"))
-    if kind in COUNT_KINDS:
-        for key in ("supplier_id", "share"):
-            if merged.get(key) is not None:
-                issues.append(
-                    FieldIssue(f"$.{key}", f"a {kind.value} rule counts suppliers: no {key}")
-                )
-        limit = merged.get("limit")
-        if limit is None:
-            issues.append(FieldIssue("$.limit", f"a {kind.value} rule needs a limit"))
-        elif kind == RuleKind.min_suppliers and isinstance(limit, int) and limit < 1:
-            issues.append(FieldIssue("$.limit", "must be at least 1 for min_suppliers"))
-    elif kind in SHARE_KINDS:
-        if merged.get("limit") is not None:
-            issues.append(FieldIssue("$.limit", f"a {kind.value} rule has a share, not a limit"))
-        for key in ("supplier_id", "share"):
-            if merged.get(key) is None:
-                issues.append(FieldIssue(f"$.{key}", f"a {kind.value} rule needs a {key}"))
+    issues += [FieldIssue(f"$.{key}", reason) for key, reason in kind_field_issues(merged)]
     return issues
 
 

@@ -334,6 +334,9 @@ ROUTES: dict[str, Call] = {
     # A file with no rows is refused (422) once the caller is let in.
     "POST /api/v1/offers/import": Call("/offers/import", only(CATALOGUE, 422), upload="x\n"),
     "POST /api/v1/routes/import": Call("/routes/import", only(CATALOGUE, 422), upload="x\n"),
+    "POST /api/v1/award-rules/import": Call(
+        "/award-rules/import", only(CATALOGUE, 422), upload="x\n"
+    ),
     "GET /api/v1/templates/{kind}": Call("/templates/needs", ANY),
     "GET /api/v1/runs/{run_id}/plan.xlsx": Call("/runs/{run}/plan.xlsx", ANY),
     "GET /api/v1/runs/{run_id}/plan-csv.zip": Call("/runs/{run}/plan-csv.zip", ANY),
