@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 from app import db_cli
 from app.auth import cli as auth_cli
 from app.backup import cli as backup_cli
+from app.bootstrap import register_all
 from app.demo import cli as demo_cli
 from app.jobs import cli as jobs_cli
 
@@ -461,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    register_all()
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

@@ -492,7 +492,29 @@ def load_models() -> None:
     import app.needs.models
     import app.rounds.models
     import app.runs.models
+    import app.scenarios.models
     import app.sourcing.models  # noqa: F401
+
+
+def references_to(session: Session, table: sa.FromClause, key: Any) -> dict[str, int]:
+    """How many rows of each table refer to ``table``'s row ``key``, by their foreign keys.
+
+    Read from the schema itself, so a domain can refuse to delete a row others still
+    use without importing them (every model is loaded first). Tables with no such row
+    are left out; names are the referring tables', in alphabetical order.
+    """
+    load_models()
+    counts: dict[str, int] = {}
+    for other in sorted(Base.metadata.tables.values(), key=lambda t: t.name):
+        for fk in sorted(other.foreign_keys, key=lambda f: f.parent.name):
+            if fk.column.table is not table:
+                continue
+            n = session.scalar(
+                sa.select(sa.func.count()).select_from(other).where(fk.parent == key)
+            )
+            if n:
+                counts[other.name] = counts.get(other.name, 0) + int(n)
+    return counts
 
 
 def alembic_config(url: str | None = None, connection: sa.Connection | None = None) -> Any:

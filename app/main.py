@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from app.api.openapi import complete_document
 from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
+from app.bootstrap import register_all
 from app.catalogue.routes import router as catalogue_router
 from app.errors import install_error_handlers
 from app.exchange.routes import router as exchange_router
@@ -20,7 +21,10 @@ from app.jobs.routes import router as jobs_router
 from app.middleware import AllowOnMethodNotAllowed, BodySizeLimit, SecurityHeaders
 from app.needs.routes import router as needs_router
 from app.rounds.routes import router as rounds_router
+from app.rounds.routes import schedule_router
+from app.runs.routes import jobs_router as run_jobs_router
 from app.runs.routes import router as runs_router
+from app.scenarios.routes import router as scenarios_router
 from app.settings import Settings, get_settings
 from app.solve.routes import router as solve_router
 from app.sourcing.routes import router as sourcing_router
@@ -40,8 +44,11 @@ API_ROUTERS: list[APIRouter] = [
     catalogue_router,
     sourcing_router,
     runs_router,
+    scenarios_router,
     exchange_router,
     jobs_router,
+    run_jobs_router,
+    schedule_router,
 ]
 
 DESCRIPTION = """
@@ -56,6 +63,7 @@ what every agency saves against buying alone. Errors are RFC 9457 problem detail
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service. `settings` overrides the environment's (tests pass their own)."""
+    register_all()
     explicit = settings is not None
     settings = settings if settings is not None else get_settings()
     app = FastAPI(

@@ -86,6 +86,7 @@ def _measure(url: str, token: str, stop: threading.Event, into: Latency, pause: 
 def _seed(factory: sessionmaker[Session], runs: int, size: str) -> tuple[str, list[int]]:
     from app.auth.models import Role
     from app.jobs import service as jobs_service
+    from app.jobs.models import JobKind
     from app.rounds.models import RoundStatus
     from app.runs.models import Run
     from solver.examples import generate_problem
@@ -110,7 +111,8 @@ def _seed(factory: sessionmaker[Session], runs: int, size: str) -> tuple[str, li
             job = jobs_service.create(
                 session,
                 coordinator,
-                run,
+                JobKind.run,
+                run_id=run.id,
                 time_limit_seconds=float(problem["settings"].get("time_limit_seconds", 60)),
             )
             jobs.append(job.id)

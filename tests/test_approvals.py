@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
 from app.auth.models import Role, User
+from app.rounds import flows
 from app.rounds.models import Round, RoundStatus
-from app.runs import service as runs_service
 from app.runs.models import Approval, Decision, Run
 from app.runs.schemas import ApprovalCreate
 from tests.factories import make_token, make_user, make_user_and_token
@@ -273,10 +273,10 @@ def test_a_rerun_after_a_rejection_reopens_the_round_for_decisions(
 def test_decisions_wait_for_a_plan_and_for_the_latest_run(
     session: Session, client: TestClient, auth_headers: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.runs import service as runs_service
+    from app.runs import jobs as run_jobs
 
     world = build_world(session)
-    monkeypatch.setattr(runs_service, "solve", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(run_jobs, "solve", lambda *a, **k: 1 / 0)
     failed = close(client, world, auth_headers).json()
     monkeypatch.undo()
     assert failed["status"] == "failed"
@@ -298,7 +298,7 @@ def test_simultaneous_last_approvals_make_the_run_binding_exactly_once(
     with Session(isolated_engine, expire_on_commit=False) as session:
         world = build_world(session)
         session.commit()
-        run = runs_service.close_round(session, world.users["coordinator"], world.round.id)
+        run = flows.close_round(session, world.users["coordinator"], world.round.id)
         chiefs = [world.users[f"{name}_chief"].id for name in "abc"]
         run_id, round_id = run.id, world.round.id
 
@@ -312,7 +312,7 @@ def test_simultaneous_last_approvals_make_the_run_binding_exactly_once(
             session.commit()
             start.wait(30)
             try:
-                runs_service.decide(session, chief, run_id, ApprovalCreate(decision="approved"))
+                flows.decide(session, chief, run_id, ApprovalCreate(decision="approved"))
             except Exception as exc:
                 errors.append(repr(exc))
 

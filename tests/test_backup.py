@@ -31,6 +31,7 @@ from app.auth.models import ApiToken, Role, User, UserRole
 from app.backup.service import BackupError, _encode, _kind, export_all, import_all
 from app.db import Base, load_models, make_engine, upgrade_database
 from app.demo.loader import issue_demo_tokens, load_demo
+from app.rounds import flows
 from app.rounds.models import Round, RoundStatus
 from app.runs import service as runs_service
 from app.runs.models import Run, RunStatus
@@ -132,11 +133,11 @@ def source(database_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathF
             tokens = {t.person.email: t.token for t in issue_demo_tokens(session)}
             session.commit()
             coordinator = user(session, "coordinator@demo.poolbuy.org")
-            run = runs_service.close_round(session, coordinator, summary.round_id)
+            run = flows.close_round(session, coordinator, summary.round_id)
             assert run.status == RunStatus.succeeded, run.error
             for agency in sorted(runs_service.required_agencies(run)):
                 chief = chief_of(session, agency)
-                runs_service.decide(session, chief, run.id, ApprovalCreate(decision="approved"))
+                flows.decide(session, chief, run.id, ApprovalCreate(decision="approved"))
             round_ = session.get_one(Round, summary.round_id, populate_existing=True)
             assert round_.status == RoundStatus.approved
             run_id = run.id

@@ -36,8 +36,8 @@ from app.demo.loader import (
     region_of,
 )
 from app.needs.models import Need, NeedStatus, Priority
+from app.rounds import flows
 from app.rounds.models import RoundStatus
-from app.runs import service as runs_service
 from app.runs.models import RunStatus
 from solver import solve, validate
 from tests.factories import make_agency, make_item
@@ -278,7 +278,7 @@ def test_the_closed_demo_round_plans_what_the_solver_gives_on_the_same_document(
 ) -> None:
     coordinator = _user(session, "coordinator@demo.poolbuy.org")
 
-    run = runs_service.close_round(session, coordinator, loaded.round_id)
+    run = flows.close_round(session, coordinator, loaded.round_id)
 
     assert run.status == RunStatus.succeeded and run.plan is not None
     assert run.plan["status"] == "optimal"

@@ -27,10 +27,11 @@ from app.auth.models import Role, User
 from app.db import utcnow
 from app.jobs import backends, runner, scheduler
 from app.jobs import service as jobs_service
-from app.jobs.models import Job, JobState
+from app.jobs.models import Job, JobKind, JobState
 from app.jobs.progress import MAX_HISTORY, ProgressRecorder, own_share
 from app.jobs.service import Busy, Claim, Settled
 from app.rounds.models import RoundStatus
+from app.runs import jobs as run_jobs
 from app.runs import service as runs_service
 from app.runs.models import Run, RunStatus
 from app.settings import Settings, get_settings
@@ -71,7 +72,9 @@ def _queued_run(
     )
     session.add(run)
     session.flush()
-    job = jobs_service.create(session, coordinator, run, time_limit_seconds=time_limit)
+    job = jobs_service.create(
+        session, coordinator, JobKind.run, run_id=run.id, time_limit_seconds=time_limit
+    )
     return coordinator, run, job
 
 
@@ -156,7 +159,7 @@ def test_a_job_is_seen_by_those_who_see_its_run_in_full(
 ) -> None:
     world = build_world(session)
     # A failed solve leaves the round closed: members see only their share of the run.
-    monkeypatch.setattr(runs_service, "solve", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(run_jobs, "solve", lambda *a, **k: 1 / 0)
     run = close(client, world, auth_headers).json()
     monkeypatch.undo()
     job_id = run["job"]["id"]
@@ -498,7 +501,7 @@ def test_the_result_waits_for_a_database_that_is_down(
 
     monkeypatch.setattr(runner, "store", flaky_store)
     monkeypatch.setattr(runner.time, "sleep", lambda s: None)
-    plan = runs_service.solve_problem(
+    plan = run_jobs.solve_problem(
         generate_problem(size="small"), time_limit_seconds=60, settings=settings
     )
     assert runner.complete(factory, claim, plan, None, ProgressRecorder(), None) == "succeeded"

@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role
-from app.jobs.models import Job, JobKind, Scenario
+from app.jobs.models import Job, JobKind
+from app.scenarios.models import Scenario
 from app.settings import get_settings
 from solver import solve
 from tests.factories import make_user_and_token

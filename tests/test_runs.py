@@ -23,7 +23,7 @@ from app.audit.models import AuditEntry
 from app.auth.models import Agency, Role, User
 from app.needs.models import Need, NeedStatus, Priority
 from app.rounds.models import Round, RoundStatus
-from app.runs import service as runs_service
+from app.runs import jobs as run_jobs
 from app.runs.models import Run, RunStatus
 from app.settings import Settings, get_settings
 from solver import solve, validate
@@ -343,7 +343,7 @@ def test_a_failed_solve_is_stored_and_leaves_the_round_closed(
     def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise RuntimeError("HiGHS crashed")
 
-    monkeypatch.setattr(runs_service, "solve", broken)
+    monkeypatch.setattr(run_jobs, "solve", broken)
     response = close(client, world, auth_headers)
     assert response.status_code == 201
     run = response.json()
@@ -514,7 +514,7 @@ def _fail_first_run(
 ) -> tuple[World, dict[str, Any]]:
     """A round left closed (its run failed), so it is not yet open to member agencies."""
     world = build_world(session)
-    monkeypatch.setattr(runs_service, "solve", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(run_jobs, "solve", lambda *a, **k: 1 / 0)
     run = close(client, world, auth_headers).json()
     monkeypatch.undo()
     return world, run

@@ -43,9 +43,9 @@ from app.audit.models import AuditEntry
 from app.auth.models import Role, User
 from app.db import get_session, serve_session
 from app.jobs import backends
-from app.jobs.models import FINISHED, Job, JobState, ScheduleFiring
+from app.jobs.models import FINISHED, Job, JobKind, JobState
 from app.main import create_app
-from app.rounds.models import Round, RoundStatus
+from app.rounds.models import Round, RoundStatus, ScheduleFiring
 from app.runs.models import Run, RunStatus
 from app.settings import Settings
 from solver.examples import generate_problem
@@ -317,7 +317,9 @@ def test_a_worker_killed_mid_solve_is_taken_over_and_the_job_completes_once(
         coordinator, run = _closed_round_with_run(session, size="medium", seed=0)
         from app.jobs import service as jobs_service
 
-        job = jobs_service.create(session, coordinator, run, time_limit_seconds=120)
+        job = jobs_service.create(
+            session, coordinator, JobKind.run, run_id=run.id, time_limit_seconds=120
+        )
         session.commit()
         job_id, run_id = job.id, run.id
 

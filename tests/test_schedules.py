@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.audit.models import AuditEntry
 from app.auth.models import Role
 from app.db import utcnow
-from app.jobs import schedules
-from app.jobs.models import Job, JobState, ScheduleFiring
+from app.jobs.models import Job, JobState
 from app.jobs.scheduler import Sweeper
-from app.rounds.models import Round, RoundStatus
+from app.rounds import flows, schedules
+from app.rounds.models import Round, RoundStatus, ScheduleFiring
 from app.runs.models import Run
 from app.settings import get_settings
 from tests.factories import make_round, make_user_and_token
@@ -270,7 +270,9 @@ def test_a_deadline_is_fired_once_by_many_schedulers_at_the_same_moment(
             start.wait()
             try:
                 results.append(
-                    schedules.fire(session, round_id, fired_by=name, settings=settings, now=now)
+                    flows.fire_schedule(
+                        session, round_id, fired_by=name, settings=settings, now=now
+                    )
                 )
             except Exception as exc:
                 errors.append(repr(exc))

@@ -1278,7 +1278,7 @@ def test_coordinator_stops_a_queued_run_from_its_page(
     client: TestClient, group: Group, session: Session
 ) -> None:
     from app.jobs import service as jobs_service
-    from app.jobs.models import Job, JobState
+    from app.jobs.models import Job, JobKind, JobState
     from app.runs.models import Run
     from solver.examples import generate_problem
 
@@ -1293,7 +1293,9 @@ def test_coordinator_stops_a_queued_run_from_its_page(
     )
     session.add(run)
     session.flush()
-    job = jobs_service.create(session, coordinator, run, time_limit_seconds=60)
+    job = jobs_service.create(
+        session, coordinator, JobKind.run, run_id=run.id, time_limit_seconds=60
+    )
     session.commit()
 
     as_(client, group, "local_a")

@@ -32,6 +32,13 @@ either both exist or neither does. Rules (after the IETF Idempotency-Key draft):
 
 Only create routes use it, and not token creation: the stored body would
 keep the plain token, which must exist nowhere but in the first response.
+
+This module is the store: it knows no web framework, so a service, an import
+or a script can hold one. The request's side (reading the header, answering a
+replay) is ``app.api.deps``: ``IdempotencyDep`` gives a ``RequestIdempotency``.
+A request that answers later than it stored its response (a run's POST that
+waited for the solve) replaces it with ``replace``, so a retry gets what the
+first request finally answered.
 """
 
 from __future__ import annotations
@@ -39,20 +46,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any, Protocol, Self
 
 import sqlalchemy as sa
-from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api.etags import etag_for
 from app.api.models import IdempotencyKey
-from app.auth.deps import CurrentUser
-from app.auth.models import User
-from app.db import SessionDep
 from app.errors import Conflict, DomainError, FieldIssue, InvalidInput
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -78,35 +80,52 @@ def request_fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     return hashlib.sha256(head + canonical).hexdigest()
 
 
+class Owner(Protocol):
+    """Whose key it is: a user, by id (keys are per user)."""
+
+    @property
+    def id(self) -> int: ...
+
+
 @dataclass
 class Idempotency:
     session: Session
-    user: User
+    user: Owner
     key: str | None
     method: str
     path: str
     fingerprint: str
 
-    def _stored(self) -> IdempotencyKey | None:
-        return self.session.scalar(
-            sa.select(IdempotencyKey).where(
-                IdempotencyKey.user_id == self.user.id, IdempotencyKey.key == self.key
+    @classmethod
+    def for_request(
+        cls,
+        session: Session,
+        user: Owner,
+        key: str | None,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+    ) -> Self:
+        """The key of one request (422 for a key no client should send)."""
+        if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+            raise InvalidInput(
+                [FieldIssue("$.Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable characters")]
             )
-        )
+        return cls(session, user, key, method, path, request_fingerprint(method, path, query, body))
 
-    def replay(self) -> JSONResponse | None:
-        """The stored response of an earlier identical request, or None to go ahead."""
+    def _where(self) -> sa.ColumnElement[bool]:
+        return sa.and_(IdempotencyKey.user_id == self.user.id, IdempotencyKey.key == self.key)
+
+    def stored(self) -> IdempotencyKey | None:
+        """The response stored for this key, if any; 422 when it was another request's."""
         if self.key is None:
             return None
-        stored = self._stored()
-        if stored is None:
-            return None
-        if stored.request_hash != self.fingerprint:
+        stored = self.session.scalar(sa.select(IdempotencyKey).where(self._where()))
+        if stored is not None and stored.request_hash != self.fingerprint:
             raise IdempotencyKeyReused()
-        headers = {**(stored.response_headers or {}), REPLAYED_HEADER: "true"}
-        return JSONResponse(
-            stored.response_body, status_code=stored.response_status, headers=headers
-        )
+        return stored
 
     def save(
         self,
@@ -123,62 +142,48 @@ class Idempotency:
         """
         if self.key is None:
             return
-        if isinstance(body, BaseModel):
-            body = body.model_dump(mode="json")
-        headers = {}
-        if row is not None:
-            headers["ETag"] = etag_for(row)
-        if location is not None:
-            headers["Location"] = location
-        row = IdempotencyKey(
+        stored = IdempotencyKey(
             user_id=self.user.id,
             key=self.key,
             method=self.method,
             path=self.path,
             request_hash=self.fingerprint,
             response_status=status_code,
-            response_body=body,
-            response_headers=headers or None,
+            response_body=_json(body),
+            response_headers=_headers(row, location),
         )
         try:
             with self.session.begin_nested():
-                self.session.add(row)
+                self.session.add(stored)
         except IntegrityError as exc:
             raise Conflict(
                 "a request with this Idempotency-Key was being processed at the same time; "
                 "retry it to get its response"
             ) from exc
 
-
-async def get_idempotency(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="any unique string (a UUID); a retry with the same key and body "
-            "returns the first response and creates nothing",
-            examples=["5f0c6a8e-3b7d-4d7a-9d43-2b0f1c8e9a10"],
-        ),
-    ] = None,
-) -> Idempotency:
-    if idempotency_key is not None and not (
-        0 < len(idempotency_key) <= MAX_KEY_LENGTH and idempotency_key.isprintable()
-    ):
-        raise InvalidInput(
-            [FieldIssue("$.Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable characters")]
+    def replace(
+        self, body: BaseModel | Any, *, row: Any = None, location: str | None = None
+    ) -> None:
+        """Replace the stored response's body and headers (its status stays) with what the
+        request finally answers; in the caller's transaction (no commit)."""
+        if self.key is None:
+            return
+        self.session.execute(
+            sa.update(IdempotencyKey)
+            .where(self._where())
+            .values(response_body=_json(body), response_headers=_headers(row, location))
+            .execution_options(synchronize_session=False)
         )
-    body = await request.body()
-    return Idempotency(
-        session=session,
-        user=user,
-        key=idempotency_key,
-        method=request.method,
-        path=request.url.path,
-        fingerprint=request_fingerprint(request.method, request.url.path, request.url.query, body),
-    )
 
 
-IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+def _json(body: BaseModel | Any) -> Any:
+    return body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+
+
+def _headers(row: Any, location: str | None) -> dict[str, str] | None:
+    headers = {}
+    if row is not None:
+        headers["ETag"] = etag_for(row)
+    if location is not None:
+        headers["Location"] = location
+    return headers or None

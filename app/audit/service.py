@@ -31,16 +31,36 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from json.encoder import encode_basestring, encode_basestring_ascii
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.audit.models import GENESIS_HASH, AuditChainHead, AuditEntry
-from app.auth.models import User
 from app.db import insert_columns, utcnow
 
 SYSTEM_ACTOR = "system"
+
+
+class Actor(Protocol):
+    """Who acted: a user (``app.auth.models.User``), read by id and e-mail. The log needs
+    no more of it, so it does not import the users' domain (which records to it)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def email(self) -> str: ...
+
+
+def _actor_id(actor: Actor | str | None) -> int | None:
+    return None if actor is None or isinstance(actor, str) else actor.id
+
+
+def _actor_name(actor: Actor | str | None) -> str:
+    return (
+        actor.email if actor is not None and not isinstance(actor, str) else (actor or SYSTEM_ACTOR)
+    )
 
 
 _SCALARS = frozenset({type(None), bool, int, str})
@@ -132,7 +152,7 @@ _NO_SYNC = {"synchronize_session": False}
 
 def record(
     session: Session,
-    actor: User | str | None,
+    actor: Actor | str | None,
     action: str,
     entity_type: str,
     entity_id: str | int,
@@ -157,8 +177,8 @@ def record(
     entry = AuditEntry(
         seq=claimed.seq,
         occurred_at=utcnow(),
-        actor_id=actor.id if isinstance(actor, User) else None,
-        actor_name=(actor.email if isinstance(actor, User) else (actor or SYSTEM_ACTOR)),
+        actor_id=_actor_id(actor),
+        actor_name=_actor_name(actor),
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id),
@@ -178,7 +198,7 @@ def record(
 
 def record_many(
     session: Session,
-    actor: User | str | None,
+    actor: Actor | str | None,
     changes: Iterable[tuple[str, str, str | int, Any, Any]],
 ) -> int:
     """Append one entry per ``(action, entity_type, entity_id, before, after)``, in order.
@@ -208,7 +228,7 @@ class Entries:
 
 
 def prepare_entries(
-    actor: User | str | None,
+    actor: Actor | str | None,
     changes: Iterable[tuple[str, str, str | int, Any, Any]],
     dialect: sa.Dialect,
 ) -> Entries:
@@ -218,8 +238,8 @@ def prepare_entries(
     with something else of the same transaction (``app.db.inserting_columns``).
     """
     changes = list(changes)
-    actor_id = actor.id if isinstance(actor, User) else None
-    actor_name = actor.email if isinstance(actor, User) else (actor or SYSTEM_ACTOR)
+    actor_id = _actor_id(actor)
+    actor_name = _actor_name(actor)
     if not changes:
         return Entries(actor_id, actor_name, [], [], [], [], [], [])
     actions, entity_types, entity_ids, befores, afters = (

@@ -57,9 +57,8 @@ from app.catalogue.schemas import (
     SupplierRead,
     SupplierUpdate,
 )
-from app.db import MONEY_SCALE, touch
+from app.db import MONEY_SCALE, references_to, touch
 from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
-from app.needs.models import Need
 
 if TYPE_CHECKING:
     from app.api.etags import IfMatch
@@ -127,10 +126,6 @@ def _flush_or_conflict(session: Session, message: str) -> None:
         # Another request made the same row, or referenced this one, between our
         # check and our write. The request's session is rolled back by get_session.
         raise Conflict(message) from exc
-
-
-def _count(session: Session, column: QueryableAttribute[Any], value: Any) -> int:
-    return int(session.scalar(sa.select(sa.func.count()).where(column == value)) or 0)
 
 
 def _uses(counts: Mapping[str, int]) -> str:
@@ -247,13 +242,6 @@ def items_query(
     return stmt
 
 
-def _item_uses(session: Session, item_id: str) -> dict[str, int]:
-    return {
-        "need": _count(session, Need.item_id, item_id),
-        "offer": _count(session, Offer.item_id, item_id),
-    }
-
-
 def create_item(
     session: Session, actor: User | None, data: ItemCreate, idem: Idempotency | None = None
 ) -> Item:
@@ -268,7 +256,7 @@ def update_item(
     if_match.check(item)
     changes = data.model_dump(exclude_unset=True)
     if "unit" in changes and changes["unit"] != item.unit:
-        uses = _item_uses(session, item.id)
+        uses = references_to(session, Item.__table__, item.id)
         if any(uses.values()):
             # Existing quantities were counted in the old unit; changing it would
             # silently change what every one of them means.
@@ -285,7 +273,7 @@ def update_item(
 def delete_item(session: Session, actor: User | None, item: Item, if_match: IfMatch) -> None:
     if_match.check(item)
     in_use = f"item {item.id} is in use; set active to false to retire it instead"
-    uses = _item_uses(session, item.id)
+    uses = references_to(session, Item.__table__, item.id)
     if any(uses.values()):
         raise Conflict(f"item {item.id} is used by {_uses(uses)}; set active to false instead")
     _delete(session, actor, item, "item", item.id, _snap(item), in_use)
@@ -325,13 +313,6 @@ def locations_query(
     return stmt
 
 
-def _location_uses(session: Session, location_id: str) -> dict[str, int]:
-    return {
-        "need": _count(session, Need.location_id, location_id),
-        "route": _count(session, Route.location_id, location_id),
-    }
-
-
 def create_location(
     session: Session, actor: User | None, data: LocationCreate, idem: Idempotency | None = None
 ) -> Location:
@@ -364,7 +345,7 @@ def delete_location(
     session: Session, actor: User | None, location: Location, if_match: IfMatch
 ) -> None:
     if_match.check(location)
-    uses = _location_uses(session, location.id)
+    uses = references_to(session, Location.__table__, location.id)
     if any(uses.values()):
         raise Conflict(
             f"location {location.id} is used by {_uses(uses)}; set active to false instead"
@@ -396,13 +377,6 @@ def suppliers_query(
     return stmt
 
 
-def _supplier_uses(session: Session, supplier_id: str) -> dict[str, int]:
-    return {
-        "offer": _count(session, Offer.supplier_id, supplier_id),
-        "route": _count(session, Route.supplier_id, supplier_id),
-    }
-
-
 def create_supplier(
     session: Session, actor: User | None, data: SupplierCreate, idem: Idempotency | None = None
 ) -> Supplier:
@@ -429,7 +403,7 @@ def delete_supplier(
     session: Session, actor: User | None, supplier: Supplier, if_match: IfMatch
 ) -> None:
     if_match.check(supplier)
-    uses = _supplier_uses(session, supplier.id)
+    uses = references_to(session, Supplier.__table__, supplier.id)
     if any(uses.values()):
         raise Conflict(
             f"supplier {supplier.id} is used by {_uses(uses)}; set active to false instead"

@@ -13,13 +13,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from app.api.idempotency import MAX_KEY_LENGTH, Idempotency, request_fingerprint
+from app.api.deps import RequestIdempotency
 from app.api.openapi import problem_responses
 from app.api.params import MAX_ID
 from app.auth.deps import CurrentUser
 from app.catalogue.deps import CatalogueManager
 from app.db import SessionDep
-from app.errors import FieldIssue, InvalidInput
 from app.exchange import service
 from app.exchange.schemas import ImportRead
 from app.exchange.service import Download, Upload
@@ -103,30 +102,24 @@ async def upload_idempotency(
             examples=["5f0c6a8e-3b7d-4d7a-9d43-2b0f1c8e9a10"],
         ),
     ] = None,
-) -> Idempotency:
+) -> RequestIdempotency:
     """``Idempotency-Key`` for uploads, fingerprinted on the file's bytes.
 
     The shared dependency hashes the raw body, whose multipart boundary a client
     draws anew for every retry: the same file would look like another request.
     """
-    if idempotency_key is not None and not (
-        0 < len(idempotency_key) <= MAX_KEY_LENGTH and idempotency_key.isprintable()
-    ):
-        raise InvalidInput(
-            [FieldIssue("$.Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable characters")]
-        )
-    path, query = request.url.path, request.url.query
-    return Idempotency(
-        session=session,
-        user=user,
-        key=idempotency_key,
+    return RequestIdempotency.for_request(
+        session,
+        user,
+        idempotency_key,
         method=request.method,
-        path=path,
-        fingerprint=request_fingerprint(request.method, path, query, upload.data),
+        path=request.url.path,
+        query=request.url.query,
+        body=upload.data,
     )
 
 
-UploadIdempotency = Annotated[Idempotency, Depends(upload_idempotency)]
+UploadIdempotency = Annotated[RequestIdempotency, Depends(upload_idempotency)]
 Submit = Annotated[
     bool,
     Query(description="true: create the needs submitted at once; false (default): as drafts"),

@@ -25,7 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from app.jobs import runner
+from app.jobs import registry, runner
 from app.jobs import service as jobs_service
 from app.settings import Settings
 
@@ -71,7 +71,7 @@ class EmbeddedBackend:
                 max_workers=pool_size(self.settings),
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=runner.pool_initializer,
-                initargs=(self.settings.jobs_worker_nice,),
+                initargs=(self.settings.jobs_worker_nice, registry.modules()),
             )
         return self._pool
 

@@ -13,7 +13,8 @@ message from the broker) and, for scripts and tests, in the caller's session
    solver's ``cancel`` token) when the job is cancelled, its lease was lost,
    the worker shuts down, or the solve overran its time limit by far;
 3. complete: in one transaction, the job's conditional UPDATE to its end state
-   and the plan on the run (or scenario). Retried while the database is down.
+   and the kind's handler storing the result (``app.jobs.registry``): the plan
+   on the run, or on the scenario. Retried while the database is down.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import record
 from app.db import make_engine, utcnow
-from app.jobs import outcomes
+from app.jobs import registry
 from app.jobs import service as jobs_service
 from app.jobs.models import Job, JobState
 from app.jobs.progress import ProgressRecorder
 from app.jobs.service import Busy, Claim, ClaimResult, Settled
-from app.runs import service as runs_service
 from app.settings import Settings
 from solver import ProblemInvalid, SolveCancelled
 
@@ -143,7 +143,7 @@ def run_job(
     log.info("job %s: attempt %s in %s", job_id, claim.attempt, worker)
     with factory() as session:
         job = session.get_one(Job, job_id)
-        problem = outcomes.problem_of(session, job)
+        problem = registry.handler_for(job.kind).problem(session, job)
     solves = 1 + len(problem.get("agencies") or ())
     recorder = ProgressRecorder(attempt=claim.attempt)
     signal = StopSignal()
@@ -188,7 +188,7 @@ def run_inline(
     if not isinstance(claim, Claim):
         return SKIPPED
     job = session.get_one(Job, job_id)
-    problem = outcomes.problem_of(session, job)
+    problem = registry.handler_for(job.kind).problem(session, job)
     session.rollback()  # no transaction open while solving (SQLite's write lock)
     recorder = ProgressRecorder(attempt=claim.attempt)
     plan, error = solve(problem, claim, settings, recorder, None)
@@ -203,15 +203,13 @@ def run_inline(
 
 
 def claim_and_start(session: Session, job_id: int, settings: Settings, worker: str) -> ClaimResult:
-    """The claim, and the run it solves marked running, in ``session``'s transaction."""
+    """The claim, and its kind's ``started`` (a run marked running), in one transaction."""
     result = jobs_service.claim(session, job_id, worker, settings)
     if isinstance(result, Claim):
         job = session.execute(
-            sa.select(Job)
-            .where(Job.id == job_id)
-            .execution_options(populate_existing=True)
+            sa.select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
         ).scalar_one()
-        outcomes.start(session, job, result.attempt)
+        registry.handler_for(job.kind).started(session, job, result.attempt)
         record(session, worker, "job.start", "job", job_id, None, jobs_service.audit_state(job))
     return result
 
@@ -256,7 +254,7 @@ def solve(
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The plan, or why there is none. A stop (``signal``) leaves both empty."""
     try:
-        plan = runs_service.solve_problem(
+        plan = registry.handler_for(claim.kind).solve(
             problem,
             time_limit_seconds=claim.time_limit_seconds,
             settings=settings,
@@ -350,13 +348,13 @@ def store(
         session.rollback()
         log.warning("job %s: another worker completed or took it; result dropped", claim.job_id)
         return LOST
-    outcomes.store(
+    registry.handler_for(job.kind).finished(
         session,
         job,
         plan if state != JobState.cancelled else None,
         reason,
         progress,
-        cancelled=state == JobState.cancelled,
+        state=state,
         on_finished=on_finished,
     )
     session.commit()
@@ -373,8 +371,10 @@ def session_factory(database_url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=make_engine(database_url), expire_on_commit=False)
 
 
-def pool_initializer(nice: int) -> None:
-    """Runs once in each embedded pool process: lower priority, quiet logs."""
+def pool_initializer(nice: int, handler_modules: list[str]) -> None:
+    """Runs once in each embedded pool process: the kinds' handlers, lower priority, quiet
+    logs. A spawned process starts empty: ``handler_modules`` register the handlers."""
+    registry.load(handler_modules)
     if nice:
         # Not permitted here: solve at normal priority.
         with contextlib.suppress(OSError):

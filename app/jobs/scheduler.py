@@ -1,13 +1,15 @@
-"""The sweeper: fires due schedules and hands stranded jobs over again, one process at a time.
+"""The sweeper: runs the domains' periodic tasks and hands stranded jobs over again, one process
+at a time.
 
 Every API process and every ``poolbuy worker`` runs one (unless
 ``POOLBUY_JOBS_SCHEDULER=false``); each pass first takes the database lease
 (``scheduler_lease``: a conditional UPDATE, so one holder at a time, renewed
 every pass, taken over when it runs out). The holder:
 
-1. fires every scheduled round whose deadline passed (``app.jobs.schedules``),
-   so a deadline missed while everything was down is caught up by the first
-   pass after start;
+1. runs the periodic tasks the domains registered (``app.jobs.registry``):
+   today the rounds' schedules (``app.rounds.flows``: every scheduled round
+   whose deadline passed is closed, so a deadline missed while everything was
+   down is caught up by the first pass after start);
 2. hands over again the jobs nobody is working on: queued jobs the broker never
    got (it was down: ``dispatched_at`` is null), jobs whose worker's lease ran
    out (killed, cut off), and, in the embedded mode, queued jobs of an earlier
@@ -29,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import utcnow
-from app.jobs import schedules
+from app.jobs import registry
 from app.jobs import service as jobs_service
 from app.jobs.backends import JobBackend
 from app.jobs.models import Job, JobState, SchedulerLease
@@ -97,7 +99,7 @@ def stranded_jobs(
 @dataclass
 class SweepReport:
     held_lease: bool = False
-    fired: list[int] = field(default_factory=list)  # rounds closed
+    fired: list[int] = field(default_factory=list)  # what the tasks fired (rounds closed)
     dispatched: list[int] = field(default_factory=list)  # jobs handed over
 
 
@@ -126,15 +128,11 @@ class Sweeper:
             if not report.held_lease:
                 return report
             jobs: list[int] = []
-            for round_id in schedules.due_rounds(session, now):
+            for task in registry.sweep_tasks():
                 session.rollback()
-                job_id = schedules.fire(
-                    session, round_id, fired_by=self.name, settings=self.settings, now=now
-                )
-                if job_id is not None:
-                    log.info("round %s closed by its schedule; job %s queued", round_id, job_id)
-                    report.fired.append(round_id)
-                    jobs.append(job_id)
+                done = task(session, self.settings, self.name, now)
+                report.fired += done.fired
+                jobs += done.jobs
             session.rollback()
             jobs += [j for j in stranded_jobs(session, self.backend, now) if j not in jobs]
         if jobs:

@@ -41,9 +41,9 @@ from sqlalchemy.orm import Session
 from app.audit import record
 from app.auth.models import Role, User
 from app.db import utcnow
-from app.errors import Conflict, Forbidden, NotFound
-from app.jobs.models import FINISHED, Job, JobKind, JobState, Scenario
-from app.runs.models import Run
+from app.errors import Conflict, NotFound
+from app.jobs import registry
+from app.jobs.models import FINISHED, Job, JobKind, JobState
 from app.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -84,18 +84,21 @@ def audit_state(job: Job | Any) -> dict[str, Any]:
 def create(
     session: Session,
     actor: User,
-    run: Run,
+    kind: JobKind,
     *,
+    run_id: int,
+    scenario_id: int | None = None,
     time_limit_seconds: float,
-    scenario: Scenario | None = None,
     audit_actor: User | str | None = None,
 ) -> Job:
-    """A queued job for ``run`` (or one of its scenarios), in the caller's transaction."""
+    """A queued job of ``kind`` for a run (or one of its scenarios), in the caller's
+    transaction. Refused at once for a kind no handler was registered for."""
+    registry.handler_for(kind)
     now = utcnow()
     job = Job(
-        kind=JobKind.scenario if scenario is not None else JobKind.run,
-        run_id=run.id,
-        scenario_id=scenario.id if scenario is not None else None,
+        kind=kind,
+        run_id=run_id,
+        scenario_id=scenario_id,
         state=JobState.queued,
         attempts=0,
         time_limit_seconds=time_limit_seconds,
@@ -243,8 +246,6 @@ def settle(
 
     The run or scenario it solves gets the same end (a cancelled or failed run).
     """
-    from app.jobs import outcomes
-
     now = utcnow()
     done = session.execute(
         sa.update(Job)
@@ -266,7 +267,9 @@ def settle(
         sa.select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
     ).scalar_one()
     record(session, "scheduler", f"job.{state.value}", "job", job_id, None, audit_state(job))
-    outcomes.store_unsolved(session, job, state, error)
+    registry.handler_for(job.kind).finished(
+        session, job, None, error, {"state": state.value}, state=state
+    )
     return True
 
 
@@ -351,8 +354,6 @@ def release(session: Session, claim_: Claim, reason: str) -> bool:
     ``dispatched_at`` is cleared, so the sweeper hands it over again even if
     the backend forgets it.
     """
-    from app.jobs import outcomes
-
     now = utcnow()
     done = session.execute(
         sa.update(Job)
@@ -378,7 +379,7 @@ def release(session: Session, claim_: Claim, reason: str) -> bool:
             sa.select(Job).where(Job.id == claim_.job_id).execution_options(populate_existing=True)
         ).scalar_one()
         record(session, "scheduler", "job.release", "job", job.id, None, audit_state(job))
-        outcomes.requeue(session, job)
+        registry.handler_for(job.kind).requeued(session, job)
     session.commit()
     return rows_changed(done) == 1
 
@@ -462,8 +463,9 @@ def jobs_query(
     state: JobState | None = None,
     kind: JobKind | None = None,
     run_id: int | None = None,
-    round_id: int | None = None,
+    run_ids: sa.Select[Any] | None = None,
 ) -> sa.Select[Any]:
+    """Jobs newest first; ``run_ids``, a query of run ids, keeps the jobs of those runs."""
     stmt = sa.select(Job).order_by(Job.id.desc())
     if state is not None:
         stmt = stmt.where(Job.state == state)
@@ -471,31 +473,24 @@ def jobs_query(
         stmt = stmt.where(Job.kind == kind)
     if run_id is not None:
         stmt = stmt.where(Job.run_id == run_id)
-    if round_id is not None:
-        stmt = stmt.where(Job.run_id.in_(sa.select(Run.id).where(Run.round_id == round_id)))
+    if run_ids is not None:
+        stmt = stmt.where(Job.run_id.in_(run_ids))
     return stmt
 
 
 def get_visible(session: Session, user: User, job_id: int) -> Job:
-    """The job if ``user`` may see its run in full (its figures are pooled totals).
+    """The job if ``user`` may read it, as its kind's handler says.
 
-    404 when the run is hidden from the user; 403 when the user sees only their
-    agency's share of it.
+    404 when what it solves is hidden from the user (its existence is not told);
+    403 (the handler's) when the user sees only part of it.
     """
-    from app.runs import service as runs_service
-
     job = session.get(Job, job_id, populate_existing=True)
     if job is None:
         raise NotFound(f"job {job_id}")
     try:
-        visible = runs_service.get_run(session, user, job.run_id)
+        registry.handler_for(job.kind).check_visible(session, user, job)
     except NotFound:
         raise NotFound(f"job {job_id}") from None
-    if not visible.viewer.full:
-        raise Forbidden(
-            "a job's progress shows pooled totals: member agencies see it once the round is "
-            "optimised"
-        )
     return job
 
 
@@ -527,36 +522,3 @@ def wait(session: Session, job_ids: Sequence[int], timeout: float) -> bool:
             return False
         time.sleep(min(pause, remaining))
         pause = min(pause * 1.5, 0.5)
-
-
-def replace_stored_response(
-    session: Session,
-    idem: Any,
-    body: Any,
-    *,
-    row: Any = None,
-    location: str | None = None,
-) -> None:
-    """Replace an idempotent POST's stored 201 with what the request finally answers; commits.
-
-    The response was stored when the job was created (so a retry during the
-    solve is a replay, not a second create); the request may then have waited
-    for the solve, and a retry must get what was answered.
-    """
-    from app.api.etags import etag_for
-    from app.api.models import IdempotencyKey
-
-    if idem is None or idem.key is None:
-        return
-    headers: dict[str, str] = {}
-    if row is not None:
-        headers["ETag"] = etag_for(row)
-    if location is not None:
-        headers["Location"] = location
-    session.execute(
-        sa.update(IdempotencyKey)
-        .where(IdempotencyKey.user_id == idem.user.id, IdempotencyKey.key == idem.key)
-        .values(response_body=body.model_dump(mode="json"), response_headers=headers or None)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()

@@ -25,6 +25,7 @@ from app.needs.schemas import (
     ThreeWRead,
 )
 from app.rounds.deps import ValidRound
+from app.runs import three_w
 
 # Mounted under /api/v1 by app.main, like every domain router.
 router = APIRouter(tags=["needs"])
@@ -339,4 +340,4 @@ def read_three_w(round_: ValidRound, session: SessionDep, user: CurrentUser) -> 
     """Agency x location x item category: units needed (submitted needs) and awarded (the
     approved run's plan, else the latest succeeded run's; 0 before any). Every agency sees
     every row once the round is optimised; before, only coordinators and admins do."""
-    return service.three_w(session, user, round_)
+    return three_w.three_w(session, user, round_)

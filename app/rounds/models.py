@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
-from app.db import Base, Timestamped, UtcDateTime, Versioned, json_column, str_enum
+from app.db import Base, Timestamped, UtcDateTime, Versioned, json_column, str_enum, utcnow
 
 
 class RoundStatus(StrEnum):
@@ -42,3 +42,22 @@ class Round(Versioned, Timestamped, Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     created_by: Mapped[User] = relationship()
+
+
+class ScheduleFiring(Base):
+    """A scheduled round closing at its deadline. One per round: the database says so."""
+
+    __tablename__ = "schedule_firing"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(sa.ForeignKey("round.id"), unique=True)
+    deadline: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    fired_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    fired_by: Mapped[str] = mapped_column(sa.String(200))
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("run.id"))
+    # The next window a recurring round opened.
+    next_round_id: Mapped[int | None] = mapped_column(sa.ForeignKey("round.id"), unique=True)
+    # Why the round could not be closed (its snapshot is invalid): it stays open.
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+    round: Mapped[Round] = relationship(foreign_keys=[round_id])

@@ -25,6 +25,7 @@ from pydantic import (
 
 from app.api.params import IsoAwareDateTime, IsoDate
 from app.db import utcnow
+from app.rounds.cron import check_cron, zone
 from app.rounds.models import RoundStatus
 from solver.problem import PriorityWeights as SolverPriorityWeights
 from solver.problem import Settings as SolverSettings
@@ -197,3 +198,130 @@ class RoundRead(BaseModel):
         return SolverSettings.model_validate(_drop_nulls(self.settings or {})).model_dump(
             mode="json"
         )
+
+
+# ------------------------------------------------------------------------ schedules
+
+
+def _zone(value: str) -> str:
+    zone(value)
+    return value
+
+
+# The forms the schema states. A zone's name is Area/Location (or a plain name such as
+# UTC); which names exist is the IANA database's, which changes with its releases, so the
+# schema gives the form and the service checks the name (422 for one that is unknown).
+ZONE_NAME = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*){0,2}$"
+
+
+def _cron_field(value: str, names: str = "") -> str:
+    item = rf"(\*|{value}(-{value})?)(/[1-9][0-9]?)?"
+    if names:
+        item = rf"({item}|{names}(-{names})?)"
+    return rf"{item}(,{item})*"
+
+
+# Five fields of numbers, ranges, lists and steps (* or a range, then /step), with
+# three-letter English names for months and weekdays. What the grammar cannot rule out
+# is checked by the service: a range that runs backwards (5-1), a day no listed month has
+# (30 2). Only what this pattern allows is taken.
+CRON = (
+    "^"
+    + " ".join(
+        (
+            _cron_field("[0-5]?[0-9]"),
+            _cron_field("([01]?[0-9]|2[0-3])"),
+            _cron_field("(0?[1-9]|[12][0-9]|3[01])"),
+            _cron_field("(0?[1-9]|1[0-2])", "(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"),
+            _cron_field("[0-7]", "(SUN|MON|TUE|WED|THU|FRI|SAT)"),
+        )
+    )
+    + "$"
+)
+
+
+def _cron(value: str | None) -> str | None:
+    return None if value is None else check_cron(value)
+
+
+class ScheduleSet(BaseModel):
+    """A round's schedule: it closes by itself at its deadline; with a cron, it recurs."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"cron": "0 17 * * 5", "timezone": "America/Panama"},
+                {"timezone": "America/Panama", "deadline": "2026-12-05T17:00:00-05:00"},
+            ]
+        },
+    )
+
+    timezone: Annotated[
+        str,
+        Field(
+            max_length=64,
+            pattern=ZONE_NAME,
+            examples=["America/Panama"],
+            description="an IANA time zone name",
+        ),
+        AfterValidator(_zone),
+    ]
+    cron: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=100,
+            pattern=CRON,
+            description="minute hour day-of-month month day-of-week, in `timezone`; each time "
+            "is a window's deadline. Null: close once, at the deadline, and do not recur",
+        ),
+        AfterValidator(_cron),
+    ] = None
+    deadline: IsoAwareDateTime | None = Field(
+        default=None,
+        description="this window's deadline; default: the cron's next time (without a cron, "
+        "the round's own deadline)",
+    )
+
+
+class FiringRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    round_id: int
+    deadline: dt.datetime
+    fired_at: dt.datetime
+    fired_by: str
+    run_id: int | None = Field(description="the run the close queued")
+    next_round_id: int | None = Field(description="the next window a recurring round opened")
+    error: str | None = Field(description="why the round could not be closed")
+
+
+class ScheduleRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "round_id": 4,
+                    "scheduled": True,
+                    "timezone": "America/Panama",
+                    "cron": "0 17 * * 5",
+                    "deadline": "2026-12-04T22:00:00Z",
+                    "upcoming_deadlines": ["2026-12-04T22:00:00Z", "2026-12-11T22:00:00Z"],
+                    "firing": None,
+                    "previous_round_id": 3,
+                }
+            ]
+        }
+    )
+
+    round_id: int
+    scheduled: bool = Field(description="the round closes by itself at its deadline")
+    timezone: str | None
+    cron: str | None
+    deadline: dt.datetime
+    upcoming_deadlines: list[dt.datetime] = Field(
+        description="this window's deadline and the next windows' (recurring rounds)"
+    )
+    firing: FiringRead | None = Field(description="set once the schedule closed the round")
+    previous_round_id: int | None = Field(description="the window this round follows")

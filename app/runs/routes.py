@@ -19,9 +19,14 @@ from app.api.openapi import problem_responses
 from app.api.params import MAX_ID
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
+from app.errors import Forbidden
 from app.jobs import service as jobs_service
-from app.jobs.deps import JobBackendDep, WaitDep
-from app.runs import outputs, service
+from app.jobs.deps import JobBackendDep, JobManager, WaitDep
+from app.jobs.models import JobKind, JobState
+from app.jobs.routes import TAG
+from app.jobs.schemas import JobSummary
+from app.rounds import flows
+from app.runs import approvals, outputs, service
 from app.runs.deps import ChiefOfMission, Coordinator, VisibleRunDep
 from app.runs.models import Decision, Run, RunStatus
 from app.runs.pages import page_of
@@ -77,7 +82,7 @@ def _waited(session: SessionDep, run: Run, wait: float, idem: Any) -> Run:
     session.rollback()
     fresh = session.get(Run, run.id, populate_existing=True)
     assert fresh is not None
-    service.update_remembered_response(session, idem, fresh)
+    service.remember_answer(session, idem, fresh)
     return fresh
 
 
@@ -109,7 +114,7 @@ def close_round(
     nothing changed. Send an Idempotency-Key to retry safely."""
     if (replay := idem.replay()) is not None:
         return replay
-    run = service.close_round(
+    run = flows.close_round(
         session,
         coordinator,
         round_id,
@@ -146,7 +151,7 @@ def rerun_round(
     succeeds. Send an Idempotency-Key to retry safely."""
     if (replay := idem.replay()) is not None:
         return replay
-    run = service.rerun(
+    run = flows.rerun(
         session,
         coordinator,
         round_id,
@@ -227,8 +232,8 @@ def decide(
     a superseded run or a round not `optimised`. Send an Idempotency-Key to retry safely."""
     if (replay := idem.replay()) is not None:
         return replay
-    approval = service.decide(session, chief, run_id, body, idem=idem)
-    response.headers["Location"] = service.approval_url(approval)
+    approval = flows.decide(session, chief, run_id, body, idem=idem)
+    response.headers["Location"] = approvals.approval_url(approval)
     return approval
 
 
@@ -333,3 +338,55 @@ def unmet(
     problem, plan = service.require_plan(visible)
     only = service.agency_filter(visible, agency_id)
     return page_of(outputs.unmet_needs(problem, plan, agency=only, reason=reason), page, UnmetNeed)
+
+
+# ---------------------------------------------------------------- a run's jobs
+
+# Listed with the jobs in the API document; mounted by app.main beside ``router``.
+jobs_router = APIRouter(tags=[TAG])
+
+
+@jobs_router.post(
+    "/runs/{run_id}/cancel",
+    response_model=RunRead,
+    summary="Cancel a run's solve",
+    responses=problem_responses(401, 403, 404, 409),
+)
+def cancel_run(
+    run_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id", examples=[7])],
+    session: SessionDep,
+    coordinator: Coordinator,
+    response: Response,
+) -> Any:
+    """Coordinator. As `POST /jobs/{id}/cancel` on the run's job: the run ends `cancelled`
+    (a re-run may follow). 409 once the run has ended."""
+    visible = service.get_run(session, coordinator, run_id)
+    job = jobs_service.run_job(session, visible.run.id)
+    if job is None:
+        raise Forbidden(f"run {run_id} has no job to cancel")
+    jobs_service.request_cancel(session, coordinator, job.id)
+    run = service.get_run(session, coordinator, run_id).run
+    session.refresh(run)
+    set_etag(response, run)
+    return service.run_read(run, visible.viewer)
+
+
+@jobs_router.get(
+    "/jobs",
+    response_model=Page[JobSummary],
+    summary="List jobs (solves of runs and scenarios)",
+    responses=problem_responses(401, 403, 422),
+)
+def list_jobs(
+    session: SessionDep,
+    manager: JobManager,
+    page: PageParamsDep,
+    state: JobState | None = None,
+    kind: JobKind | None = None,
+    run_id: Annotated[int | None, Query(ge=1, le=MAX_ID, examples=[7])] = None,
+    round_id: Annotated[int | None, Query(ge=1, le=MAX_ID, examples=[3])] = None,
+) -> Any:
+    """Coordinators and admins: every job, newest first, with filters."""
+    runs_of_round = None if round_id is None else service.run_ids_of_round(round_id)
+    stmt = jobs_service.jobs_query(state=state, kind=kind, run_id=run_id, run_ids=runs_of_round)
+    return paginate(session, stmt, page, JobSummary)

@@ -82,9 +82,9 @@ def seed(url: str) -> World:
     from app.catalogue.models import Item, Location
     from app.db import make_engine, upgrade_database
     from app.demo.loader import AGENCIES, load_demo
+    from app.rounds import flows
     from app.rounds import service as rounds_service
     from app.rounds.schemas import RoundCreate
-    from app.runs import service as runs_service
 
     upgrade_database(url)
     engine = make_engine(url)
@@ -95,7 +95,7 @@ def seed(url: str) -> World:
             coordinator = session.scalars(
                 sa.select(User).where(User.email == "coordinator@demo.poolbuy.org")
             ).one()
-            run = runs_service.close_round(session, coordinator, demo.round_id)
+            run = flows.close_round(session, coordinator, demo.round_id)
             deadline = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
             open_round = rounds_service.create(
                 session,

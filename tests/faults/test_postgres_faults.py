@@ -287,8 +287,9 @@ def test_a_run_cut_off_before_storing_shows_no_half_written_plan_and_completes_w
 ) -> None:
     from app.demo.loader import load_demo
     from app.jobs import runner
+    from app.rounds import flows
     from app.rounds.service import lock_round
-    from app.runs import service as runs_service
+    from app.runs import jobs as run_jobs
     from app.settings import get_settings
 
     settings = get_settings().model_copy(
@@ -300,7 +301,7 @@ def test_a_run_cut_off_before_storing_shows_no_half_written_plan_and_completes_w
         coordinator = session.scalars(
             sa.select(User).where(User.email == "coordinator@demo.poolbuy.org")
         ).one()
-        run, job = runs_service.freeze_round(
+        run, job = flows.freeze_round(
             session, coordinator, lock_round(session, demo.round_id), settings
         )
         session.commit()
@@ -309,7 +310,7 @@ def test_a_run_cut_off_before_storing_shows_no_half_written_plan_and_completes_w
 
     solved = threading.Event()
     plans: list[dict[str, Any]] = []
-    real_solve = runs_service.solve_problem
+    real_solve = run_jobs.solve_problem
 
     def solve_then_lose_the_database(*args: Any, **kwargs: Any) -> dict[str, Any]:
         plan = real_solve(*args, **kwargs)
@@ -318,7 +319,7 @@ def test_a_run_cut_off_before_storing_shows_no_half_written_plan_and_completes_w
         solved.set()
         return plan
 
-    monkeypatch.setattr(runs_service, "solve_problem", solve_then_lose_the_database)
+    monkeypatch.setattr(run_jobs, "solve_problem", solve_then_lose_the_database)
     outcome: list[str] = []
     factory = sessionmaker(bind=through_proxy, expire_on_commit=False)
     worker = threading.Thread(

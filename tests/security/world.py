@@ -32,10 +32,11 @@ from app.api.etags import etag_for
 from app.auth.models import Agency, ApiToken, Role, User
 from app.catalogue.models import Item, Location, Offer, Route, Supplier
 from app.db import utcnow
-from app.jobs.models import Job, Scenario
+from app.jobs.models import Job
 from app.needs.models import Need, NeedStatus
 from app.rounds.models import Round
 from app.runs.models import Run
+from app.scenarios.models import Scenario
 from tests.factories import (
     make_agency,
     make_award_rule,
@@ -176,9 +177,7 @@ def build_world(session: Session, client: TestClient) -> World:
         need_by=utcnow().date() + dt.timedelta(days=40),
     )
     session.commit()
-    response = client.post(
-        f"/api/v1/rounds/{done.id}/close", headers=world.headers("coordinator")
-    )
+    response = client.post(f"/api/v1/rounds/{done.id}/close", headers=world.headers("coordinator"))
     assert response.status_code == 201, response.text
     run = session.get(Run, response.json()["id"])
     assert run is not None and run.plan is not None, response.text

@@ -15,16 +15,17 @@ from app.auth.models import Role, User
 from app.db import SessionDep
 from app.errors import FieldIssue, NotFound
 from app.exchange.service import group_zone
-from app.jobs import scenarios as scenarios_service
 from app.jobs.deps import JobBackendDep
 from app.needs import service as needs_service
 from app.needs.models import Need, NeedStatus
 from app.needs.schemas import NeedRead
+from app.rounds import flows
 from app.rounds import service as rounds_service
 from app.rounds.models import Round, RoundStatus
 from app.rounds.schemas import RoundCreate, RoundRead
 from app.runs import service as runs_service
 from app.runs.models import Run
+from app.scenarios import service as scenarios_service
 from app.settings import Settings
 from app.web.deps import (
     CheckedForm,
@@ -225,7 +226,7 @@ def close_round(
 ) -> Response:
     """Queue the solve and go straight to the run's page, which follows its progress."""
     require_roles(Role.coordinator)(user)
-    run = runs_service.close_round(session, user, round_id, settings=settings, backend=backend)
+    run = flows.close_round(session, user, round_id, settings=settings, backend=backend)
     return redirect(
         f"/runs/{run.id}", settings, f"Round closed: its needs are frozen in run #{run.number}."
     )
@@ -241,5 +242,5 @@ def rerun_round(
     backend: JobBackendDep,
 ) -> Response:
     require_roles(Role.coordinator)(user)
-    run = runs_service.rerun(session, user, round_id, settings=settings, backend=backend)
+    run = flows.rerun(session, user, round_id, settings=settings, backend=backend)
     return redirect(f"/runs/{run.id}", settings, f"Run #{run.number} started.")

@@ -17,16 +17,16 @@ from app.auth.models import Role, User
 from app.db import SessionDep
 from app.errors import Conflict, FieldIssue
 from app.exchange.service import group_zone
-from app.jobs import scenarios as scenarios_service
 from app.jobs import service as jobs_service
 from app.jobs.deps import JobBackendDep
-from app.jobs.schemas import FrontierCreate, ScenarioCreate
-from app.needs import service as needs_service
+from app.rounds import flows
 from app.rounds.models import RoundStatus
-from app.runs import outputs
+from app.runs import outputs, three_w
 from app.runs import service as runs_service
 from app.runs.models import Decision, RunStatus
 from app.runs.schemas import ApprovalCreate, RunRead
+from app.scenarios import service as scenarios_service
+from app.scenarios.schemas import FrontierCreate, ScenarioCreate
 from app.settings import Settings
 from app.web import charts
 from app.web.deps import (
@@ -246,7 +246,7 @@ def run_progress(
 
 
 def frontier_chart(session: Any, run: Any, currency: str) -> tuple[str | None, Any]:
-    """The run's cost-against-lateness frontier (``app.jobs.scenarios``), once it has points."""
+    """The run's cost-against-lateness frontier (``app.scenarios.service``), once it has points."""
     frontier = scenarios_service.frontier(session, run)
     points = [
         charts.Point(
@@ -270,7 +270,7 @@ def frontier_chart(session: Any, run: Any, currency: str) -> tuple[str | None, A
 
 
 def three_w_chart(session: Any, user: User, round_: Any) -> tuple[str, Any]:
-    summary = needs_service.three_w(session, user, round_)
+    summary = three_w.three_w(session, user, round_)
     locations: dict[str, tuple[str, str]] = {}
     cells: dict[tuple[str, str], list[charts.MatrixCell]] = {}
     for row in summary.rows:
@@ -380,7 +380,7 @@ def decide(
         context = plan_context(session, user, run_id, settings)
         context |= {"decision_values": values, "errors": field_errors(issues)}
         return render(request, settings, "plan.html", context, status_code=422)
-    approval = runs_service.decide(session, user, run_id, body)
+    approval = flows.decide(session, user, run_id, body)
     said = "approved" if approval.decision == Decision.approved else "rejected"
     return redirect(
         f"/runs/{run_id}/plan#approval",

@@ -2,7 +2,7 @@
 result beside the run's own plan: money cost, lateness, unmet units, each agency's cost,
 the orders per supplier and the needs left unmet.
 
-Whoever sees the run in full sees its scenarios (``app.jobs.scenarios.get``: 404 when the
+Whoever sees the run in full sees its scenarios (``app.scenarios.service.get``: 404 when the
 run is hidden, 403 when only one agency's share of it is shown); the coordinator who
 plans them may stop one still solving.
 """
@@ -19,11 +19,11 @@ from app.auth.models import Role, User
 from app.db import SessionDep
 from app.errors import Conflict
 from app.exchange.service import group_zone
-from app.jobs import scenarios as scenarios_service
 from app.jobs import service as jobs_service
-from app.jobs.models import Scenario
 from app.runs import outputs
 from app.runs.snapshot import resolve_settings
+from app.scenarios import service as scenarios_service
+from app.scenarios.models import Scenario
 from app.settings import Settings
 from app.web.deps import (
     NONE,

@@ -25,8 +25,12 @@ from app.errors import Conflict, NotFound
 from app.jobs import dispatch
 from app.jobs import service as jobs_service
 from app.jobs.backends import JobBackend
-from app.jobs.models import Job, JobState, Scenario, ScenarioKind
-from app.jobs.schemas import (
+from app.jobs.models import Job, JobKind, JobState
+from app.runs import visibility
+from app.runs.models import Run
+from app.runs.snapshot import resolve_settings
+from app.scenarios.models import Scenario, ScenarioKind
+from app.scenarios.schemas import (
     FrontierCreate,
     FrontierPoint,
     FrontierRead,
@@ -34,9 +38,6 @@ from app.jobs.schemas import (
     ScenarioRead,
     ScenarioSummary,
 )
-from app.runs import service as runs_service
-from app.runs.models import Run
-from app.runs.snapshot import resolve_settings
 from app.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -55,8 +56,8 @@ def frontier_url(run_id: int) -> str:
 
 def visible_run(session: Session, user: User, run_id: int) -> Run:
     """The run, if ``user`` sees it in full: 404 hidden, 403 seen only in part."""
-    visible = runs_service.get_run(session, user, run_id)
-    runs_service.require_full_view(visible, "scenarios and the frontier")
+    visible = visibility.get_run(session, user, run_id)
+    visibility.require_full_view(visible, "scenarios and the frontier")
     return visible.run
 
 
@@ -113,9 +114,7 @@ def frontier(session: Session, run: Run) -> FrontierRead:
         if s.job.state != JobState.succeeded or s.money_cost is None or s.late_unit_days is None:
             return None
         cost, late = float(s.money_cost), int(s.late_unit_days)
-        return not any(
-            c <= cost and d <= late and (c < cost or d < late) for c, d in solved
-        )
+        return not any(c <= cost and d <= late and (c < cost or d < late) for c, d in solved)
 
     points = [
         FrontierPoint(
@@ -143,7 +142,7 @@ def frontier(session: Session, run: Run) -> FrontierRead:
 # ----------------------------------------------------------------------- creating
 
 
-def _audit(scenario: Scenario) -> dict[str, Any]:
+def audit_state(scenario: Scenario) -> dict[str, Any]:
     return snapshot(scenario, exclude=("plan",))
 
 
@@ -179,13 +178,14 @@ def _add(
     )
     session.add(scenario)
     session.flush()
-    record(session, actor, "scenario.create", "scenario", scenario.id, None, _audit(scenario))
+    record(session, actor, "scenario.create", "scenario", scenario.id, None, audit_state(scenario))
     job = jobs_service.create(
         session,
         actor,
-        run,
+        JobKind.scenario,
+        run_id=run.id,
+        scenario_id=scenario.id,
         time_limit_seconds=float(settings["time_limit_seconds"]),
-        scenario=scenario,
     )
     return scenario, job
 
@@ -287,3 +287,23 @@ def cancel(session: Session, actor: User, scenario_id: int) -> Scenario:
 
 def job_ids(scenarios: Sequence[Scenario]) -> list[int]:
     return [s.job.id for s in scenarios]
+
+
+def remember_answer(
+    session: Session,
+    idem: Idempotency | None,
+    body: Any,
+    *,
+    row: Any = None,
+    location: str | None = None,
+) -> None:
+    """Replace an idempotent POST's stored 201 with what the request finally answers; commits.
+
+    The response was stored when the job was created (so a retry during the
+    solve is a replay, not a second create); the request may then have read
+    the scenario again, and a retry must get what was answered.
+    """
+    if idem is None or idem.key is None:
+        return
+    idem.replace(body, row=row, location=location)
+    session.commit()

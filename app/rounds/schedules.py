@@ -19,12 +19,8 @@ closed; its firing records why, and a coordinator closes it by hand.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from cronsim import CronSim, CronSimError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.api import IfMatch
@@ -32,46 +28,14 @@ from app.audit import record, snapshot
 from app.auth.models import User
 from app.db import utcnow
 from app.errors import Conflict
-from app.jobs.models import ScheduleFiring
-from app.rounds.models import Round, RoundStatus
+from app.rounds.cron import check_cron, deadlines, next_deadline, zone
+from app.rounds.models import Round, RoundStatus, ScheduleFiring
 from app.rounds.service import ensure_open, lock_round
-from app.runs.snapshot import SnapshotInvalid
-from app.settings import Settings
 
 SCHEDULER = "scheduler"
 UPCOMING = 5
 
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; ValueError if there is none by that name."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA time zone (e.g. America/Panama)") from None
-
-
-def check_cron(expression: str) -> str:
-    """A five-field cron expression, or ValueError saying what is wrong with it."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(
-            "a cron expression has five fields: minute hour day-of-month month day-of-week"
-        )
-    try:
-        CronSim(" ".join(fields), dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-    except CronSimError as exc:
-        raise ValueError(f"not a valid cron expression: {exc}") from None
-    return " ".join(fields)
-
-
-def deadlines(cron: str, timezone: str, after: dt.datetime, count: int) -> list[dt.datetime]:
-    """The cron's next ``count`` times strictly after ``after``, in UTC."""
-    it = CronSim(cron, after.astimezone(zone(timezone)))
-    return [next(it).astimezone(dt.UTC) for _ in range(count)]
-
-
-def next_deadline(cron: str, timezone: str, after: dt.datetime) -> dt.datetime:
-    return deadlines(cron, timezone, after, 1)[0]
+__all__ = ["check_cron", "deadlines", "next_deadline", "zone"]  # the calendar's, for callers
 
 
 # --------------------------------------------------------------------- reading
@@ -180,64 +144,7 @@ def due_rounds(session: Session, now: dt.datetime | None = None) -> list[int]:
     )
 
 
-def fire(
-    session: Session,
-    round_id: int,
-    *,
-    fired_by: str,
-    settings: Settings,
-    now: dt.datetime | None = None,
-) -> int | None:
-    """Close a due scheduled round and queue its run; the job's id, or None if nothing to do.
-
-    Commits. Safe to call from several processes at once: one of them fires.
-    """
-    from app.runs import service as runs_service
-
-    now = now or utcnow()
-    try:
-        round_ = lock_round(session, round_id)
-        due = (
-            round_.status == RoundStatus.open
-            and round_.schedule_timezone is not None
-            and round_.deadline <= now
-            and firing_of(session, round_id) is None
-        )
-        if not due:
-            session.rollback()
-            return None
-        owner = session.get_one(User, round_.created_by_id)
-        firing = ScheduleFiring(
-            round_id=round_.id, deadline=round_.deadline, fired_at=now, fired_by=fired_by
-        )
-        job_id = None
-        try:
-            with session.begin_nested():
-                run, job = runs_service.freeze_round(
-                    session, owner, round_, settings, audit_actor=SCHEDULER
-                )
-            firing.run_id, job_id = run.id, job.id
-        except SnapshotInvalid as exc:
-            problems = "; ".join(f"{e.path}: {e.reason}" for e in exc.errors)
-            firing.error = f"not closed: its snapshot breaks contract v1 ({problems})"
-        round_ = session.get_one(Round, round_id)
-        if round_.schedule_cron is not None and firing.error is None:
-            firing.next_round_id = _open_next_window(session, round_, now).id
-        session.add(firing)
-        session.flush()
-        record(session, SCHEDULER, "schedule.fire", "round", round_id, None, _firing_state(firing))
-        session.commit()
-        return job_id
-    except IntegrityError:
-        # Another scheduler fired this round in the meantime: one firing, theirs.
-        session.rollback()
-        return None
-    except BaseException:
-        session.rollback()
-        raise
-
-
-def _open_next_window(session: Session, round_: Round, now: dt.datetime) -> Round:
+def open_next_window(session: Session, round_: Round, now: dt.datetime) -> Round:
     assert round_.schedule_cron is not None and round_.schedule_timezone is not None
     window = Round(
         name=round_.name,
@@ -256,7 +163,3 @@ def _open_next_window(session: Session, round_: Round, now: dt.datetime) -> Roun
     session.flush()
     record(session, SCHEDULER, "round.create", "round", window.id, None, snapshot(window))
     return window
-
-
-def _firing_state(firing: ScheduleFiring) -> dict[str, Any]:
-    return snapshot(firing)

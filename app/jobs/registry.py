@@ -1,0 +1,127 @@
+"""What the queue calls: one handler per job kind, and the sweeper's periodic tasks.
+
+The queue (``app.jobs``) claims, leases, heartbeats, retries and completes jobs;
+it does not know what a job solves. Each domain gives it a ``JobHandler`` for
+its kind when its module is imported (``app.runs.jobs`` for a round's run,
+``app.scenarios.jobs`` for a scenario) and ``app.bootstrap`` imports them at
+start-up, as Dramatiq's actors are declared on a broker that never imports
+them. A process the service spawns to solve (the embedded pool) is given the
+names of those modules and imports them first (``modules``, ``load``).
+
+A kind with no handler is refused loudly (``handler_for``), never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from app.auth.models import User
+    from app.jobs.models import Job, JobState
+    from app.settings import Settings
+    from solver import SolveProgress
+    from solver.highs import CancelToken
+
+
+class JobHandler(Protocol):
+    """What one kind of job does around the queue's claim, solve and completion."""
+
+    def problem(self, session: Session, job: Job) -> dict[str, Any]:
+        """The document the job solves."""
+
+    def solve(
+        self,
+        problem: dict[str, Any],
+        *,
+        time_limit_seconds: float,
+        settings: Settings,
+        progress: Callable[[SolveProgress], None] | None,
+        cancel: CancelToken | None,
+    ) -> dict[str, Any]:
+        """The plan (raises as ``solver.solve``: ProblemInvalid, SolveCancelled)."""
+
+    def started(self, session: Session, job: Job, attempt: int) -> None:
+        """The job was just claimed (in the claim's transaction; no commit)."""
+
+    def requeued(self, session: Session, job: Job) -> None:
+        """A running job was handed back to the queue (no commit)."""
+
+    def finished(
+        self,
+        session: Session,
+        job: Job,
+        plan: dict[str, Any] | None,
+        error: str | None,
+        progress: dict[str, Any],
+        *,
+        state: JobState,
+        on_finished: Callable[[Any], None] | None = None,
+    ) -> None:
+        """The job ended ``state`` (in the completing transaction, after the job's own
+        conditional update; no commit): store the plan, or why there is none."""
+
+    def check_visible(self, session: Session, user: User, job: Job) -> None:
+        """Raise NotFound (hidden) or Forbidden (seen in part) unless ``user`` may read it."""
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What a periodic task did: the things it fired (e.g. rounds) and the jobs it queued."""
+
+    fired: list[int] = field(default_factory=list)
+    jobs: list[int] = field(default_factory=list)
+
+
+# A periodic task of the sweeper: (session, settings, fired_by, now) -> what it did; commits.
+SweepTask = Callable[[Session, "Settings", str, dt.datetime | None], SweepOutcome]
+
+_handlers: dict[str, JobHandler] = {}
+_tasks: dict[str, SweepTask] = {}
+_modules: set[str] = set()
+
+
+class NoHandler(LookupError):
+    pass
+
+
+def register(kind: str, handler: JobHandler) -> None:
+    """Give the queue the handler of ``kind`` (idempotent: a module imported twice is fine)."""
+    _handlers[str(kind)] = handler
+    _modules.add(type(handler).__module__)
+
+
+def register_sweep_task(name: str, task: SweepTask) -> None:
+    """A task every sweeper pass runs, under the sweeper's lease, before re-dispatching."""
+    _tasks[name] = task
+    _modules.add(task.__module__)
+
+
+def handler_for(kind: str) -> JobHandler:
+    try:
+        return _handlers[str(kind)]
+    except KeyError:
+        raise NoHandler(
+            f"no handler for jobs of kind {kind!r}: import app.bootstrap (or the module "
+            "that registers it) before solving jobs"
+        ) from None
+
+
+def sweep_tasks() -> list[SweepTask]:
+    return [_tasks[name] for name in sorted(_tasks)]
+
+
+def modules() -> list[str]:
+    """The modules that registered handlers or tasks, for a fresh process to import."""
+    return sorted(_modules)
+
+
+def load(names: Iterable[str]) -> None:
+    """Import ``names`` (see ``modules``): their handlers register themselves."""
+    for name in names:
+        importlib.import_module(name)

@@ -1,0 +1,302 @@
+"""A round's life, from its close to its approval, in the order it happens.
+
+Read this module to follow a round; each step calls the service that owns it.
+
+1. **Close** (``close_round``, a coordinator; or ``fire_schedule``, the sweeper
+   at a scheduled round's deadline). One transaction: the round, locked, moves
+   ``open -> closed``; its submitted needs and the catalogue are frozen into a
+   contract-v1 document (``app.runs.snapshot``), run #1 is added with it
+   (``app.runs.service.new_run``) and a job of kind ``run`` is queued for it
+   (``app.jobs``). Nothing changes when the snapshot breaks the contract.
+2. **Hand over** (``_start``), after the commit: the job goes to the backend (the
+   embedded process pool, or RabbitMQ and ``poolbuy worker``), or, for a caller
+   whose transaction may never really commit (a script, a test), is solved here.
+3. **Solve** (``app.jobs.runner``, with the run kind's handler ``app.runs.jobs``):
+   the job is claimed (the run turns ``running``), solved with no transaction
+   open and a heartbeat beside it, then completed once: in one transaction the
+   job's conditional update, the plan on the run, the run's status, and the
+   round's move to ``optimised`` when the plan is optimal or feasible.
+4. **Re-run** (``rerun``), when run #1 failed, after a rejection, or to try
+   other settings: a new run of the same frozen document, queued as in 1-3.
+5. **Decide** (``decide``, ``app.runs.approvals``): each agency's chief of
+   mission approves or rejects the latest run. The last approval needed makes
+   the run binding and the round ``approved``; one rejection makes it
+   ``rejected`` (back to 4).
+
+The sweeper runs ``sweep_schedules`` (registered below) on every pass, so a
+scheduled round closes at its deadline however many processes run one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit import record, snapshot
+from app.auth.models import User
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.jobs import dispatch, registry, runner
+from app.jobs import service as jobs_service
+from app.jobs.models import Job
+from app.rounds import schedules
+from app.rounds.models import Round, RoundStatus, ScheduleFiring
+from app.rounds.service import lock_round, transition
+from app.runs import service as runs_service
+from app.runs.approvals import decide
+from app.runs.models import Run
+from app.runs.schemas import RunCreate
+from app.runs.snapshot import (
+    SnapshotInvalid,
+    build_document,
+    check_document,
+    closing_day,
+    resolve_settings,
+)
+from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.jobs.backends import JobBackend
+
+log = logging.getLogger("poolbuy.rounds")
+
+__all__ = ["close_round", "decide", "execute_run", "fire_schedule", "rerun"]
+
+
+# ------------------------------------------------------------------- 1. close
+
+
+def freeze_round(
+    session: Session,
+    actor: User,
+    round_: Round,
+    settings: Settings,
+    *,
+    audit_actor: User | str | None = None,
+) -> tuple[Run, Job]:
+    """Close a locked open round and freeze its snapshot as a queued run (no commit).
+
+    Shared by the coordinator's close and a schedule's firing (``fire_schedule``).
+    Raises SnapshotInvalid (changing nothing) when the snapshot breaks the contract.
+    """
+    if round_.status != RoundStatus.open:
+        raise Conflict(f"round {round_.id} is {round_.status.value}; only an open round closes")
+    transition(session, round_, RoundStatus.closed, audit_actor or actor)
+    as_of = closing_day(round_, round_.closed_at or utcnow())
+    document = build_document(
+        session, round_, as_of, max_time_limit_seconds=settings.max_solve_seconds
+    )
+    run = runs_service.new_run(session, actor, round_, document, audit_actor=audit_actor)
+    return run, runs_service.queue_run(session, actor, run, audit_actor=audit_actor)
+
+
+def close_round(
+    session: Session,
+    actor: User,
+    round_id: int,
+    *,
+    settings: Settings | None = None,
+    on_finished: Callable[[Run], None] | None = None,
+    backend: JobBackend | None = None,
+) -> Run:
+    """Close an open round, freeze its snapshot as run #1 and queue its solve.
+
+    Needs are read with the round locked: a submission or edit either
+    committed before (and is in the snapshot) or waits and then finds the
+    round closed (409). Nothing is changed when the snapshot is invalid.
+
+    Without ``backend`` (a script, a test) the run is solved here, before this
+    returns; with one, it is handed to the backend and returned ``queued``.
+    ``on_finished`` is called in the transaction that stores the run as the
+    caller will answer with it (see ``app.runs.service.remember_response``).
+    """
+    settings = settings or get_settings()
+    inline = dispatch.runs_inline(session, backend)
+    try:
+        round_ = lock_round(session, round_id)
+        run, job = freeze_round(session, actor, round_, settings)
+        if not inline and on_finished is not None:
+            on_finished(run)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return _start(session, run, job, settings, backend, on_finished if inline else None)
+
+
+def rerun(
+    session: Session,
+    actor: User,
+    round_id: int,
+    body: RunCreate | None = None,
+    *,
+    settings: Settings | None = None,
+    on_finished: Callable[[Run], None] | None = None,
+    backend: JobBackend | None = None,
+) -> Run:
+    """A new run of the round's frozen snapshot, optionally with other settings; queued.
+
+    Solved here without ``backend``, as ``close_round``.
+    """
+    settings = settings or get_settings()
+    overrides = body.settings.model_dump(exclude_none=True) if body and body.settings else None
+    inline = dispatch.runs_inline(session, backend)
+    try:
+        round_ = lock_round(session, round_id)
+        if round_.status == RoundStatus.open:
+            raise Conflict(
+                f"round {round_id} is open: close it first (closing freezes the snapshot runs "
+                "are solved from)"
+            )
+        if round_.status == RoundStatus.approved:
+            raise Conflict(f"round {round_id} is approved: its binding run is final")
+        runs = session.scalars(
+            sa.select(Run)
+            .where(Run.round_id == round_id)
+            .order_by(Run.number)
+            .execution_options(populate_existing=True)
+        ).all()
+        if not runs:
+            raise Conflict(f"round {round_id} has no snapshot to re-run")
+        if any(r.binding for r in runs):
+            raise Conflict(f"round {round_id} has a binding run: it is final")
+        busy = [r for r in runs if r.status in runs_service.IN_PROGRESS]
+        if busy:
+            raise Conflict(
+                f"run #{busy[0].number} of round {round_id} is {busy[0].status.value}; "
+                "wait for it to finish"
+            )
+        frozen = runs[0].problem
+        document = {
+            **frozen,
+            "settings": resolve_settings(
+                frozen.get("settings"), overrides, max_time_limit_seconds=settings.max_solve_seconds
+            ),
+        }
+        check_document(document)
+        run = runs_service.new_run(session, actor, round_, document)
+        job = runs_service.queue_run(session, actor, run)
+        if not inline and on_finished is not None:
+            on_finished(run)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return _start(session, run, job, settings, backend, on_finished if inline else None)
+
+
+def _start(
+    session: Session,
+    run: Run,
+    job: Job,
+    settings: Settings,
+    backend: JobBackend | None,
+    on_finished: Callable[[Run], None] | None,
+) -> Run:
+    dispatch.start(session, [job.id], backend=backend, settings=settings, on_finished=on_finished)
+    stored = session.get(Run, run.id, populate_existing=True)
+    assert stored is not None
+    return stored
+
+
+def execute_run(
+    session: Session,
+    run_id: int,
+    *,
+    settings: Settings | None = None,
+    on_finished: Callable[[Run], None] | None = None,
+) -> Run:
+    """Solve a queued run here and now, in ``session``, and store its outcome.
+
+    The same claim and conditional completion a worker goes through
+    (``app.jobs.runner``), without a heartbeat: for scripts and tests.
+    """
+    job = jobs_service.run_job(session, run_id)
+    session.rollback()
+    if job is None:
+        raise NotFound(f"a job for run {run_id}")
+    runner.run_inline(session, job.id, settings or get_settings(), on_finished)
+    stored = session.get(Run, run_id, populate_existing=True)
+    assert stored is not None
+    return stored
+
+
+def fire_schedule(
+    session: Session,
+    round_id: int,
+    *,
+    fired_by: str,
+    settings: Settings,
+    now: dt.datetime | None = None,
+) -> int | None:
+    """Close a due scheduled round and queue its run; the job's id, or None if nothing to do.
+
+    Commits. Safe to call from several processes at once: one of them fires.
+    """
+    now = now or utcnow()
+    try:
+        round_ = lock_round(session, round_id)
+        due = (
+            round_.status == RoundStatus.open
+            and round_.schedule_timezone is not None
+            and round_.deadline <= now
+            and schedules.firing_of(session, round_id) is None
+        )
+        if not due:
+            session.rollback()
+            return None
+        owner = session.get_one(User, round_.created_by_id)
+        firing = ScheduleFiring(
+            round_id=round_.id, deadline=round_.deadline, fired_at=now, fired_by=fired_by
+        )
+        job_id = None
+        try:
+            with session.begin_nested():
+                run, job = freeze_round(
+                    session, owner, round_, settings, audit_actor=schedules.SCHEDULER
+                )
+            firing.run_id, job_id = run.id, job.id
+        except SnapshotInvalid as exc:
+            problems = "; ".join(f"{e.path}: {e.reason}" for e in exc.errors)
+            firing.error = f"not closed: its snapshot breaks contract v1 ({problems})"
+        round_ = session.get_one(Round, round_id)
+        if round_.schedule_cron is not None and firing.error is None:
+            firing.next_round_id = schedules.open_next_window(session, round_, now).id
+        session.add(firing)
+        session.flush()
+        record(
+            session, schedules.SCHEDULER, "schedule.fire", "round", round_id, None, snapshot(firing)
+        )
+        session.commit()
+        return job_id
+    except IntegrityError:
+        # Another scheduler fired this round in the meantime: one firing, theirs.
+        session.rollback()
+        return None
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def sweep_schedules(
+    session: Session, settings: Settings, fired_by: str, now: dt.datetime | None
+) -> registry.SweepOutcome:
+    """The sweeper's task: fire every due scheduled round; what was fired and queued."""
+    outcome = registry.SweepOutcome()
+    for round_id in schedules.due_rounds(session, now):
+        session.rollback()
+        job_id = fire_schedule(session, round_id, fired_by=fired_by, settings=settings, now=now)
+        if job_id is not None:
+            log.info("round %s closed by its schedule; job %s queued", round_id, job_id)
+            outcome.fired.append(round_id)
+            outcome.jobs.append(job_id)
+    return outcome
+
+
+registry.register_sweep_task("round schedules", sweep_schedules)

@@ -1,0 +1,98 @@
+"""A scenario (or frontier point) as a job kind: the run's document with the scenario's settings.
+
+Registered with the queue (``app.jobs.registry``) when imported (``app.bootstrap``).
+The plan and its figures go on the scenario; the run and its round do not move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from app.audit import record
+from app.auth.models import User
+from app.jobs import registry
+from app.jobs.models import Job, JobKind, JobState
+from app.runs import jobs as run_jobs
+from app.runs.models import PlanStatus, Run
+from app.scenarios.models import Scenario
+from app.scenarios.service import audit_state
+from app.settings import Settings
+from solver import SolveProgress
+
+if TYPE_CHECKING:
+    from solver.highs import CancelToken
+
+
+def _scenario(session: Session, job: Job) -> Scenario:
+    if job.scenario_id is None:
+        raise ValueError(f"job {job.id} is of kind scenario but names no scenario")
+    return session.get_one(Scenario, job.scenario_id, populate_existing=True)
+
+
+class ScenarioJobs:
+    """The handler of ``JobKind.scenario`` (see the module docstring)."""
+
+    def problem(self, session: Session, job: Job) -> dict[str, Any]:
+        problem: dict[str, Any] = session.get_one(Run, job.run_id).problem
+        return {**problem, "settings": _scenario(session, job).settings}
+
+    def solve(
+        self,
+        problem: dict[str, Any],
+        *,
+        time_limit_seconds: float,
+        settings: Settings,
+        progress: Callable[[SolveProgress], None] | None,
+        cancel: CancelToken | None,
+    ) -> dict[str, Any]:
+        return run_jobs.solve_problem(
+            problem,
+            time_limit_seconds=time_limit_seconds,
+            settings=settings,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def started(self, session: Session, job: Job, attempt: int) -> None:
+        """Nothing: a scenario reads its state through its job."""
+
+    def requeued(self, session: Session, job: Job) -> None:
+        """Nothing, as ``started``."""
+
+    def finished(
+        self,
+        session: Session,
+        job: Job,
+        plan: dict[str, Any] | None,
+        error: str | None,
+        progress: dict[str, Any],
+        *,
+        state: JobState,
+        on_finished: Callable[[Any], None] | None = None,
+    ) -> None:
+        scenario = _scenario(session, job)
+        before = audit_state(scenario)
+        scenario.plan = plan
+        if plan is not None:
+            scenario.plan_status = PlanStatus(plan["status"])
+            scenario.objective = plan.get("objective")
+            scenario.money_cost = Decimal(str(plan["money_cost"])) if "money_cost" in plan else None
+            scenario.late_unit_days = plan.get("late_unit_days")
+            scenario.unmet_units = plan.get("unmet_units")
+            scenario.relative_gap = plan.get("relative_gap")
+        scenario.error = error
+        session.flush()
+        action = "scenario.cancel" if state == JobState.cancelled else "scenario.finish"
+        record(session, "scheduler", action, "scenario", scenario.id, before, audit_state(scenario))
+        if on_finished is not None:
+            on_finished(scenario)
+
+    def check_visible(self, session: Session, user: User, job: Job) -> None:
+        run_jobs.check_job_visible(session, user, job)
+
+
+registry.register(JobKind.scenario, ScenarioJobs())
