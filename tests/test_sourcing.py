@@ -7,6 +7,7 @@ and tanks, a fourth without) and adds a technical specialist of agencies a and b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from app.sourcing.models import AgencyBudget, AwardRule, CapacityGroup, Supplier
 from solver import solve
 from tests.factories import make_offer, make_supplier, make_user_and_token
 from tests.test_runs import World, audit_actions, build_world, close, comparable
+from tests.test_web import sign_in, text_of
 
 pytestmark = pytest.mark.integration
 
@@ -470,8 +472,12 @@ def test_a_rules_sheet_with_bad_rows_lists_every_one_and_writes_nothing_then_imp
     }
     assert session.query(AwardRule).count() == 0
 
-    good = bad.splitlines()[0] + "\n" + bad.splitlines()[1] + "\n" + (
-        f"max_share,{mask},,{s1},,0.6,4,no supplier above 60%\n"
+    good = (
+        bad.splitlines()[0]
+        + "\n"
+        + bad.splitlines()[1]
+        + "\n"
+        + (f"max_share,{mask},,{s1},,0.6,4,no supplier above 60%\n")
     )
     imported = client.post(
         "/api/v1/award-rules/import",
@@ -488,3 +494,52 @@ def test_a_rules_sheet_with_bad_rows_lists_every_one_and_writes_nothing_then_imp
     assert template.text.lstrip("\ufeff").startswith(
         "kind,item,location,supplier,limit,share,penalty,reason"
     )
+
+
+# --------------------------------------------------------------------- plan page
+
+
+def test_a_budget_that_binds_and_the_fairness_verdict_show_on_the_plan_page(
+    session: Session, client: TestClient, world: World, auth_headers: Headers
+) -> None:
+    b = world.agencies["b"].id
+    # b's 5,000 masks cost about USD 6,000: a USD 3,000 budget binds.
+    budget = client.post(
+        world.url("/budgets"), json={"amount": 3000}, headers=_as(world, "b_chief", auth_headers)
+    )
+    assert budget.status_code == 201
+    rule = client.post(
+        "/api/v1/award-rules",
+        json={
+            "kind": "max_suppliers",
+            "item_id": world.codes["mask"],
+            "limit": 1,
+            "penalty": 10,
+            "reason": "one contract to manage",
+        },
+        headers=_as(world, "a_specialist", auth_headers),
+    )
+    assert rule.status_code == 201
+    closed = close(client, world, auth_headers)
+    assert closed.status_code == 201, closed.text
+    run = session.get_one(Run, closed.json()["id"], populate_existing=True)
+    assert run.plan is not None
+    b_line = next(a for a in run.plan["agencies"] if a["agency"] == b)
+    assert b_line["budget"] == 3000.0 and b_line["direct_spend"] <= 3000.0
+    assert {
+        u["reason"] for u in run.plan["unmet"] if u["need"] == f"n-{world.needs['b_mask'].id}"
+    } == {"budget"}
+
+    page = sign_in(client, world.tokens["coordinator"]).get(f"/runs/{run.id}/plan")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    fairness = run.plan["fairness"]
+    assert ("Stable:" if fairness["stable"] else "Not stable:") in text
+    assert f"{fairness['coalitions']} coalitions checked" in text
+    table = page.text[page.text.index('id="agency-v2"') :]
+    budget_cell = re.search(rf'<tr data-agency="{b}">.*?data-field="budget">([^<]*)<', table, re.S)
+    assert budget_cell is not None and budget_cell.group(1) == "3,000.00"
+    assert 'data-rule="r-' in page.text
+    # Charts: budget use, share beside stand-alone, rules kept/broken.
+    for title in ("Direct spend as a share", "objective share in the pool", "kept and broke"):
+        assert title in page.text, title
