@@ -543,3 +543,68 @@ def test_a_budget_that_binds_and_the_fairness_verdict_show_on_the_plan_page(
     # Charts: budget use, share beside stand-alone, rules kept/broken.
     for title in ("Direct spend as a share", "objective share in the pool", "kept and broke"):
         assert title in page.text, title
+
+
+# ---------------------------------------------------------------------- scenarios
+
+
+def test_scenarios_show_what_a_budget_and_a_rule_cost_the_group(
+    session: Session, client: TestClient, world: World, auth_headers: Headers
+) -> None:
+    b = world.agencies["b"].id
+    client.post(
+        world.url("/budgets"), json={"amount": 3000}, headers=_as(world, "b_chief", auth_headers)
+    )
+    rule = client.post(
+        "/api/v1/award-rules",
+        json={
+            "kind": "min_suppliers",
+            "item_id": world.codes["mask"],
+            "limit": 2,
+            "penalty": 50,
+            "reason": "supply risk",
+        },
+        headers=_as(world, "a_specialist", auth_headers),
+    ).json()
+    closed = close(client, world, auth_headers)
+    assert closed.status_code == 201, closed.text
+    run = session.get_one(Run, closed.json()["id"], populate_existing=True)
+    assert run.plan is not None
+    coordinator = _as(world, "coordinator", auth_headers)
+    url = f"/api/v1/runs/{run.id}/scenarios"
+
+    wrong = client.post(
+        url,
+        json={
+            "name": "typos",
+            "sourcing": {"drop_rule": "r-999", "budget": {"agency": "ZZZ", "amount": 1}},
+        },
+        headers=coordinator,
+    )
+    assert _paths(wrong) == {
+        "$.sourcing.drop_rule",
+        "$.sourcing.budget.agency",
+    }
+
+    def scenario(body: dict[str, Any]) -> dict[str, Any]:
+        created = client.post(url, json=body, headers=coordinator)
+        assert created.status_code == 201, created.text
+        read = client.get(f"/api/v1/scenarios/{created.json()['id']}", headers=coordinator)
+        assert read.json()["state"] == "succeeded", read.text
+        result: dict[str, Any] = read.json()
+        return result
+
+    no_cap = scenario(
+        {"name": "b without a cap", "sourcing": {"budget": {"agency": b, "amount": None}}}
+    )
+    # Lifting the cap serves b's masks: the group's objective falls, nothing unmet for budget.
+    assert no_cap["objective"] < run.plan["objective"]
+    assert "budget" not in {u["reason"] for u in no_cap["plan"]["unmet"]}
+    assert next(a for a in no_cap["plan"]["agencies"] if a["agency"] == b)["budget"] is None
+    without_rule = scenario(
+        {"name": "one supplier is fine", "sourcing": {"drop_rule": f"r-{rule['id']}"}}
+    )
+    assert without_rule["plan"]["rules"] == []
+    assert without_rule["objective"] <= run.plan["objective"] + 1e-6
+    # The run's own frozen document is unchanged.
+    assert session.get_one(Run, run.id, populate_existing=True).problem == run.problem

@@ -11,6 +11,7 @@ from app.jobs.models import JobState
 from app.runs.models import PlanStatus
 from app.runs.schemas import RunSettingsOverride
 from app.scenarios.models import ScenarioKind
+from app.sourcing.whatif import SourcingChanges
 
 # ------------------------------------------------------------------------ scenarios
 
@@ -27,6 +28,7 @@ class ScenarioCreate(BaseModel):
                 {"name": "cost only", "settings": {"late_penalty_rate": 0}},
                 {"name": "lateness weighs ten times more", "late_penalty_factor": 10},
                 {"name": "orders processed in 2 days", "settings": {"order_processing_days": 2}},
+                {"name": "without the two-supplier rule", "sourcing": {"drop_rule": "r-3"}},
             ]
         },
     )
@@ -40,6 +42,11 @@ class ScenarioCreate(BaseModel):
         default=None,
         description="multiplies the late penalty rate (after `settings`): 10 weighs lateness "
         "ten times more",
+    )
+    sourcing: SourcingChanges | None = Field(
+        default=None,
+        description="drop or change one rule, change one agency's budget (contract v2); "
+        "the allocation rule is `settings.allocation`",
     )
 
     @field_validator("name", mode="before")
