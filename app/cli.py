@@ -54,7 +54,7 @@ def register_solve(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "solve",
         help="solve a problem document and write its plan",
-        description="Validate and solve a pooling problem (contract v1), write the plan "
+        description="Validate and solve a pooling problem (contract v2), write the plan "
         "as JSON and print a summary. Exit 0 solved, 1 invalid input, 2 no solution.",
     )
     parser.add_argument("problem", type=Path, metavar="PROBLEM.json")
@@ -257,6 +257,31 @@ def print_summary(
             f"{plan.get('unmet_units', 0):,} units (penalty {_number(plan.get('unmet_penalty'))})",
             file=out,
         )
+    surplus = sum(o.get("surplus") or 0 for o in plan.get("orders") or [])
+    if plan.get("fees") or surplus:
+        print(
+            f"  fees {money(plan.get('fees'))} (in purchase); surplus {surplus:,} units "
+            "bought to fill packs",
+            file=out,
+        )
+    verdict = fairness_verdict(plan, money)
+    if verdict:
+        print(verdict, file=out)
+
+    broken = [r for r in plan.get("rules") or [] if r.get("violation")]
+    if broken:
+        _section(out, f"Rules broken ({len(broken)}): penalty {_number(plan.get('rule_penalty'))}")
+        _table(
+            out,
+            ["rule", "count", "share", "violation", "penalty"],
+            [
+                [r.get("rule"), "-" if r.get("count") is None else _whole(r.get("count")),
+                 "-" if r.get("share") is None else f"{r['share']:.1%}",
+                 _number(r.get("violation")), _number(r.get("penalty"))]
+                for r in broken
+            ],
+            max_rows,
+        )
 
     agencies = plan.get("agencies") or []
     if agencies:
@@ -272,15 +297,30 @@ def print_summary(
             ],
         )
 
+    budgeted = [a for a in agencies if a.get("budget") is not None]
+    if budgeted:
+        _section(out, f"Budgets ({currency})" if currency else "Budgets")
+        _table(
+            out,
+            ["agency", "budget", "direct spend", "used %"],
+            [
+                [a.get("agency"), _number(a.get("budget")), _number(a.get("direct_spend")),
+                 _number(100 * (a.get("direct_spend") or 0) / a["budget"]) if a["budget"]
+                 else "-"]
+                for a in budgeted
+            ],
+        )
+
     orders = sorted(plan.get("orders") or [], key=lambda o: -(o.get("cost") or 0))
     _section(out, f"Consolidated orders ({len(orders)})")
     _table(
         out,
-        ["offer", "supplier", "item", "quantity", "tier from", "unit price", "cost"],
+        ["offer", "supplier", "item", "quantity", "tier from", "unit price", "surplus", "fee",
+         "cost"],
         [
             [o.get("offer"), o.get("supplier"), o.get("item"), _whole(o.get("quantity")),
              _whole(o.get("tier_min_quantity")), _number(o.get("unit_price")),
-             _number(o.get("cost"))]
+             _whole(o.get("surplus") or 0), _number(o.get("fee") or 0), _number(o.get("cost"))]
             for o in orders
         ],
         max_rows,
@@ -295,6 +335,23 @@ def print_summary(
          for u in unmet],
         max_rows,
     )
+
+
+def fairness_verdict(plan: dict[str, Any], money: Callable[[Any], str]) -> str | None:
+    """The summary's line on whether any group of agencies would do better alone.
+
+    None when the plan was not checked against coalitions (no `fairness` asked).
+    """
+    fairness = plan.get("fairness")
+    if not fairness:
+        return None
+    if fairness.get("stable"):
+        return "Fairness: stable (no group of agencies would do better on its own)"
+    group = " and ".join(fairness.get("coalition") or [])
+    saving = f"{group} would save {money(fairness.get('max_excess'))} on their own"
+    if (fairness.get("epsilon") or 0) > 0:
+        return f"Fairness: the core is empty: {saving}"
+    return f"Fairness: not stable: {saving}"
 
 
 def _section(out: IO[str], title: str) -> None:
@@ -377,6 +434,11 @@ def register_example(commands: Subcommands) -> None:
     parser.add_argument("--size", choices=["small", "medium", "large"], default="small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--contract", type=int, choices=[1, 2], default=2,
+        help="2 (default): with cartons, handling fees, supply-risk and long-term-agreement "
+        "rules and a budget that binds; 1: the plain version-1 round",
+    )
+    parser.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout"
     )
     parser.set_defaults(handler=run_example)
@@ -385,7 +447,7 @@ def register_example(commands: Subcommands) -> None:
 def run_example(args: argparse.Namespace) -> int:
     from solver.examples import generate_problem
 
-    problem = generate_problem(size=args.size, seed=args.seed)
+    problem = generate_problem(size=args.size, seed=args.seed, sourcing=args.contract == 2)
     if args.output is None:
         json.dump(problem, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

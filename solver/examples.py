@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_AS_OF", "SIZES", "SizeSpec", "generate_problem", "summarize"]
+__all__ = [
+    "DEFAULT_AS_OF",
+    "SIZES",
+    "SizeSpec",
+    "add_sourcing",
+    "generate_problem",
+    "summarize",
+]
 
 DEFAULT_AS_OF = dt.date(2026, 12, 1)
 
@@ -420,16 +427,91 @@ _AGENCIES_PER_POINT = ((1, 30), (2, 30), (3, 25), (4, 15))
 
 
 def generate_problem(
-    size: str = "small", seed: int = 0, as_of: dt.date | None = None
+    size: str = "small", seed: int = 0, as_of: dt.date | None = None, *, sourcing: bool = False
 ) -> dict[str, Any]:
-    """A valid contract-v1 problem document, the same for the same (size, seed, as_of)."""
+    """A valid problem document, the same for the same (size, seed, as_of, sourcing).
+
+    Contract v1 unless `sourcing`: then the same instance with contract v2's sourcing
+    terms on top (see `add_sourcing`); the v1 part is not redrawn.
+    """
     try:
         spec = SIZES[size]
     except KeyError:
         raise ValueError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}") from None
     # as_of is left out of the seed so that moving the date moves the instance, not redraws it.
     rng = random.Random(f"poolbuy-examples:{size}:{seed}")
-    return _Builder(spec, rng, as_of or DEFAULT_AS_OF).build()
+    document = _Builder(spec, rng, as_of or DEFAULT_AS_OF).build()
+    if sourcing:
+        add_sourcing(document, random.Random(f"poolbuy-sourcing:{size}:{seed}"))
+    return document
+
+
+# Goods sold by the carton, and the carton's size.
+_CARTONS = {"PPE": 240, "testing": 40, "water": 120}
+# Handling fees seen in UN pooled procurement: UNICEF Supply Division's 4.5% on
+# the goods, PAHO's Strategic Fund 3%; suppliers based abroad more often charge one.
+_FEES = (0.045, 0.03)
+
+
+def add_sourcing(document: dict[str, Any], rng: random.Random) -> None:
+    """Contract v2's sourcing terms on a generated round, in place.
+
+    - cartons: PPE, tests and water goods are sold in whole cartons (`pack_size`);
+    - handling fees on about a third of the offers (4.5% or 3% of the goods);
+    - supply risk: each PPE item may be bought from at most 2 suppliers, or pay a
+      penalty of 2% of its demand's value per extra supplier;
+    - a long-term agreement: the supplier of the item with the most offers keeps at
+      least 30% of it, or pays half the item's price per unit short;
+    - a budget that binds: the agency with the most needs gets 70% of what its needs
+      cost at the cheapest first-tier prices.
+    """
+    document["version"] = 2
+    category = {item["id"]: item["category"] for item in document["items"]}
+    price: dict[str, float] = {}
+    offers_of: dict[str, list[dict[str, Any]]] = {}
+    for offer in document["offers"]:
+        item = offer["item"]
+        offers_of.setdefault(item, []).append(offer)
+        first = offer["price_tiers"][0]["unit_price"]
+        price[item] = min(price.get(item, first), first)
+        if category[item] in _CARTONS:
+            offer["pack_size"] = _CARTONS[category[item]]
+        if rng.random() < 1 / 3:
+            offer["fee_rate"] = rng.choice(_FEES)
+    demand: dict[str, int] = {}
+    for need in document["needs"]:
+        demand[need["item"]] = demand.get(need["item"], 0) + need["quantity"]
+
+    rules: list[dict[str, Any]] = []
+    for item in sorted(offers_of):
+        if category[item] == "PPE" and item in demand:
+            penalty = round(max(100.0, 0.02 * price[item] * demand[item]), 2)
+            rules.append(
+                {"id": f"supply-risk-{item}", "kind": "max_suppliers", "item": item, "limit": 2,
+                 "penalty": penalty}
+            )  # fmt: skip
+    contested = sorted(
+        (item for item in offers_of if item in demand and len(offers_of[item]) >= 2),
+        key=lambda item: (-len(offers_of[item]), item),
+    )
+    if contested:
+        item = contested[0]
+        holder = offers_of[item][0]["supplier"]
+        rules.append(
+            {"id": f"lta-{item}", "kind": "min_share", "item": item, "supplier": holder,
+             "share": 0.3, "penalty": round(price[item] / 2, 2)}
+        )  # fmt: skip
+    document["rules"] = rules
+
+    needs_of: dict[str, list[dict[str, Any]]] = {}
+    for need in document["needs"]:
+        needs_of.setdefault(need["agency"], []).append(need)
+    if needs_of:
+        agency = max(sorted(needs_of), key=lambda a: len(needs_of[a]))
+        cost = sum(n["quantity"] * price.get(n["item"], 0.0) for n in needs_of[agency])
+        for entry in document["agencies"]:
+            if entry["id"] == agency:
+                entry["budget"] = float(round(0.7 * cost, -2))
 
 
 def summarize(problem: dict[str, Any]) -> dict[str, int]:

@@ -118,6 +118,16 @@ def _ids(document: Mapping[str, Any], key: str) -> tuple[set[str], list[Issue]]:
     return set(seen), issues
 
 
+# The fields of each entry that name another entry: (field, collection named, noun).
+_AGENCY, _ITEM = ("agency", "agencies", "agency"), ("item", "items", "item")
+_LOCATION, _SUPPLIER = ("location", "locations", "location"), ("supplier", "suppliers", "supplier")
+_REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "needs": (_AGENCY, _ITEM, _LOCATION),
+    "offers": (_SUPPLIER, _ITEM),
+    "rules": (_ITEM, _LOCATION, _SUPPLIER),
+}
+
+
 def _cross_checks(document: Mapping[str, Any]) -> Iterator[Issue]:
     known: dict[str, set[str]] = {}
     for key in (
@@ -160,17 +170,13 @@ def _cross_checks(document: Mapping[str, Any]) -> Iterator[Issue]:
             "supplier",
         )
 
-    for i, need in _entries(document, "needs"):
-        yield from reference(f"$.needs[{i}].agency", need.get("agency"), "agencies", "agency")
-        yield from reference(f"$.needs[{i}].item", need.get("item"), "items", "item")
-        yield from reference(
-            f"$.needs[{i}].location", need.get("location"), "locations", "location"
-        )
+    for key, fields in _REFERENCES.items():
+        for i, entry in _entries(document, key):
+            for field, collection, noun in fields:
+                yield from reference(f"$.{key}[{i}].{field}", entry.get(field), collection, noun)
 
     for i, offer in _entries(document, "offers"):
         base = f"$.offers[{i}]"
-        yield from reference(f"{base}.supplier", offer.get("supplier"), "suppliers", "supplier")
-        yield from reference(f"{base}.item", offer.get("item"), "items", "item")
         yield from references(
             f"{base}.eligible_agencies", offer.get("eligible_agencies"), "agencies", "agency"
         )
@@ -182,11 +188,7 @@ def _cross_checks(document: Mapping[str, Any]) -> Iterator[Issue]:
         )
 
     for i, rule in _entries(document, "rules"):
-        base = f"$.rules[{i}]"
-        yield from reference(f"{base}.item", rule.get("item"), "items", "item")
-        yield from reference(f"{base}.location", rule.get("location"), "locations", "location")
-        yield from reference(f"{base}.supplier", rule.get("supplier"), "suppliers", "supplier")
-        yield from _rule_checks(base, rule)
+        yield from _rule_checks(f"$.rules[{i}]", rule)
 
     first_route: dict[tuple[str, str], int] = {}
     for i, route in _entries(document, "routes"):

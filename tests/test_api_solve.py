@@ -109,7 +109,8 @@ async def test_the_documented_example_is_solved_to_the_hand_computed_optimum() -
     # shipment: 11,000 + 500 fixed + 110 per unit. Alone, each pays 1.20 and its own 500.
     assert plan["orders"] == [
         {"offer": "o-1", "supplier": "sup-001", "item": "ppe-mask-n95", "quantity": 11000,
-         "tier_min_quantity": 10000, "unit_price": 1.0, "cost": 11000.0}
+         "tier_min_quantity": 10000, "unit_price": 1.0, "packs": 11000, "surplus": 0,
+         "goods_cost": 11000.0, "fee": 0.0, "cost": 11000.0}
     ]
     assert plan["money_cost"] == pytest.approx(11610.0)
     standalone = {a["agency"]: a["standalone_cost"] for a in plan["agencies"]}

@@ -19,7 +19,14 @@ from solver import validate
 from solver.awards import read_awards
 from solver.examples import generate_problem
 from solver.highs import SolveProgress, run_highs
-from solver.items import in_blocks, items_of_columns, relax, solve_model
+from solver.items import (
+    UnplacedPart,
+    in_blocks,
+    items_of_columns,
+    refuse_unplaced_rows,
+    relax,
+    solve_model,
+)
 from solver.model import PoolingModel, build_model
 from solver.pairs import build_pooling_data
 from solver.pricing import price_awards
@@ -157,3 +164,46 @@ def test_item_by_item_finds_the_brute_force_optimum(problem: dict[str, Any]) -> 
     assert objective <= optimum + max(1e-6, settings_.relative_gap) * max(1.0, abs(objective))
     if outcome.bound is not None:
         assert outcome.bound <= optimum + 1e-6 * scale
+
+
+def test_a_column_that_is_no_items_nor_a_routes_is_refused() -> None:
+    model = model_of(generate_problem("tiny", seed=0))
+    stray = model.lp.add_variable("stray", 0, 1)
+    model.lp += (stray + next(iter(model.unmet.values())) <= 10**6, "stray_row")
+    with pytest.raises(UnplacedPart, match="stray"):
+        items_of_columns(model, model.lp.exported_variables())
+
+
+def test_a_row_across_two_items_the_model_did_not_record_is_refused() -> None:
+    model = model_of(generate_problem("small", seed=0))
+    first = next(iter(model.unmet.values()))
+    second = next(
+        u
+        for u in model.unmet.values()
+        if model.column_item[u.name] != model.column_item[first.name]
+    )
+    model.lp += (first + second <= 10**6, "untold_tie")
+    variables = model.lp.exported_variables()
+    arrays, _ = relax(model, variables, time_limit=60)
+    with pytest.raises(UnplacedPart, match="several items"):
+        refuse_unplaced_rows(arrays, items_of_columns(model, variables))
+
+
+def test_items_tied_by_a_capacity_group_are_one() -> None:
+    document = generate_problem("small", seed=0)
+    by_item: dict[str, str] = {}
+    for o in document["offers"]:
+        by_item.setdefault(o["item"], o["id"])
+    tied = list(by_item.values())[:2]
+    document["capacity_groups"] = [{"id": "line", "offers": tied, "capacity": 10}]
+    model = model_of(document)
+    variables = model.lp.exported_variables()
+    numbers = items_of_columns(model, variables)
+    items = {
+        model.column_item[v.name]: int(i) for v, i in zip(variables, numbers, strict=True) if i >= 0
+    }
+    offers = {o["id"]: o["item"] for o in document["offers"]}
+    assert items[offers[tied[0]]] == items[offers[tied[1]]]
+    # And the split still solves it: every row is placed.
+    outcome = solve_model(model, time_limit=60, relative_gap=1e-4, columns_per_block=1)
+    assert outcome.stopped_by == "optimal"

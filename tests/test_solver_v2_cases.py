@@ -256,3 +256,40 @@ def test_a_v1_example_reaches_the_same_optimum_as_before(
     assert plan["objective"] == pytest.approx(before, rel=1e-4)
     assert plan["rule_penalty"] == 0.0 and plan["fees"] == 0.0
     assert all(o["surplus"] == 0 for o in plan["orders"])
+
+
+def _two_suppliers(rule: dict[str, Any], second_price: float) -> dict[str, Any]:
+    document = problem(
+        needs=[need("n-1", quantity=100)],
+        offers=[
+            offer("o-1", tiers=[(0, 1.00)]),
+            offer("o-2", supplier="S2", tiers=[(0, second_price)]),
+        ],
+        routes=[route("S1", "L"), route("S2", "L")],
+    )
+    document["rules"] = [{"id": "r", "item": "mask", **rule}]
+    return document
+
+
+def test_a_min_suppliers_rule_takes_one_unit_from_a_second_supplier() -> None:
+    # S1 at 1.00, S2 at 1.20, at least 2 suppliers or 10: one unit from S2 costs 0.20 more.
+    plan = run(_two_suppliers({"kind": "min_suppliers", "limit": 2, "penalty": 10}, 1.20))
+    assert awards_of(plan) == {("n-1", "o-1", 99), ("n-1", "o-2", 1)}
+    assert rule_line(plan, "r")["count"] == 2 and rule_line(plan, "r")["violation"] == 0.0
+    assert plan["objective"] == pytest.approx(100.20)
+    # A penalty of 0.10 is cheaper than that unit: one supplier, the rule broken once.
+    cheap = run(_two_suppliers({"kind": "min_suppliers", "limit": 2, "penalty": 0.1}, 1.20))
+    assert awards_of(cheap) == {("n-1", "o-1", 100)}
+    assert rule_line(cheap, "r") == {
+        "rule": "r", "count": 1, "share": None, "violation": 1.0, "penalty": 0.1
+    }  # fmt: skip
+    assert cheap["objective"] == pytest.approx(100.10)
+
+
+def test_a_max_share_rule_caps_the_cheapest_supplier() -> None:
+    # S1 at 1.00 may have 60% or pay 1.00 a unit over it; S2 costs 1.30: S1 60, S2 40.
+    rule = {"kind": "max_share", "supplier": "S1", "share": 0.6, "penalty": 1.0}
+    plan = run(_two_suppliers(rule, 1.30))
+    assert awards_of(plan) == {("n-1", "o-1", 60), ("n-1", "o-2", 40)}
+    assert rule_line(plan, "r")["share"] == pytest.approx(0.6)
+    assert plan["money_cost"] == 112.0 and plan["rule_penalty"] == 0.0

@@ -38,7 +38,8 @@ def _problem_response(description: str, example: dict[str, Any]) -> dict[str, An
 _OPENAPI_EXTRA: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "A problem document, contract v1 (see the schema).",
+        "description": "A problem document, contract v2 (see the schema); a v1 document "
+        "is a v2 document.",
         "content": {
             "application/json": {
                 "schema": problem_schema(),
@@ -75,7 +76,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "Beyond the schema, also refused: a reference to an agency, item, location, supplier "
         "the document does not list; an id listed twice; an agency twice in an offer; two "
         "routes between one supplier and location; price tiers whose min_quantity does not "
-        "rise or whose unit_price rises.",
+        "rise or whose unit_price rises; an offer twice in a capacity group or a supplier twice "
+        "in an agency's exclusions; a rule whose kind lacks (or refuses) its limit, share or "
+        "supplier.",
         {"type": "about:blank", "title": "Invalid input", "status": 422,
          "detail": "2 problems found; nothing was changed", "instance": "/api/v1/solve",
          "errors": [

@@ -31,7 +31,7 @@ def problem_schema() -> dict[str, Any]:
     _plausible_years(schema)
     _plausible_years(definitions)
     schema["$defs"] = {f"{COMPONENT_PREFIX}{name}": body for name, body in definitions.items()}
-    schema["title"] = "Problem document (contract v1)"
+    schema["title"] = "Problem document (contract v2; a v1 document is a v2 document)"
     return schema
 
 
@@ -63,8 +63,10 @@ _STR: dict[str, Any] = {"type": "string"}
 _DATE: dict[str, Any] = {"type": "string", "format": "date"}
 _NULLABLE_NUM: dict[str, Any] = {"type": ["number", "null"]}
 
+_NULLABLE_INT: dict[str, Any] = {"type": ["integer", "null"]}
+
 PLAN_SCHEMA: dict[str, Any] = {
-    "title": "Plan document (contract v1)",
+    "title": "Plan document (contract v2)",
     **_obj(
         {
             "status": {
@@ -82,6 +84,13 @@ PLAN_SCHEMA: dict[str, Any] = {
             "late_unit_days": _INT,
             "unmet_penalty": _NUM,
             "unmet_units": _INT,
+            "unavoidable_penalty": {
+                **_NUM,
+                "description": "unmet penalty of the needs no plan can serve; the gap is "
+                "measured on the objective without it",
+            },
+            "fees": _NUM,
+            "rule_penalty": _NUM,
             "awards": {
                 "type": "array",
                 "items": _obj(
@@ -96,9 +105,23 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "items": _obj(
                     {
                         "offer": _STR, "supplier": _STR, "item": _STR, "quantity": _INT,
-                        "tier_min_quantity": _INT, "unit_price": _NUM, "cost": _NUM,
+                        "tier_min_quantity": _INT, "unit_price": _NUM, "packs": _INT,
+                        "surplus": _INT, "goods_cost": _NUM, "fee": _NUM, "cost": _NUM,
                     }
                 ),
+            },
+            "rules": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "rule": _STR, "count": _NULLABLE_INT, "share": _NULLABLE_NUM,
+                        "violation": _NUM, "penalty": _NUM,
+                    }
+                ),
+            },
+            "capacity_groups": {
+                "type": "array",
+                "items": _obj({"group": _STR, "quantity": _INT, "capacity": _INT}),
             },
             "shipments": {
                 "type": "array",
@@ -119,7 +142,7 @@ PLAN_SCHEMA: dict[str, Any] = {
                             "type": "string",
                             "enum": [
                                 "no_offer", "no_route", "not_eligible",
-                                "capacity", "min_order", "too_costly",
+                                "capacity", "min_order", "too_costly", "budget", "rule",
                             ],
                         },
                         "detail": _STR,
@@ -132,6 +155,7 @@ PLAN_SCHEMA: dict[str, Any] = {
                     {
                         "agency": _STR, "allocated_cost": _NUM, "standalone_cost": _NUM,
                         "standalone_objective": _NUM, "savings": _NUM, "savings_pct": _NUM,
+                        "direct_spend": _NUM, "budget": _NULLABLE_NUM,
                     }
                 ),
             },
