@@ -211,6 +211,8 @@ class ProgressPrinter:
 
 
 def format_progress(progress: "SolveProgress", elapsed: float) -> str:
+    if progress.total is not None:
+        return f"[{elapsed:6.1f}s] {progress.completed:,} of {progress.total:,} {progress.stage}"
     stage = progress.stage if progress.agency is None else f"{progress.stage} {progress.agency}"
     gap = "-" if progress.gap is None else f"{progress.gap:.2%}"
     state = "done" if progress.done else f"{progress.seconds:5.1f}s in stage"
@@ -264,7 +266,7 @@ def print_summary(
             "bought to fill packs",
             file=out,
         )
-    verdict = fairness_verdict(plan, money)
+    verdict = fairness_verdict(plan, currency)
     if verdict:
         print(verdict, file=out)
 
@@ -337,7 +339,7 @@ def print_summary(
     )
 
 
-def fairness_verdict(plan: dict[str, Any], money: Callable[[Any], str]) -> str | None:
+def fairness_verdict(plan: dict[str, Any], currency: str = "") -> str | None:
     """The summary's line on whether any group of agencies would do better alone.
 
     None when the plan was not checked against coalitions (no `fairness` asked).
@@ -345,13 +347,9 @@ def fairness_verdict(plan: dict[str, Any], money: Callable[[Any], str]) -> str |
     fairness = plan.get("fairness")
     if not fairness:
         return None
-    if fairness.get("stable"):
-        return "Fairness: stable (no group of agencies would do better on its own)"
-    group = " and ".join(fairness.get("coalition") or [])
-    saving = f"{group} would save {money(fairness.get('max_excess'))} on their own"
-    if (fairness.get("epsilon") or 0) > 0:
-        return f"Fairness: the core is empty: {saving}"
-    return f"Fairness: not stable: {saving}"
+    from solver.fairness import verdict
+
+    return f"Fairness: {verdict(fairness, currency)}"
 
 
 def _section(out: IO[str], title: str) -> None:

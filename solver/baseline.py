@@ -8,7 +8,8 @@ distinct part is solved once, however many coalitions share it.
 The pooled solve runs in the caller's thread (it reports progress and can be
 cancelled); the parts run beside it on the spare cores. Whatever the workers
 have not started when the pooled solve ends, the caller takes back and runs
-itself, so no core waits idle.
+itself, from the end of the queue while the workers go on from its start, so
+no core waits idle.
 
 Threads or processes. For the baselines alone, threads: highspy releases the
 GIL while HiGHS runs, and threads need no pickling, no start-up imports and no
@@ -38,8 +39,7 @@ from solver.coalitions import (
     Part,
     coalition_problem,
     coalition_value,
-    independent_bundles,
-    parts_of,
+    plan_parts,
 )
 from solver.highs import (
     CancelToken,
@@ -104,15 +104,11 @@ def solve_with_coalitions(
 
     `workers` caps the solves running at once (default: one per core);
     `processes` chooses a process pool (True), threads (False) or, when None,
-    processes for a batch large enough to repay starting them.
+    processes for coalitions beyond the baselines whose batch is large enough to
+    repay starting them.
     """
     cores = workers if workers and workers > 0 else available_cores()
-    bundles = independent_bundles(problem)
-    parts = {c: parts_of(problem, bundles, c) for c in coalitions}
-    distinct: dict[tuple[int, Coalition], Part] = {}
-    for coalition_parts in parts.values():
-        for part in coalition_parts:
-            distinct.setdefault(part.key, part)
+    parts, distinct = plan_parts(problem, coalitions)
     tally = _Tally(parts, progress, problem.settings.relative_gap)
 
     def run_here(part: Part) -> None:
@@ -121,11 +117,15 @@ def solve_with_coalitions(
     if cores < 2 or not distinct:
         pooled_result = pooled()
         for part in distinct.values():
+            if cancel is not None and cancel.is_set():
+                raise SolveCancelled("the coalitions' solves were cancelled")
             run_here(part)
         return pooled_result, tally.values()
 
     if processes is None:
-        processes = sum(len(p.needs) for p in distinct.values()) >= PROCESS_POOL_MIN_NEEDS
+        # The baselines alone stay in threads, as they always were.
+        batch = sum(len(p.needs) for p in distinct.values())
+        processes = tally.count_coalitions and batch >= PROCESS_POOL_MIN_NEEDS
     with _Pool(problem, cores - 1, processes, cancel) as executor:
         futures: dict[tuple[int, Coalition], Future[CoalitionValue]] = {}
         for key, part in distinct.items():
@@ -137,13 +137,22 @@ def solve_with_coalitions(
             futures[key] = future
         try:
             pooled_result = pooled()
-            for key, future in futures.items():
+            # Take work back from the end of the queue while the workers go on from
+            # its start: from the front, the caller would always find the next part
+            # already claimed (a process pool claims one ahead) and wait idle.
+            left = list(futures.items())
+            while left:
                 if cancel is not None and cancel.is_set():
                     raise SolveCancelled("the coalitions' solves were cancelled")
-                if future.cancel():
-                    run_here(distinct[key])
-                else:
-                    future.result()
+                key, future = left[-1]
+                if not future.cancel():
+                    break  # the workers have reached this far: the rest is theirs
+                left.pop()
+                run_here(distinct[key])
+            for _key, future in left:
+                future.result()
+            if cancel is not None and cancel.is_set():
+                raise SolveCancelled("the coalitions' solves were cancelled")
         except BaseException:
             for future in futures.values():
                 future.cancel()

@@ -9,7 +9,8 @@ solves it, and `CoalitionValue.combine` adds up the values of independent parts.
 
 Reuse. Needs are tied together only by what the model shares between them: an
 offer (capacity, minimum order, tiers, packs), a route with a fixed cost, a
-capacity group, a rule's scope, an agency's budget. The needs of the whole
+capacity group, a rule's scope (its item, at its location if given), an
+agency's budget. The needs of the whole
 problem fall into connected components of those ties, computed once; a
 coalition's value is the sum of its values on each component, restricted to
 its members. Components touched by the same agencies are bundled (any
@@ -25,9 +26,8 @@ from decimal import Decimal
 from itertools import combinations
 
 from solver.highs import CancelToken, PlanStatus, SolveCancelled
-from solver.pairs import PoolingData, build_pooling_data
+from solver.pairs import build_pooling_data
 from solver.pipeline import solve_needs
-from solver.pricing import dec
 from solver.problem import Allocation, Fairness, Problem
 
 # Above this many agencies with needs the contract checks singles, pairs and
@@ -137,25 +137,12 @@ def coalition_value(
         members,
         result.figures.objective,
         result.figures.money_cost,
-        unavoidable_penalty(result.data),
+        result.figures.unavoidable_penalty,
         bound,
         status,
         result.outcome.stopped_by,
         result.outcome.seconds,
     )
-
-
-def unavoidable_penalty(data: PoolingData) -> Decimal:
-    """Unmet penalty of the needs with no usable pair, in Decimal as the figures are."""
-    problem = data.problem
-    settings = problem.settings
-    total = Decimal(0)
-    for n in data.unreachable:
-        need = problem.needs[n]
-        weight = dec(settings.priority_weights.of(need.priority))
-        price = dec(data.reference_price.get(need.item, 0.0))
-        total += dec(settings.unmet_penalty_rate) * price * weight * need.quantity
-    return total
 
 
 # --- independent parts ------------------------------------------------------------
@@ -188,8 +175,20 @@ def independent_bundles(problem: Problem) -> list[Bundle]:
     links = _Links()
     for pair in data.pairs:
         links.join(("need", pair.need), ("offer", pair.offer))
+        # A route with no fixed cost is a price per unit: it ties nothing.
         if problem.routes[pair.route].fixed_cost > 0:
             links.join(("need", pair.need), ("route", pair.route))
+    offer_index = {offer.id: o for o, offer in enumerate(problem.offers)}
+    for g, group in enumerate(problem.capacity_groups):
+        for offer_id in group.offers:
+            links.join(("offer", offer_index[offer_id]), ("group", g))
+    budgeted = {agency.id for agency in problem.agencies if agency.budget is not None}
+    for n, need in enumerate(problem.needs):
+        for r, rule in enumerate(problem.rules):
+            if rule.in_scope(need.item, need.location):
+                links.join(("need", n), ("rule", r))
+        if need.agency in budgeted:
+            links.join(("need", n), ("budget", need.agency))
     by_root: dict[object, list[int]] = defaultdict(list)
     for n in range(len(problem.needs)):
         by_root[links.root(("need", n))].append(n)
@@ -231,6 +230,19 @@ def parts_of(problem: Problem, bundles: Sequence[Bundle], coalition: Coalition) 
             needs = tuple(n for n in bundle.needs if problem.needs[n].agency in present)
             parts.append(Part(b, present, needs))
     return parts
+
+
+def plan_parts(
+    problem: Problem, coalitions: Sequence[Coalition]
+) -> tuple[dict[Coalition, list[Part]], dict[tuple[int, Coalition], Part]]:
+    """Each coalition's parts, and the distinct parts to solve, in the order first needed."""
+    bundles = independent_bundles(problem)
+    parts = {c: parts_of(problem, bundles, c) for c in coalitions}
+    distinct: dict[tuple[int, Coalition], Part] = {}
+    for coalition_parts in parts.values():
+        for part in coalition_parts:
+            distinct.setdefault(part.key, part)
+    return parts, distinct
 
 
 @dataclass(frozen=True)

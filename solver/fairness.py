@@ -2,7 +2,8 @@
 
 Contract v2, "Fairness: coalitions and the least core". Each agency's
 objective share `y[a]` is its allocated money plus its own penalties in the
-pooled plan; a coalition S's excess is `sum of y over S - v(S)`, what S would
+pooled plan (late, unmet, and its part of each broken rule's penalty, by its
+awarded units in the rule's scope); a coalition S's excess is `sum of y over S - v(S)`, what S would
 save by leaving. The split is stable when no excess is above its tolerance.
 
 The least core is the split of the pooled money cost whose largest excess is
@@ -15,6 +16,7 @@ Everything here takes the coalition values as given, so they may come from
 this process, a pool, or jobs on other machines.
 """
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -49,7 +51,33 @@ def own_penalties(problem: Problem, figures: PlanFigures) -> dict[str, Decimal]:
         weight = dec(settings.priority_weights.of(need.priority))
         rate = dec(settings.unmet_penalty_rate) * dec(prices[need.item]) * weight
         penalties[need.agency] += rate * missing
+    for agency, part in rule_penalty_parts(problem, figures).items():
+        penalties[agency] += part
     return penalties
+
+
+def rule_penalty_parts(problem: Problem, figures: PlanFigures) -> dict[str, Decimal]:
+    """Each rule's penalty split by the agencies' awarded units in the rule's scope.
+
+    A broken rule always has units in scope (every kind counts awarded suppliers
+    or units), so every penalty finds its payers.
+    """
+    parts: dict[str, Decimal] = defaultdict(Decimal)
+    for outcome in figures.rules:
+        if not outcome.penalty:
+            continue
+        rule = problem.rules[outcome.rule]
+        units: dict[str, int] = defaultdict(int)
+        for award in figures.awards:
+            need = problem.needs[award.need]
+            if rule.in_scope(need.item, need.location):
+                units[need.agency] += award.quantity
+        in_scope = sum(units.values())
+        if in_scope == 0:
+            raise ArithmeticError(f"rule {rule.id} is broken with no award in its scope")
+        for agency, quantity in units.items():
+            parts[agency] += outcome.penalty * quantity / in_scope
+    return parts
 
 
 def tolerance(value: CoalitionValue, relative_gap: float) -> Decimal:

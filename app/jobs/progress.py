@@ -3,7 +3,8 @@
 The solver reports from several threads (the pooled solve and each agency's
 stand-alone baseline). The pooled solve's incumbent, bound and gap are kept
 over time (``history``), thinned when long so the document stays small; the
-baselines keep their latest report each.
+baselines keep their latest report each, and a fairness run its count of
+coalitions solved ("coalitions": completed of total).
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ class ProgressRecorder:
                 history.append(entry)
                 if len(history) > MAX_HISTORY:
                     self._state["history"] = [*history[:-1:2], history[-1]]
+            elif report.stage == "coalitions":
+                # Fairness asked for: how many coalitions have their value so far.
+                self._state["coalitions"] = {
+                    "completed": report.completed,
+                    "total": report.total,
+                    "done": report.done,
+                }
             else:
                 self._state["standalone"][report.agency or ""] = entry
             self._changed = True
