@@ -493,7 +493,8 @@ def load_models() -> None:
     import app.needs.models
     import app.rounds.models
     import app.runs.models
-    import app.scenarios.models  # noqa: F401
+    import app.scenarios.models
+    import app.sourcing.models  # noqa: F401
 
 
 def references_to(session: Session, table: sa.FromClause, key: Any) -> dict[str, int]:

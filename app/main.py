@@ -29,6 +29,7 @@ from app.runs.routes import router as runs_router
 from app.scenarios.routes import router as scenarios_router
 from app.settings import Settings, get_settings
 from app.solve.routes import router as solve_router
+from app.sourcing.routes import router as sourcing_router
 from app.web import mount_web
 
 API_PREFIX = "/api/v1"
@@ -43,6 +44,7 @@ API_ROUTERS: list[APIRouter] = [
     rounds_router,
     needs_router,
     catalogue_router,
+    sourcing_router,
     runs_router,
     scenarios_router,
     exchange_router,

@@ -26,6 +26,14 @@ from app.catalogue.models import Item, Location, Offer, PriceTier, Route, Suppli
 from app.db import utcnow
 from app.needs.models import Need, NeedStatus, Priority
 from app.rounds.models import Round, RoundStatus
+from app.sourcing.models import (
+    AgencyBudget,
+    AwardRule,
+    CapacityGroup,
+    CapacityGroupOffer,
+    RuleKind,
+    SupplierExclusion,
+)
 
 _counter = itertools.count(1)
 
@@ -152,8 +160,12 @@ def make_offer(
     owner: Agency | None = None,
     valid_from: dt.date = dt.date(2026, 1, 1),
     valid_to: dt.date | None = None,
+    pack_size: int = 1,
+    fee_rate: str | Decimal = "0",
 ) -> Offer:
     offer = Offer(
+        pack_size=pack_size,
+        fee_rate=Decimal(str(fee_rate)),
         supplier=supplier or make_supplier(session),
         item=item or make_item(session),
         capacity=capacity,
@@ -192,6 +204,76 @@ def make_route(
     session.add(route)
     session.flush()
     return route
+
+
+# ------------------------------------------------------------------------ sourcing
+
+
+def make_capacity_group(
+    session: Session, *, offers: list[Offer], capacity: int = 20_000, name: str | None = None
+) -> CapacityGroup:
+    group = CapacityGroup(
+        supplier_id=offers[0].supplier_id,
+        name=name or f"Plant {_n()}",
+        capacity=capacity,
+        members=[CapacityGroupOffer(offer_id=o.id) for o in offers],
+    )
+    session.add(group)
+    session.flush()
+    return group
+
+
+def make_award_rule(
+    session: Session,
+    *,
+    item: Item,
+    kind: RuleKind = RuleKind.max_suppliers,
+    limit: int | None = 1,
+    supplier: Supplier | None = None,
+    share: str | None = None,
+    location: Location | None = None,
+    penalty: str = "5000",
+    reason: str = "supply risk",
+) -> AwardRule:
+    rule = AwardRule(
+        kind=kind,
+        item_id=item.id,
+        location_id=location.id if location else None,
+        supplier_id=supplier.id if supplier else None,
+        limit=limit,
+        share=Decimal(share) if share is not None else None,
+        penalty=Decimal(penalty),
+        reason=reason,
+    )
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def make_exclusion(
+    session: Session, *, agency: Agency, supplier: Supplier, created_by: User
+) -> SupplierExclusion:
+    exclusion = SupplierExclusion(
+        agency_id=agency.id,
+        supplier_id=supplier.id,
+        evidence="failed due diligence",
+        source="vendor review committee",
+        created_by_id=created_by.id,
+    )
+    session.add(exclusion)
+    session.flush()
+    return exclusion
+
+
+def make_budget(
+    session: Session, *, round_: Round, agency: Agency, set_by: User, amount: str = "10000"
+) -> AgencyBudget:
+    budget = AgencyBudget(
+        round_id=round_.id, agency_id=agency.id, amount=Decimal(amount), set_by_id=set_by.id
+    )
+    session.add(budget)
+    session.flush()
+    return budget
 
 
 # ------------------------------------------------------------------ rounds, needs

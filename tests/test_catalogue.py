@@ -1269,6 +1269,8 @@ def test_document_parts_are_contract_v1_and_pass_the_solver(session: Session) ->
             "min_order_quantity": 1000,
             "lead_time_days": 10,
             "eligible_agencies": None,
+            "pack_size": 1,
+            "fee_rate": 0.0,
         },
         {
             "id": f"o-{offers['lta'].id}",
@@ -1279,6 +1281,8 @@ def test_document_parts_are_contract_v1_and_pass_the_solver(session: Session) ->
             "min_order_quantity": 0,
             "lead_time_days": 10,
             "eligible_agencies": ["IOM", "WHO-PAHO"],
+            "pack_size": 1,
+            "fee_rate": 0.0,
         },
         {
             "id": f"o-{offers['nobody'].id}",
@@ -1289,6 +1293,8 @@ def test_document_parts_are_contract_v1_and_pass_the_solver(session: Session) ->
             "min_order_quantity": 0,
             "lead_time_days": 10,
             "eligible_agencies": [],
+            "pack_size": 1,
+            "fee_rate": 0.0,
         },
     ]
     # JSON numbers, not strings or Decimals: the document survives a JSON round trip as is.

@@ -400,7 +400,14 @@ def test_the_closed_demo_round_plans_what_the_solver_gives_on_the_same_document(
         for o in run.problem["offers"]
     }
     example_offers = {
-        o["id"]: {**o, "id": None, "eligible_agencies": _sorted_or_none(o["eligible_agencies"])}
+        # Contract v2's defaults written out, as the snapshot writes them.
+        o["id"]: {
+            "pack_size": 1,
+            "fee_rate": 0.0,
+            **o,
+            "id": None,
+            "eligible_agencies": _sorted_or_none(o["eligible_agencies"]),
+        }
         for o in example["offers"]
     }
     assert frozen_offers == {k: v for k, v in example_offers.items() if k in frozen_offers}

@@ -217,12 +217,35 @@ def test_offers_with_tiers_and_eligibility() -> None:
         "eligible_agencies": None,
         "valid_from": dt.date(2026, 11, 1),
         "valid_to": dt.date(2027, 10, 31),
+        "pack_size": 1,
+        "fee_rate": Decimal(0),
     }
     assert second["eligible_agencies"] == ["IOM", "UNHCR"]
     assert second["valid_to"] is None and second["min_order_quantity"] == 0
     assert len(second["price_tiers"]) == 1
     assert third["eligible_agencies"] == []
     assert [t["min_quantity"] for t in third["price_tiers"]] == [0, 10000, 20000, 40000, 80000]
+
+
+def test_offers_carry_packs_and_fees_and_every_bad_one_is_reported() -> None:
+    data = csv_bytes(
+        [
+            OFFER_HEADER,
+            offer(pack_size=50, fee_rate="0.045"),
+            offer(offer_id="LTA-2", pack_size=0, fee_rate="4.5"),
+            offer(offer_id="LTA-3", pack_size="2.5", fee_rate="-0.01"),
+        ]
+    )
+    result = sp.parse_offers(data, "offers.csv")
+    assert {(e.row, e.column) for e in result.errors} == {
+        (3, "pack_size"),
+        (3, "fee_rate"),
+        (4, "pack_size"),
+        (4, "fee_rate"),
+    }
+    assert "4.5%" in next(e.reason for e in result.errors if (e.row, e.column) == (3, "fee_rate"))
+    good = sp.parse_offers(csv_bytes([OFFER_HEADER, offer(pack_size=50, fee_rate="0.045")]), "o")
+    assert (good.rows[0]["pack_size"], good.rows[0]["fee_rate"]) == (50, Decimal("0.045"))
 
 
 def test_offer_rows_are_accepted_by_the_offer_schema() -> None:

@@ -701,7 +701,10 @@ def test_plan_page_shows_the_api_figures_and_charts(client: TestClient, group: G
     baseline = run["plan"]["baseline"]
     assert f"{baseline['pooled_money_cost']:,.2f}" in html
     # Charts, drawn on the server as SVG, with a text alternative.
-    assert html.count('class="chart bar-chart"') == 1
+    # Savings per agency; with fairness checked (a round's default), shares beside
+    # stand-alone values too.
+    assert html.count('class="chart bar-chart"') == 2
+    assert "What pooling saves each agency" in html
     assert 'class="chart matrix-chart"' in html
     assert "<desc" in html
     # Orders per supplier, unmet needs with their reason.

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.errors import PROBLEM_JSON
 
 # Written out rather than generated from a model: an inline schema must not
@@ -220,3 +222,31 @@ def _set_maximum(schema: dict[str, Any], maximum: int) -> None:
     for variant in schema.get("anyOf", [schema]):
         if variant.get("type") == "integer":
             variant["maximum"] = maximum
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a body parsed by a dependency (``app.catalogue.deps.parse_body``).
+
+    The schema goes to components under the model's name (``app.main`` moves the
+    ``$defs`` there); its examples become the request examples.
+    """
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = schema.pop("$defs", {})
+    examples = schema.get("examples", [])
+    name = model.__name__
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "$ref": f"#/components/schemas/{name}",
+                        "$defs": {**definitions, name: schema},
+                    },
+                    "examples": {
+                        f"example-{i + 1}": {"value": value} for i, value in enumerate(examples)
+                    },
+                }
+            },
+        }
+    }

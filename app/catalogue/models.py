@@ -64,6 +64,8 @@ class Offer(Versioned, Timestamped, Base):
         sa.CheckConstraint("min_order_quantity >= 0", name="moq_non_negative"),
         sa.CheckConstraint("lead_time_days >= 0", name="lead_time_non_negative"),
         sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_order"),
+        sa.CheckConstraint("pack_size >= 1", name="pack_size_positive"),
+        sa.CheckConstraint("fee_rate >= 0", name="fee_rate_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,6 +76,11 @@ class Offer(Versioned, Timestamped, Base):
     capacity: Mapped[int]
     min_order_quantity: Mapped[int] = mapped_column(default=0)
     lead_time_days: Mapped[int]
+    # Contract v2: sold in whole packs of this many units (a carton of 50 masks).
+    pack_size: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Contract v2: handling, insurance or service fee as a fraction of the goods value
+    # (UNICEF's 4.5% is 0.045); a Money column for its exact six places.
+    fee_rate: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     eligibility_restricted: Mapped[bool] = mapped_column(default=False)
     # Set when the offer is one agency's long-term agreement that others piggyback on.
     owner_agency_id: Mapped[str | None] = mapped_column(sa.ForeignKey("agency.id"), index=True)

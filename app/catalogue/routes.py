@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
+from app.api.openapi import json_body as _json_body
 from app.api.openapi import problem_responses
 from app.api.params import IsoDate
 from app.auth.deps import CurrentUser
@@ -100,34 +100,6 @@ Active = Annotated[bool | None, Query(description="true: in use; false: retired"
 Search = Annotated[
     str | None, Query(min_length=1, max_length=100, description="text in the id or the name")
 ]
-
-
-def _json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI for a body parsed by a dependency (see ``app.catalogue.deps``).
-
-    The schema goes to components under the model's name (``app.main`` moves the
-    ``$defs`` there); its examples become the request examples.
-    """
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    definitions = schema.pop("$defs", {})
-    examples = schema.get("examples", [])
-    name = model.__name__
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "$ref": f"#/components/schemas/{name}",
-                        "$defs": {**definitions, name: schema},
-                    },
-                    "examples": {
-                        f"example-{i + 1}": {"value": value} for i, value in enumerate(examples)
-                    },
-                }
-            },
-        }
-    }
 
 
 def _created(response: Response, row: Any, url: str) -> None:

@@ -162,6 +162,30 @@ MoneyIn = Annotated[
         }
     ),
 ]
+# A fee of 100% of the goods or more is a percentage typed as a fraction ("4.5" for 4.5%).
+FeeRate = Annotated[
+    Decimal,
+    BeforeValidator(_money),
+    Field(
+        ge=0,
+        lt=1,
+        description="handling, insurance or service fee as a fraction of the goods value "
+        "(0.045 is 4.5%); 0 = none",
+    ),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                {"type": "string", "pattern": MONEY_TEXT},
+            ]
+        }
+    ),
+]
+PackSize = Annotated[
+    int,
+    BeforeValidator(_whole_number),
+    Field(ge=1, le=INT32_MAX, description="sold in whole packs of this many units; 1 = by unit"),
+]
 MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
@@ -461,6 +485,8 @@ class OfferCreate(BaseModel):
     capacity: Quantity = Field(description="most units the offer delivers in one run")
     min_order_quantity: Quantity = Field(default=0, description="0 = none")
     lead_time_days: Days = Field(description="from order to dispatch")
+    pack_size: PackSize = 1
+    fee_rate: FeeRate = Decimal(0)
     eligible_agencies: list[AgencyCode] | None = Field(
         default=None, max_length=100, description=_ELIGIBLE_DESCRIPTION
     )
@@ -499,6 +525,8 @@ class OfferUpdate(BaseModel):
     capacity: Quantity = _KEEP
     min_order_quantity: Quantity = _KEEP
     lead_time_days: Days = _KEEP
+    pack_size: PackSize = _KEEP
+    fee_rate: FeeRate = _KEEP
     eligible_agencies: list[AgencyCode] | None = Field(
         default=None, max_length=100, description=_ELIGIBLE_DESCRIPTION
     )
@@ -531,6 +559,8 @@ class OfferRead(BaseModel):
                     "capacity": 50000,
                     "min_order_quantity": 1000,
                     "lead_time_days": 10,
+                    "pack_size": 20,
+                    "fee_rate": 0.045,
                     "eligible_agencies": None,
                     "owner_agency_id": "UNHCR",
                     "valid_from": "2026-01-01",
@@ -550,6 +580,8 @@ class OfferRead(BaseModel):
     capacity: int
     min_order_quantity: int
     lead_time_days: int
+    pack_size: int
+    fee_rate: MoneyOut
     eligible_agencies: list[str] | None = Field(
         validation_alias=AliasChoices("eligible_agencies", "eligible_agency_ids"),
         description=_ELIGIBLE_DESCRIPTION,

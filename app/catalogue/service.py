@@ -654,6 +654,8 @@ def create_offer(
         capacity=data.capacity,
         min_order_quantity=data.min_order_quantity,
         lead_time_days=data.lead_time_days,
+        pack_size=data.pack_size,
+        fee_rate=data.fee_rate,
         owner_agency_id=data.owner_agency_id,
         valid_from=data.valid_from,
         valid_to=data.valid_to,
@@ -835,6 +837,9 @@ def offer_document(offer: Offer, agency_ids: Collection[str] | None = None) -> d
         "min_order_quantity": offer.min_order_quantity,
         "lead_time_days": offer.lead_time_days,
         "eligible_agencies": eligible,
+        # Contract v2; with 1 and 0 the document means what v1 says.
+        "pack_size": offer.pack_size,
+        "fee_rate": _money_figure(offer.fee_rate),
     }
 
 

@@ -415,6 +415,8 @@ def _offer_create(offer: Mapping[str, Any], reference: str, today: dt.date) -> O
         capacity=offer["capacity"],
         min_order_quantity=offer["min_order_quantity"],
         lead_time_days=offer["lead_time_days"],
+        pack_size=offer.get("pack_size", 1),
+        fee_rate=Decimal(str(offer.get("fee_rate", 0))),
         eligible_agencies=offer["eligible_agencies"],
         # From before the demo's past rounds, whose snapshots were taken on their days.
         valid_from=today - dt.timedelta(days=HISTORY_DAYS),

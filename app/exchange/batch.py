@@ -1,4 +1,4 @@
-"""Many needs, offers or routes created in the caller's transaction: all of them, or none.
+"""Many needs, offers, routes or award rules made in the caller's transaction: all, or none.
 
 The domain services (``app.needs.service``, ``app.catalogue.service``) create one
 row per call and commit it; a spreadsheet import must not leave half a file in the
@@ -48,6 +48,9 @@ from app.needs.schemas import (
     PRIORITIES_NEEDING_JUSTIFICATION,
 )
 from app.rounds.service import ensure_open, lock_round
+from app.sourcing import service as sourcing_service
+from app.sourcing.models import AwardRule
+from app.sourcing.schemas import AwardRuleCreate
 
 # Field of the service's schema -> the template's column, so a problem the service
 # finds is shown under the header the person typed it in.
@@ -385,6 +388,8 @@ def create_offers(
             capacity=data.capacity,
             min_order_quantity=data.min_order_quantity,
             lead_time_days=data.lead_time_days,
+            pack_size=data.pack_size,
+            fee_rate=data.fee_rate,
             owner_agency_id=data.owner_agency_id,
             valid_from=data.valid_from,
             valid_to=data.valid_to,
@@ -463,3 +468,36 @@ def create_routes(
     for route in routes:
         record(session, actor, "route.create", "route", route.id, None, _route_snapshot(route))
     return routes
+
+
+# ----------------------------------------------------------------------- award rules
+
+RULE_COLUMNS = {"item_id": "item", "location_id": "location", "supplier_id": "supplier"}
+
+
+def create_rules(
+    session: Session,
+    actor: User,
+    rows: Sequence[Mapping[str, Any]],
+    row_numbers: Sequence[int],
+) -> list[AwardRule]:
+    """Award rules, one per row, each through the sourcing service's one core write.
+
+    Every row is checked first (the schema and ``rule_issues``), so a file with a
+    bad row writes nothing and lists every problem at its row.
+    """
+    issues: list[FieldIssue] = []
+    accepted: list[AwardRuleCreate] = []
+    for number, row in zip(row_numbers, rows, strict=True):
+        row_issues = sourcing_service.rule_issues(session, row)
+        try:
+            data = AwardRuleCreate.model_validate(row)
+        except ValidationError as exc:
+            issues += _at_rows(
+                number, field_issues(exc.errors(include_url=False)) + row_issues, RULE_COLUMNS
+            )
+            continue
+        issues += _at_rows(number, row_issues, RULE_COLUMNS)
+        accepted.append(data)
+    _refuse_if(issues, "rules")
+    return [sourcing_service.add_rule(session, actor, data) for data in accepted]

@@ -6,10 +6,16 @@ Sheets, each a table with one header row:
   status, as_of, currency, purchase, shipping and money cost, penalties, late
   unit-days, unmet units, the pooled-vs-stand-alone baseline, solver figures;
 * ``orders``: one line per pooled order (offer): supplier, item, quantity, the
-  tier reached, unit price, cost;
+  tier reached, unit price, packs and surplus (contract v2), goods cost, fee, cost;
 * ``awards``: one line per (need, offer): the agency, item, location, units,
   unit price, value (units x unit price), need-by and delivery dates, days late;
 * ``agencies``: allocated cost, stand-alone cost, savings and savings % per agency;
+  its direct spend beside its budget, and with fairness its objective share beside
+  its stand-alone value and its Shapley value (contract v2);
+* ``rules``: one line per award rule: kind, scope, count or share, violation and
+  the penalty paid (``kept`` when the violation is 0);
+* ``coalitions``: the fairness verdict: coalitions checked, stable or not, the
+  coalition with the largest excess and by how much it would do better alone;
 * ``unmet``: one line per need left (partly) unmet: units, reason, sentence;
 * ``shipments``: one line per route used (not asked for by name, but money
   cost is purchase plus shipping, and without it the totals cannot be checked).
@@ -50,7 +56,7 @@ from app.exchange.table import XLSX_MEDIA_TYPE
 Document = Mapping[str, Any]
 ValueKind = Literal["text", "int", "money", "price", "date", "number", "percent", "any"]
 
-SHEETS = ("summary", "orders", "awards", "agencies", "unmet", "shipments")
+SHEETS = ("summary", "orders", "awards", "agencies", "unmet", "shipments", "rules", "coalitions")
 ZIP_MEDIA_TYPE = "application/zip"
 __all__ = [
     "SHEETS",
@@ -135,6 +141,7 @@ def plan_sheets(
     suppliers = _names(problem, "suppliers")
     needs = _names(problem, "needs")
     currency = str(problem.get("currency", ""))
+    shares = {f["agency"]: f for f in (plan.get("fairness") or {}).get("agencies", [])}
 
     def name(table: dict[str, Mapping[str, Any]], ref: Any) -> str:
         return str(table.get(ref, {}).get("name", ""))
@@ -150,6 +157,10 @@ def plan_sheets(
             o["quantity"],
             o["tier_min_quantity"],
             o["unit_price"],
+            o.get("packs"),
+            o.get("surplus"),
+            o.get("goods_cost", o["cost"]),
+            o.get("fee", 0),
             o["cost"],
             currency,
         ]
@@ -195,6 +206,10 @@ def plan_sheets(
             g["savings_pct"],
             g.get("standalone_objective"),
             g.get("standalone_status", ""),
+            g.get("direct_spend"),
+            g.get("budget"),
+            shares.get(g["agency"], {}).get("objective_share"),
+            shares.get(g["agency"], {}).get("shapley"),
             currency,
         ]
         for g in sorted(plan.get("agencies", []), key=lambda g: natural_key(g["agency"]))
@@ -250,6 +265,10 @@ def plan_sheets(
                 ("quantity", "int"),
                 ("tier_min_quantity", "int"),
                 ("unit_price", "price"),
+                ("packs", "int"),
+                ("surplus", "int"),
+                ("goods_cost", "money"),
+                ("fee", "money"),
                 ("cost", "money"),
                 ("currency", "text"),
             ),
@@ -289,6 +308,10 @@ def plan_sheets(
                 ("savings_pct", "percent"),
                 ("standalone_objective", "number"),
                 ("standalone_status", "text"),
+                ("direct_spend", "money"),
+                ("budget", "money"),
+                ("objective_share", "number"),
+                ("shapley", "number"),
                 ("currency", "text"),
             ),
             agency_rows,
@@ -326,7 +349,67 @@ def plan_sheets(
             ),
             shipments,
         ),
+        "rules": _rules_sheet(problem, plan),
+        "coalitions": _coalitions_sheet(plan),
     }
+
+
+def _rules_sheet(problem: Document, plan: Document) -> Sheet:
+    """Each rule as the problem states it beside what the plan made of it."""
+    stated = _names(problem, "rules")
+    rows = []
+    for r in plan.get("rules", []) or []:
+        rule = stated.get(r["rule"], {})
+        rows.append(
+            [
+                r["rule"],
+                rule.get("kind", ""),
+                rule.get("item", ""),
+                rule.get("location", ""),
+                rule.get("supplier", ""),
+                rule.get("limit"),
+                rule.get("share"),
+                r.get("count"),
+                r.get("share"),
+                r["violation"],
+                r["penalty"],
+                "broken" if r["violation"] else "kept",
+            ]
+        )
+    return _sheet(
+        "rules",
+        (
+            ("rule", "text"),
+            ("kind", "text"),
+            ("item", "text"),
+            ("location", "text"),
+            ("supplier", "text"),
+            ("limit", "int"),
+            ("share_asked", "number"),
+            ("count", "int"),
+            ("share", "number"),
+            ("violation", "number"),
+            ("penalty", "number"),
+            ("verdict", "text"),
+        ),
+        rows,
+    )
+
+
+def _coalitions_sheet(plan: Document) -> Sheet:
+    """The fairness verdict, one field a line (empty when fairness was not asked)."""
+    fairness = plan.get("fairness") or {}
+    rows: list[list[Any]] = []
+    if fairness:
+        rows = [
+            ["coalitions_checked", fairness.get("coalitions")],
+            ["exhaustive", fairness.get("exhaustive")],
+            ["stable", fairness.get("stable")],
+            ["worst_coalition", " + ".join(fairness.get("coalition") or [])],
+            ["max_excess", fairness.get("max_excess")],
+            ["epsilon", fairness.get("epsilon")],
+        ]
+    return _sheet("coalitions", (("field", "text"), ("value", "any")), rows)
 
 
 def _summary(problem: Document, plan: Document, info: Mapping[str, Any] | None) -> Sheet:

@@ -152,6 +152,12 @@ _OFFERS_BODY = _upload_body(
     "tier1_unit_price,tier2_min_quantity,tier2_unit_price\n"
     "LTA-2026-014,sup-001,ppe-mask-n95,50000,10,2026-11-01,0,1.20,10000,1.00\n",
 )
+_RULES_BODY = _upload_body(
+    "Award rules: two suppliers for rapid tests, no supplier above 60% of masks",
+    "kind,item,location,supplier,limit,share,penalty,reason\n"
+    "min_suppliers,test-rdt-covid,,,2,,2000,supply risk\n"
+    "max_share,ppe-mask-n95,,sup-001,,0.6,4,no supplier above 60%\n",
+)
 _ROUTES_BODY = _upload_body(
     "Delivery routes",
     "supplier,location,fixed_cost,unit_cost,transit_days\n"
@@ -252,6 +258,32 @@ def import_offers(
 
 
 @router.post(
+    "/award-rules/import",
+    status_code=201,
+    response_model=ImportRead,
+    summary="Import award rules from a CSV or XLSX file",
+    responses=_import_responses(),
+    openapi_extra=_RULES_BODY,
+)
+def import_rules(
+    upload: UploadDep,
+    session: SessionDep,
+    user: CatalogueManager,
+    idem: UploadIdempotency,
+    settings: SettingsDep,
+    response: Response,
+) -> Any:
+    """Technical specialist or admin: one award rule per row of the rules template (kind,
+    item, location, supplier, limit, share, penalty, reason). Every bad row is listed;
+    all rows or none."""
+    if (replay := idem.replay()) is not None:
+        return replay
+    result = service.import_rules(session, user, upload, settings=settings, idem=idem)
+    response.headers["Location"] = "/api/v1/award-rules"
+    return result
+
+
+@router.post(
     "/routes/import",
     status_code=201,
     response_model=ImportRead,
@@ -293,7 +325,8 @@ def import_routes(
 )
 def download_template(
     kind: Annotated[
-        Literal["needs", "offers", "routes", "receipts"], Path(description="what the file imports")
+        Literal["needs", "offers", "routes", "receipts", "rules"],
+        Path(description="what the file imports"),
     ],
     _user: CurrentUser,
     format: Annotated[Literal["xlsx", "csv"], Query(description="file type")] = "xlsx",
@@ -310,7 +343,9 @@ def download_template(
     "/runs/{run_id}/plan.xlsx",
     summary="Download a plan as an XLSX workbook",
     responses={
-        **_file_response(_XLSX, "sheets summary, orders, awards, agencies, unmet, shipments"),
+        **_file_response(
+            _XLSX, "sheets summary, orders, awards, agencies, unmet, shipments, rules, coalitions"
+        ),
         **problem_responses(401, 403, 404, 409),
     },
 )
@@ -346,7 +381,9 @@ def plan_csv_zip(run_id: RunId, session: SessionDep, user: CurrentUser) -> Respo
 def plan_csv(
     run_id: RunId,
     sheet: Annotated[
-        Literal["summary", "orders", "awards", "agencies", "unmet", "shipments"],
+        Literal[
+            "summary", "orders", "awards", "agencies", "unmet", "shipments", "rules", "coalitions"
+        ],
         Path(description="which sheet", examples=["agencies"]),
     ],
     session: SessionDep,

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ImportKind = Literal["needs", "offers", "routes", "receipts"]
+ImportKind = Literal["needs", "offers", "routes", "receipts", "rules"]
 
 
 class ImportRead(BaseModel):

@@ -198,6 +198,28 @@ def import_routes(
     return _finish(session, "routes", [r.id for r in routes], idem, "/api/v1/routes")
 
 
+def import_rules(
+    session: Session,
+    actor: User,
+    upload: Upload,
+    *,
+    settings: Settings,
+    idem: Idempotency | None = None,
+) -> ImportRead:
+    """Award rules from a CSV/XLSX (the rules template); every row or none."""
+    result = spreadsheets.parse_rules(
+        upload.data,
+        upload.filename,
+        upload.content_type,
+        known_ids=known_ids(session, "item", "location", "supplier"),
+        max_rows=settings.upload_max_rows,
+        max_bytes=settings.max_body_bytes,
+    )
+    _raise_parse_errors(result, "rules")
+    rules = batch.create_rules(session, actor, result.rows, result.row_numbers)
+    return _finish(session, "rules", [r.id for r in rules], idem, "/api/v1/award-rules")
+
+
 def template(kind: spreadsheets.Kind, fmt: spreadsheets.Format) -> Download:
     return Download(
         spreadsheets.template_bytes(kind, fmt),

@@ -5,15 +5,18 @@ case, surrounding spaces, or spaces for underscores):
 
 * needs: item, location, quantity, need_by, priority, justification
 * offers: offer_id, supplier, item, capacity, min_order_quantity, lead_time_days,
-  eligible_agencies, valid_from, valid_to, tier1_min_quantity, tier1_unit_price,
-  ... up to tier5_min_quantity, tier5_unit_price
+  eligible_agencies, valid_from, valid_to, pack_size, fee_rate, tier1_min_quantity,
+  tier1_unit_price, ... up to tier5_min_quantity, tier5_unit_price
 * routes: supplier, location, fixed_cost, unit_cost, transit_days
 * receipts: line_id, location, received_on, quantity_received, quantity_rejected,
   rejection_reason, notes, corrects_receipt_id (``app.deliveries``)
+* rules: kind, item, location, supplier, limit, share, penalty, reason
 
 Columns that may be left out of a file: needs ``justification``; offers
 ``min_order_quantity`` (0), ``eligible_agencies`` (everyone), ``valid_to``
-(open-ended) and tiers 2 to 5; routes ``fixed_cost`` and ``unit_cost`` (0). Any
+(open-ended), ``pack_size`` (1), ``fee_rate`` (0) and tiers 2 to 5; routes
+``fixed_cost`` and ``unit_cost`` (0); rules ``location`` (everywhere), ``supplier``,
+``limit`` and ``share`` (which of them a kind takes is the service's rule). Any
 other column not in the template is an error (a misspelt header would
 otherwise be silently ignored); a column with neither header nor values is fine.
 
@@ -32,7 +35,7 @@ the domain's create schema, typed (int, Decimal, date, str, list):
   ``offer_id``, the supplier's or agreement's own reference, unique in the
   file), price_tiers [{min_quantity, unit_price}], capacity,
   min_order_quantity, lead_time_days, eligible_agencies (None = every agency,
-  [] = none: the cell says "none"), valid_from, valid_to.
+  [] = none: the cell says "none"), valid_from, valid_to, pack_size, fee_rate.
 * routes -> ``RouteCreate``: supplier_id, location_id, fixed_cost, unit_cost,
   transit_days; one route per (supplier, location) in the file.
 
@@ -79,10 +82,11 @@ from app.exchange.table import (
     read_rows,
     too_many_rows,
 )
+from app.sourcing.rules import RuleKind, kind_field_issues
 
-Kind = Literal["needs", "offers", "routes", "receipts"]
+Kind = Literal["needs", "offers", "routes", "receipts", "rules"]
 Format = Literal["csv", "xlsx"]
-KINDS: tuple[Kind, ...] = ("needs", "offers", "routes", "receipts")
+KINDS: tuple[Kind, ...] = ("needs", "offers", "routes", "receipts", "rules")
 MAX_TIERS = 5
 KnownIds = Mapping[str, Collection[str]]
 # A cell as a column read it: (why it cannot be read, the value, unknown references).
@@ -114,6 +118,13 @@ def _days(value: Any) -> int | None:
 
 def _reference(value: Any) -> str | None:
     return v.text(value, max_length=100)
+
+
+def _fee_rate(value: Any) -> Decimal | None:
+    rate = v.money(value)
+    if rate is not None and rate >= 1:
+        raise v.CellProblem("is a fraction of the goods value: 0.045 is 4.5%")
+    return rate
 
 
 _NEEDS = (
@@ -203,6 +214,20 @@ _OFFERS = (
         "last day; blank = open-ended",
         optional_column=True,
     ),
+    Column(
+        "pack_size",
+        _whole(v.INT32_MAX, minimum=1),
+        50,
+        "sold in whole packs of this many units; blank = 1 (by the unit)",
+        optional_column=True,
+    ),
+    Column(
+        "fee_rate",
+        _fee_rate,
+        0.045,
+        "handling or service fee as a fraction of the goods value; blank = 0",
+        optional_column=True,
+    ),
     *_TIER_COLUMNS,
 )
 
@@ -279,11 +304,63 @@ _RECEIPTS = (
     ),
 )
 
+RULE_KINDS = tuple(k.value for k in RuleKind)
+_RULE_HEADER = {"supplier_id": "supplier"}
+
+
+def _rule_kind(value: Any) -> str | None:
+    text = v.code(value)
+    if text is not None and text.lower() not in RULE_KINDS:
+        raise v.CellProblem(f"must be one of {', '.join(RULE_KINDS)}")
+    return text.lower() if text is not None else None
+
+
+def _share(value: Any) -> Decimal | None:
+    share = v.money(value)
+    if share is not None and not 0 < share <= 1:
+        raise v.CellProblem("is a fraction of the units in scope, above 0 and at most 1")
+    return share
+
+
+_RULES = (
+    Column("kind", _rule_kind, "min_suppliers", ", ".join(RULE_KINDS), True),
+    Column("item", v.code, "test-rdt-covid", "item id from the catalogue", True, ref="item"),
+    Column(
+        "location",
+        v.code,
+        "pa-darien-lajas-blancas",
+        "location id; blank = every location",
+        optional_column=True,
+        ref="location",
+    ),
+    Column(
+        "supplier",
+        v.code,
+        None,
+        "supplier id, for max_share and min_share only",
+        optional_column=True,
+        ref="supplier",
+    ),
+    Column(
+        "limit",
+        _whole(1000),
+        2,
+        "suppliers at most/at least, for max_suppliers and min_suppliers only",
+        optional_column=True,
+    ),
+    Column(
+        "share", _share, None, "fraction, for max_share and min_share only", optional_column=True
+    ),
+    Column("penalty", v.money, 2000, "paid per supplier or unit the plan breaks it by", True),
+    Column("reason", v.text, "supply risk: at least two suppliers", "why the group keeps it", True),
+)
+
 COLUMNS: dict[Kind, tuple[Column, ...]] = {
     "needs": _NEEDS,
     "offers": _OFFERS,
     "routes": _ROUTES,
     "receipts": _RECEIPTS,
+    "rules": _RULES,
 }
 _NOUN = {"item": "item", "location": "location", "supplier": "supplier", "agency": "agency"}
 
@@ -317,6 +394,7 @@ class RowBuilder:
             "offers": self._offers,
             "routes": self._routes,
             "receipts": self._receipts,
+            "rules": self._rules,
         }[kind]
         # What each column made of each cell it met, by the cell's type and value: a
         # file repeats its items, locations, dates and priorities in row after row,
@@ -416,7 +494,27 @@ class RowBuilder:
             "eligible_agencies": c.get("eligible_agencies"),
             "valid_from": valid_from,
             "valid_to": valid_to,
+            "pack_size": c.get("pack_size") or 1,
+            "fee_rate": c.get("fee_rate") or Decimal(0),
         }
+        return row, errors
+
+    def _rules(self, number: int, c: dict[str, Any]) -> tuple[dict[str, Any], list[ParseError]]:
+        row = {
+            "kind": c.get("kind"),
+            "item_id": c.get("item"),
+            "location_id": c.get("location"),
+            "supplier_id": c.get("supplier"),
+            "limit": c.get("limit"),
+            "share": c.get("share"),
+            "penalty": c.get("penalty"),
+            "reason": c.get("reason"),
+        }
+        # Which fields a kind takes: the sourcing schemas' one statement of it.
+        errors = [
+            ParseError(number, _RULE_HEADER.get(key, key), reason)
+            for key, reason in kind_field_issues(row)
+        ]
         return row, errors
 
     def _routes(self, number: int, c: dict[str, Any]) -> tuple[dict[str, Any], list[ParseError]]:
@@ -697,6 +795,27 @@ def parse_offers(
     """Offers with their price tiers (rows for ``OfferCreate``); see :func:`parse`."""
     return parse(
         "offers",
+        data,
+        filename,
+        content_type,
+        known_ids=known_ids,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+    )
+
+
+def parse_rules(
+    data: bytes,
+    filename: str | None = None,
+    content_type: str | None = None,
+    *,
+    known_ids: KnownIds | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> ParseResult:
+    """Award rules (rows for ``AwardRuleCreate``); see :func:`parse`."""
+    return parse(
+        "rules",
         data,
         filename,
         content_type,

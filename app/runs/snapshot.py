@@ -1,4 +1,4 @@
-"""Freezing a round into a contract-v1 problem document.
+"""Freezing a round into a contract-v2 problem document.
 
 The document is the whole truth of a run: the plan is solved from it, re-runs
 start from it, and anyone can re-solve it (``poolbuy solve``) to check the
@@ -23,17 +23,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from app.catalogue.service import catalogue_document_parts
+from app.catalogue.service import OFFER_ID_PREFIX, catalogue_document_parts
 from app.errors import DomainError, FieldIssue, InvalidInput
 from app.needs.models import Need
 from app.needs.service import submitted_needs
 from app.rounds.models import Round
 from app.solve.service import contract_issues
+from app.sourcing import service as sourcing_service
 from solver import ProblemInvalid, validate
 
 log = logging.getLogger("poolbuy.runs")
 
 NEED_PREFIX = "n-"
+
+# What a round's runs use where the round's settings are silent, beyond the contract's
+# own defaults: a pooling round is checked for a coalition that would do better alone.
+ROUND_DEFAULT_SETTINGS: Mapping[str, Any] = {"fairness": "core"}
 
 
 def need_ref(need_id: int) -> str:
@@ -61,7 +66,7 @@ class SnapshotInvalid(DomainError):
     def __init__(self, errors: list[FieldIssue], blocking_needs: Sequence[int] = ()) -> None:
         detail = (
             "the round's needs, catalogue and settings do not make a valid problem document "
-            "(contract v1); the round was not closed. Every problem is listed"
+            "(contract v2); the round was not closed. Every problem is listed"
         )
         if blocking_needs:
             ids = ", ".join(str(n) for n in blocking_needs)
@@ -157,7 +162,7 @@ def build_document(
     max_time_limit_seconds: float | None = None,
     lead_times: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The round's submitted needs and the catalogue valid on ``as_of``, as contract v1.
+    """The round's needs, the catalogue valid on ``as_of`` and its sourcing, as contract v2.
 
     ``lead_times``: offer id (``"o-12"``) -> the lead time to use instead of the
     catalogue's (the close passes the decided lead-time adjustments of the round).
@@ -165,7 +170,9 @@ def build_document(
     Call it with the round locked, so no need is submitted or edited while it
     is read. Catalogue parts are kept to what the needs reference: their items
     and locations, the offers of those items valid on ``as_of``, the suppliers
-    of those offers, and those suppliers' routes to the needs' locations.
+    of those offers, and those suppliers' routes to the needs' locations; the
+    sourcing parts (budgets, exclusions, capacity groups, rules) likewise
+    (``app.sourcing.service.document_parts``).
     Raises SnapshotInvalid if the result breaks the contract.
     """
     lead_times = lead_times or {}
@@ -206,23 +213,45 @@ def build_document(
         if r["supplier"] in supplier_ids and r["location"] in location_ids
     ]
 
+    sourcing = sourcing_service.document_parts(
+        session,
+        round_.id,
+        agency_ids=agencies,
+        offer_ids={int(o["id"].removeprefix(OFFER_ID_PREFIX)): o["id"] for o in offers},
+        supplier_ids=supplier_ids,
+        item_ids=items,
+        location_ids=location_ids,
+    )
     document = to_json_document(
         {
+            "version": 2,
             "as_of": as_of,
             "currency": round_.currency,
-            "agencies": [{"id": a, "name": agencies[a]} for a in sorted(agencies)],
+            "agencies": [
+                {
+                    "id": a,
+                    "name": agencies[a],
+                    "budget": sourcing["budgets"].get(a),
+                    "excluded_suppliers": sourcing["excluded_suppliers"][a],
+                }
+                for a in sorted(agencies)
+            ],
             "items": [items[i] for i in sorted(items)],
             "locations": [locations[loc] for loc in sorted(locations)],
-            "suppliers": sorted(suppliers, key=lambda s: s["id"]),
+            "suppliers": sorted([*suppliers, *sourcing["suppliers"]], key=lambda s: s["id"]),
             "needs": [_need_line(n) for n in needs],
             "offers": sorted(offers, key=_offer_order),
             "routes": sorted(routes, key=lambda r: (r["supplier"], r["location"])),
+            "capacity_groups": sourcing["capacity_groups"],
+            "rules": sourcing["rules"],
             "settings": {},
         }
     )
     try:
+        # Rounds check fairness unless their coordinator turned it off.
         document["settings"] = resolve_settings(
-            round_.settings, max_time_limit_seconds=max_time_limit_seconds
+            {**ROUND_DEFAULT_SETTINGS, **round_.settings},
+            max_time_limit_seconds=max_time_limit_seconds,
         )
     except InvalidInput as exc:
         raise SnapshotInvalid(exc.errors) from None
@@ -241,7 +270,7 @@ _NEED_PATH = re.compile(r"^\$\.needs\[(\d+)\]")
 
 
 def check_document(document: Mapping[str, Any]) -> None:
-    """Raise SnapshotInvalid, listing every problem, unless the document is contract v1.
+    """Raise SnapshotInvalid, listing every problem, unless the document is contract v2.
 
     A problem with one of the needs names that need (its database id), in its reason and
     in the error's ``blocking_needs``: the coordinator can set that need aside.
@@ -249,7 +278,7 @@ def check_document(document: Mapping[str, Any]) -> None:
     try:
         validate(document)
     except ProblemInvalid as exc:
-        log.error("snapshot breaks contract v1: %s", [e.as_dict() for e in exc.errors])
+        log.error("snapshot breaks contract v2: %s", [e.as_dict() for e in exc.errors])
         issues, blocking = [], []
         lines = document.get("needs", [])
         for error in contract_issues(document, exc):

@@ -21,6 +21,7 @@ from app.runs.models import PlanStatus, Run
 from app.scenarios.models import Scenario
 from app.scenarios.service import audit_state
 from app.settings import Settings
+from app.sourcing import whatif
 from solver import SolveProgress
 
 if TYPE_CHECKING:
@@ -38,7 +39,10 @@ class ScenarioJobs:
 
     def problem(self, session: Session, job: Job) -> dict[str, Any]:
         problem: dict[str, Any] = session.get_one(Run, job.run_id).problem
-        return {**problem, "settings": _scenario(session, job).settings}
+        scenario = _scenario(session, job)
+        if "sourcing" in scenario.overrides:
+            problem = whatif.apply(problem, scenario.overrides["sourcing"])
+        return {**problem, "settings": scenario.settings}
 
     def solve(
         self,

@@ -11,6 +11,7 @@ from app.jobs.models import JobState
 from app.runs.models import PlanStatus
 from app.runs.schemas import RunSettingsOverride
 from app.scenarios.models import ScenarioKind
+from app.sourcing.whatif import SourcingChanges
 
 # ------------------------------------------------------------------------ scenarios
 
@@ -28,6 +29,7 @@ class ScenarioCreate(BaseModel):
                 {"name": "cost only", "settings": {"late_penalty_rate": 0}},
                 {"name": "lateness weighs ten times more", "late_penalty_factor": 10},
                 {"name": "orders processed in 2 days", "settings": {"order_processing_days": 2}},
+                {"name": "without the two-supplier rule", "sourcing": {"drop_rule": "r-3"}},
             ]
         },
     )
@@ -41,6 +43,11 @@ class ScenarioCreate(BaseModel):
         default=None,
         description="multiplies the late penalty rate (after `settings`): 10 weighs lateness "
         "ten times more, 0 ignores it",
+    )
+    sourcing: SourcingChanges | None = Field(
+        default=None,
+        description="drop or change one rule, change one agency's budget (contract v2); "
+        "the allocation rule is `settings.allocation`",
     )
 
     @field_validator("name", mode="before")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.api import Idempotency
 from app.audit import record, snapshot
 from app.auth.models import User
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.jobs import dispatch
 from app.jobs import service as jobs_service
 from app.jobs.backends import JobBackend
@@ -39,6 +39,7 @@ from app.scenarios.schemas import (
     ScenarioSummary,
 )
 from app.settings import Settings
+from app.sourcing import whatif
 
 API_PREFIX = "/api/v1"
 
@@ -205,9 +206,17 @@ def create(
         run = visible_run(session, actor, run_id)
         _check_room(session, run, 1, settings)
         asked = body.settings.model_dump(exclude_none=True) if body.settings else {}
-        resolved = resolve_settings(
-            run.problem.get("settings"), asked, max_time_limit_seconds=settings.max_solve_seconds
-        )
+        changes = whatif.issues(run.problem, body.sourcing, "$.sourcing") if body.sourcing else []
+        try:
+            resolved = resolve_settings(
+                run.problem.get("settings"),
+                asked,
+                max_time_limit_seconds=settings.max_solve_seconds,
+            )
+        except InvalidInput as exc:
+            raise InvalidInput([*exc.errors, *changes]) from None
+        if changes:
+            raise InvalidInput(changes)
         if body.late_penalty_factor is not None:
             resolved["late_penalty_rate"] = resolved["late_penalty_rate"] * body.late_penalty_factor
         overrides = body.model_dump(mode="json", exclude_none=True, exclude={"name"})

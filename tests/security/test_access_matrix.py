@@ -237,6 +237,80 @@ ROUTES: dict[str, Call] = {
             "transit_days": 2,
         },
     ),
+    # --------------------------------------------------------------------- sourcing
+    **{
+        f"GET /api/v1/{path}": Call(f"/{path}", ANY)
+        for path in ("capacity-groups", "award-rules", "supplier-exclusions")
+    },
+    "GET /api/v1/capacity-groups/{group_id}": Call("/capacity-groups/{group}", ANY),
+    "GET /api/v1/award-rules/{rule_id}": Call("/award-rules/{rule}", ANY),
+    "GET /api/v1/supplier-exclusions/{exclusion_id}": Call("/supplier-exclusions/{exclusion}", ANY),
+    "POST /api/v1/capacity-groups": Call(
+        "/capacity-groups",
+        only(CATALOGUE, 201),
+        json={
+            "supplier_id": "{supplier}",
+            "name": "Plant",
+            "capacity": 10,
+            "offer_ids": ["{offer}"],
+        },
+    ),
+    "PATCH /api/v1/capacity-groups/{group_id}": Call(
+        "/capacity-groups/{group}", only(CATALOGUE, 200), json={"capacity": 5}, if_match="group"
+    ),
+    "DELETE /api/v1/capacity-groups/{group_id}": Call(
+        "/capacity-groups/{group}", only(CATALOGUE, 204), if_match="group"
+    ),
+    "POST /api/v1/award-rules": Call(
+        "/award-rules",
+        only(CATALOGUE, 201),
+        json={
+            "kind": "min_suppliers",
+            "item_id": "{item}",
+            "limit": 2,
+            "penalty": 100,
+            "reason": "supply risk",
+        },
+    ),
+    "PATCH /api/v1/award-rules/{rule_id}": Call(
+        "/award-rules/{rule}", only(CATALOGUE, 200), json={"limit": 2}, if_match="rule"
+    ),
+    "DELETE /api/v1/award-rules/{rule_id}": Call(
+        "/award-rules/{rule}", only(CATALOGUE, 204), if_match="rule"
+    ),
+    # An exclusion is recorded and lifted for an agency by its own specialists (or an admin).
+    "POST /api/v1/supplier-exclusions": Call(
+        "/supplier-exclusions",
+        "anonymous=401 technical_specialist/own=201 admin=201 *=403",
+        json={
+            "agency_id": "{agency_a}",
+            "supplier_id": "{spare_supplier}",
+            "evidence": "sanctions",
+            "source": "committee minute 41",
+        },
+    ),
+    "DELETE /api/v1/supplier-exclusions/{exclusion_id}": Call(
+        "/supplier-exclusions/{exclusion}",
+        "anonymous=401 technical_specialist/own=204 admin=204 *=403",
+        if_match="exclusion",
+    ),
+    # A budget is its own agency's chief's; A has one already, B not yet.
+    "GET /api/v1/rounds/{round_id}/budgets": Call("/rounds/{open}/budgets", ANY),
+    "POST /api/v1/rounds/{round_id}/budgets": Call(
+        "/rounds/{open}/budgets",
+        "anonymous=401 chief_of_mission/own=409 chief_of_mission/other=201 *=403",
+        json={"amount": 5000},
+    ),
+    "GET /api/v1/budgets/{budget_id}": Call("/budgets/{budget}", ANY),
+    "PATCH /api/v1/budgets/{budget_id}": Call(
+        "/budgets/{budget}",
+        "anonymous=401 chief_of_mission/own=200 *=403",
+        json={"amount": 7000},
+        if_match="budget",
+    ),
+    "DELETE /api/v1/budgets/{budget_id}": Call(
+        "/budgets/{budget}", "anonymous=401 chief_of_mission/own=204 *=403", if_match="budget"
+    ),
     # ----------------------------------------------------------------- runs, approvals
     "POST /api/v1/rounds/{round_id}/close": Call("/rounds/{open}/close", only(COORDINATOR, 201)),
     "POST /api/v1/rounds/{round_id}/runs": Call("/rounds/{done}/runs", only(COORDINATOR, 201)),
@@ -268,6 +342,9 @@ ROUTES: dict[str, Call] = {
     # A file with no rows is refused (422) once the caller is let in.
     "POST /api/v1/offers/import": Call("/offers/import", only(CATALOGUE, 422), upload="x\n"),
     "POST /api/v1/routes/import": Call("/routes/import", only(CATALOGUE, 422), upload="x\n"),
+    "POST /api/v1/award-rules/import": Call(
+        "/award-rules/import", only(CATALOGUE, 422), upload="x\n"
+    ),
     "GET /api/v1/templates/{kind}": Call("/templates/needs", ANY),
     "GET /api/v1/runs/{run_id}/plan.xlsx": Call("/runs/{run}/plan.xlsx", ANY),
     "GET /api/v1/runs/{run_id}/plan-csv.zip": Call("/runs/{run}/plan-csv.zip", ANY),
@@ -554,6 +631,8 @@ def test_every_route_is_classified(app: FastAPI) -> None:
 
 def _fill(value: Any, ids: dict[str, Any]) -> Any:
     if isinstance(value, str):
+        if whole := re.fullmatch(r"\{(\w+)\}", value):
+            return ids[whole.group(1)]  # as it is: an offer's id stays a number
         return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), value)
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}

@@ -6,6 +6,8 @@ real app:
 * agencies ``A`` and ``B``; for each a local team member, a technical specialist and a
   chief of mission; a coordinator and an admin acting for no agency;
 * a catalogue row of each kind in use, and a spare one of each nobody uses (to delete);
+* sourcing: a capacity group of the offer, an award rule on the item, A's exclusion of
+  the supplier, and A's budget in the open round;
 * ``open``: an open round with a draft and a submitted need of each agency;
 * ``done``: a round with a submitted need of A only, closed by the coordinator through
   the API, so it holds run #1 (solved, the round ``optimised``).
@@ -41,6 +43,10 @@ from app.scenarios.models import Scenario
 from app.settings import get_settings
 from tests.factories import (
     make_agency,
+    make_award_rule,
+    make_budget,
+    make_capacity_group,
+    make_exclusion,
     make_item,
     make_location,
     make_need,
@@ -128,10 +134,24 @@ def build_world(session: Session, client: TestClient) -> World:
     }
     world.rows["spare_offer"] = make_offer(session)
     world.rows["spare_route"] = make_route(session)
+    world.rows |= {
+        "group": make_capacity_group(session, offers=[world.rows["offer"]]),
+        "rule": make_award_rule(session, item=item),
+        # A's vetting excluded the supplier in use.
+        "exclusion": make_exclusion(
+            session,
+            agency=a,
+            supplier=supplier,
+            created_by=world.users["technical_specialist/own"],
+        ),
+    }
 
     coordinator = world.users["coordinator"]
     open_round = make_round(session, created_by=coordinator)
     world.rows["open"] = open_round
+    world.rows["budget"] = make_budget(
+        session, round_=open_round, agency=a, set_by=world.users["chief_of_mission/own"]
+    )
     for side, agency in (("a", a), ("b", b)):
         for status in (NeedStatus.draft, NeedStatus.submitted):
             world.rows[f"{status.value}_{side}"] = make_need(

@@ -45,6 +45,7 @@ from app.web.deps import (
     render,
     text,
 )
+from app.web.pages.plan_sourcing import sourcing_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -350,6 +351,7 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
             fmt=lambda v: money(v),
         )
     )
+    context |= sourcing_context(problem, plan, full=context["viewer"].full, agency=user.agency_id)
     context |= _decision_context(user, run, read)
     return context
 

@@ -1,0 +1,255 @@
+"""Request and response bodies of capacity groups, award rules, exclusions and budgets.
+
+Field-level rules live here; the rules across fields and rows (a group's offers are
+its supplier's; a rule's fields match its kind; references exist) live in
+``service`` so they are listed together with these, for every caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from app.catalogue.schemas import (
+    INT32_MAX,
+    AgencyCode,
+    Code,
+    MoneyIn,
+    MoneyOut,
+    Name,
+    Quantity,
+    _whole_number,
+)
+from app.sourcing.rules import RuleKind
+
+MAX_TEXT = 4000
+MAX_GROUP_OFFERS = 500
+
+# Text that must say something once blanks are stripped.
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT, pattern=r"\S")
+]
+OfferId = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=INT32_MAX)]
+Limit = Annotated[
+    int,
+    BeforeValidator(_whole_number),
+    Field(ge=0, le=1000, description="suppliers: at most (max_suppliers) or at least (min_)"),
+]
+Share = Annotated[
+    Decimal,
+    Field(gt=0, le=1, description="fraction of the units awarded in the rule's scope"),
+]
+Penalty = Annotated[
+    MoneyIn,
+    Field(
+        gt=0,
+        description="objective units per supplier over/under the limit (count kinds) "
+        "or per unit over/under the share (share kinds)",
+    ),
+]
+
+# Update bodies: a field left out stays as it is (the service reads ``exclude_unset``).
+_KEEP: Any = None
+
+
+# ----------------------------------------------------------------- capacity groups
+
+
+class CapacityGroupCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "supplier_id": "sup-001",
+                    "name": "Colón plant, masks and gowns",
+                    "capacity": 20000,
+                    "offer_ids": [12, 17],
+                }
+            ]
+        },
+    )
+
+    supplier_id: Code
+    name: Name
+    capacity: Quantity = Field(description="most units the group's offers deliver together")
+    offer_ids: list[OfferId] = Field(
+        min_length=1, max_length=MAX_GROUP_OFFERS, description="offers of this supplier"
+    )
+
+
+class CapacityGroupUpdate(BaseModel):
+    """Fields left out stay as they are; ``offer_ids`` replaces the members at once."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"capacity": 25000}]})
+
+    name: Name = _KEEP
+    capacity: Quantity = _KEEP
+    offer_ids: list[OfferId] = Field(default=_KEEP, min_length=1, max_length=MAX_GROUP_OFFERS)
+
+
+class CapacityGroupRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    supplier_id: str
+    name: str
+    capacity: int
+    offer_ids: list[int]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# --------------------------------------------------------------------- award rules
+
+
+_RULE_EXAMPLE: dict[str, Any] = {
+    "kind": "min_suppliers",
+    "item_id": "test-rdt-covid",
+    "location_id": "pa-darien-lajas-blancas",
+    "limit": 2,
+    "penalty": 2000,
+    "reason": "supply risk: at least two suppliers for rapid tests",
+}
+
+
+class AwardRuleCreate(BaseModel):
+    """``limit`` for the count kinds, ``supplier_id`` and ``share`` for the share kinds."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                _RULE_EXAMPLE,
+                {
+                    "kind": "min_share",
+                    "item_id": "food-parcel",
+                    "supplier_id": "sup-001",
+                    "share": 0.3,
+                    "penalty": 4,
+                    "reason": "UNHCR's long-term agreement commits 30% of parcels to sup-001",
+                },
+            ]
+        },
+    )
+
+    kind: RuleKind
+    item_id: Code
+    location_id: Code | None = Field(default=None, description="null: every location")
+    supplier_id: Code | None = Field(default=None, description="the share kinds' supplier")
+    limit: Limit | None = None
+    share: Share | None = None
+    penalty: Penalty
+    reason: Text = Field(description="why the group keeps the rule")
+
+
+class AwardRuleUpdate(BaseModel):
+    """Fields left out stay as they are. Kind and item make the rule: not editable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"limit": 3, "reason": "a third supplier qualified"}]},
+    )
+
+    location_id: Code | None = None
+    supplier_id: Code | None = None
+    limit: Limit | None = None
+    share: Share | None = None
+    penalty: Penalty = _KEEP
+    reason: Text = _KEEP
+
+
+class AwardRuleRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [{"id": 3, **_RULE_EXAMPLE}]}
+    )
+
+    id: int
+    kind: RuleKind
+    item_id: str
+    location_id: str | None
+    supplier_id: str | None
+    limit: int | None
+    share: MoneyOut | None
+    penalty: MoneyOut
+    reason: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# ---------------------------------------------------------------- supplier exclusions
+
+
+class ExclusionCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "agency_id": "UNHCR",
+                    "supplier_id": "sup-009",
+                    "evidence": "failed the 2026 integrity due diligence (sanctions list match)",
+                    "source": "UNHCR vendor review committee, minute 2026/41",
+                }
+            ]
+        },
+    )
+
+    agency_id: AgencyCode = Field(description="the agency whose vetting excludes the supplier")
+    supplier_id: Code
+    evidence: Text = Field(description="the finding")
+    source: Text = Field(description="where it is recorded")
+
+
+class ExclusionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    agency_id: str
+    supplier_id: str
+    evidence: str
+    source: str
+    created_by_id: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# ------------------------------------------------------------------------- budgets
+
+
+class BudgetCreate(BaseModel):
+    """The agency is the chief of mission's own: it is never in the body."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"amount": 250000, "note": "CERF allocation 26-RR-PAN-001, PPE line"}]
+        },
+    )
+
+    amount: MoneyIn = Field(description="cap on the agency's direct spend in the round")
+    note: Text | None = None
+
+
+class BudgetUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": 180000}]})
+
+    amount: MoneyIn = _KEEP
+    note: Text | None = None
+
+
+class BudgetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    round_id: int
+    agency_id: str
+    amount: MoneyOut
+    note: str | None
+    set_by_id: int
+    set_at: dt.datetime
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -1,0 +1,165 @@
+"""The plan page's contract-v2 part: budgets, fairness, rules, fees and surplus.
+
+Kept apart from ``app.web.pages.runs`` (the plan page's v1 part), which calls
+``sourcing_context`` once and includes ``_plan_sourcing.html``. Every figure is
+the plan's own; the only arithmetic is a budget's use (direct spend / budget) and
+an agency's margin against going alone (stand-alone value - objective share).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.web import charts
+from app.web.deps import money, page_markup
+
+
+@dataclass(frozen=True)
+class AgencyLine:
+    agency: str
+    allocated_cost: float
+    standalone_cost: float
+    direct_spend: float | None
+    budget: float | None
+    budget_use_pct: float | None
+    objective_share: float | None
+    standalone_objective: float | None
+    # How much better off the agency is in the pool than alone (objective units).
+    margin: float | None
+
+
+@dataclass(frozen=True)
+class RuleLine:
+    rule: str
+    kind: str
+    item: str
+    scope: str
+    asked: str
+    got: str
+    violation: float
+    penalty: float
+
+    @property
+    def kept(self) -> bool:
+        return self.violation == 0
+
+
+def _asked(rule: Mapping[str, Any]) -> str:
+    if rule.get("limit") is not None:
+        return f"{rule['limit']} suppliers"
+    return f"{float(rule.get('share') or 0):.0%} to {rule.get('supplier', '')}"
+
+
+def _got(line: Mapping[str, Any]) -> str:
+    if line.get("count") is not None:
+        return f"{line['count']} suppliers"
+    return "nothing awarded" if line.get("share") is None else f"{float(line['share']):.0%}"
+
+
+def verdict(fairness: Mapping[str, Any] | None, currency: str) -> str | None:
+    """The fairness verdict as a sentence, or None when fairness was not checked."""
+    if not fairness:
+        return None
+    checked = f"{fairness['coalitions']} coalitions checked" + (
+        "" if fairness.get("exhaustive") else " (singles, pairs and complements only)"
+    )
+    coalition = " and ".join(fairness.get("coalition") or [])
+    if fairness.get("stable"):
+        return f"Stable: no group of agencies would do better on its own ({checked})."
+    excess = float(fairness.get("max_excess") or 0)
+    whose = "their" if " and " in coalition else "its"
+    return (
+        f"Not stable: {coalition} would do better on {whose} own, by {money(excess)} "
+        f"{currency} in objective terms ({checked})."
+    )
+
+
+def sourcing_context(
+    problem: Mapping[str, Any], plan: Mapping[str, Any], *, full: bool, agency: str | None
+) -> dict[str, Any]:
+    """What ``_plan_sourcing.html`` shows; group-wide parts only for a full view."""
+    currency = str(problem.get("currency", ""))
+    shares = {f["agency"]: f for f in (plan.get("fairness") or {}).get("agencies", [])}
+    agencies = []
+    for g in plan.get("agencies", []):
+        if not full and g["agency"] != agency:
+            continue
+        share = shares.get(g["agency"], {}).get("objective_share")
+        alone = g.get("standalone_objective")
+        budget, spend = g.get("budget"), g.get("direct_spend")
+        agencies.append(
+            AgencyLine(
+                g["agency"],
+                g["allocated_cost"],
+                g["standalone_cost"],
+                spend,
+                budget,
+                (100.0 * spend / budget) if budget and spend is not None else None,
+                share,
+                alone,
+                (alone - share) if share is not None and alone is not None else None,
+            )
+        )
+    context: dict[str, Any] = {"v2_agencies": agencies}
+    budgets = [a for a in agencies if a.budget_use_pct is not None]
+    if budgets:
+        context["budget_svg"] = page_markup(
+            charts.bar_chart(
+                [charts.Bar(a.agency, a.budget_use_pct or 0, money(a.budget)) for a in budgets],
+                title="Direct spend as a share of each agency's budget",
+                unit="%",
+                fmt=lambda v: f"{v:.1f}",
+            )
+        )
+    paired = [a for a in agencies if a.objective_share is not None]
+    if paired:
+        context["share_svg"] = page_markup(
+            charts.bar_chart(
+                [
+                    bar
+                    for a in paired
+                    for bar in (
+                        charts.Bar(f"{a.agency} pooled", a.objective_share or 0),
+                        charts.Bar(f"{a.agency} alone", a.standalone_objective or 0),
+                    )
+                ],
+                title="Each agency's objective share in the pool beside its value alone",
+                unit=currency,
+                fmt=lambda v: money(v),
+            )
+        )
+    if not full:
+        return context
+    stated = {r["id"]: r for r in problem.get("rules", []) or []}
+    rules = [
+        RuleLine(
+            r["rule"],
+            stated.get(r["rule"], {}).get("kind", ""),
+            stated.get(r["rule"], {}).get("item", ""),
+            stated.get(r["rule"], {}).get("location", "every location"),
+            _asked(stated.get(r["rule"], {})),
+            _got(r),
+            float(r["violation"]),
+            float(r["penalty"]),
+        )
+        for r in plan.get("rules", []) or []
+    ]
+    context["v2_rules"] = rules
+    if rules:
+        kept = sum(1 for r in rules if r.kept)
+        context["rules_svg"] = page_markup(
+            charts.bar_chart(
+                [charts.Bar("kept", kept), charts.Bar("broken", len(rules) - kept)],
+                title="Award rules the plan kept and broke",
+                unit="rules",
+                fmt=lambda v: f"{v:.0f}",
+            )
+        )
+    context["v2_surplus"] = [o for o in plan.get("orders", []) if o.get("surplus")]
+    context["v2_fees"] = plan.get("fees")
+    context["v2_rule_penalty"] = plan.get("rule_penalty")
+    context["v2_verdict"] = verdict(plan.get("fairness"), currency)
+    context["v2_fairness"] = plan.get("fairness")
+    return context
