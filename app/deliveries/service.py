@@ -115,7 +115,7 @@ def issue_orders(
     issued_at = run.approved_at or utcnow()
     issued_on = issued_at.astimezone(group_zone(settings)).date()
     orders = []
-    for po in outputs.purchase_orders(problem, run.plan):
+    for po in outputs.purchase_orders(problem, run.plan, round_id=run.round_id):
         order = PurchaseOrder(
             round_id=run.round_id,
             run_id=run.id,

@@ -2,7 +2,7 @@
 supplier exclusions and agencies' budgets per round.
 
 Revision ID: 0004_sourcing
-Revises: 0002_jobs
+Revises: 0003_deliveries
 Create Date: 2026-12-07 02:00:00+00:00
 
 Two columns on ``offer`` with defaults that mean what contract v1 meant (sold by
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_sourcing"
-down_revision: str | Sequence[str] | None = "0002_jobs"
+down_revision: str | Sequence[str] | None = "0003_deliveries"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

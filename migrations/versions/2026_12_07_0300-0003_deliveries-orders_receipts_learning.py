@@ -1,7 +1,7 @@
 """Issued purchase orders, order lines, receipts, the delivery policy, lead-time adjustments.
 
 Revision ID: 0003_deliveries
-Revises: 0002_jobs
+Revises: 0003_need_set_aside
 Create Date: 2026-12-07 03:00:00+00:00
 
 Only new tables. Types spelled out as in 0001 and 0002 (portable VARCHAR+CHECK enums,
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_deliveries"
-down_revision: str | Sequence[str] | None = "0002_jobs"
+down_revision: str | Sequence[str] | None = "0003_need_set_aside"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
