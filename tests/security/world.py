@@ -137,11 +137,12 @@ def build_world(session: Session, client: TestClient) -> World:
     world.rows |= {
         "group": make_capacity_group(session, offers=[world.rows["offer"]]),
         "rule": make_award_rule(session, item=item),
-        # A's vetting excluded the supplier in use.
+        # A's vetting excluded a supplier of its own: the one in use must stay open to A,
+        # whose approved round (``ordered``, below) buys from it.
         "exclusion": make_exclusion(
             session,
             agency=a,
-            supplier=supplier,
+            supplier=make_supplier(session),
             created_by=world.users["technical_specialist/own"],
         ),
     }
