@@ -166,6 +166,7 @@ def run_highs(
         callbackTuple=(on_event, None) if events else None,
         callbacksToActivate=events or None,
         warmStart=warm_start,
+        **model.highs_options,
     )
     stats = model.lp.solve(solver)
     highs: Any = model.lp.solverModel

@@ -122,7 +122,11 @@ def solve_model(
     started = time.perf_counter()
     variables = model.lp.exported_variables()
     items = items_of_columns(model, variables)
-    item_of_column = in_blocks(items, columns_per_block)
+    # Rows that tie items (a capacity group, a budget) are left out of the items' models:
+    # dropping a row relaxes the model, so the items' bound stays a bound. Their plan may
+    # break such a row; it then only guides a search that keeps them (`keep_ties`).
+    loose = items_of_columns(model, variables, join_ties=False) if model.ties else items
+    item_of_column = in_blocks(loose, columns_per_block)
     splits = len(np.unique(item_of_column[item_of_column >= 0])) >= 2
     relaxation = None
     if model.integer and splits:
@@ -167,7 +171,13 @@ def solve_model(
         # recomputed figures cannot push the gap back over it.
         return gap_of(cost + offset, bound, model.unavoidable) <= 0.9 * relative_gap
 
-    if stopped == "optimal" and not close_enough(float(arrays.cost @ values)):
+    if model.ties and breaks_rows(arrays, values):
+        values = keep_ties(model, variables, values, deadline, relative_gap, cancel, nothing)
+        # The items' solutions broke a tie; none of them is the plan's any more.
+        results = []
+        if stopped == "optimal":
+            stopped = "tied"
+    elif stopped == "optimal" and not model.ties and not close_enough(float(arrays.cost @ values)):
         improved, stopped = improve_routes(
             models,
             results,
@@ -191,7 +201,7 @@ def solve_model(
     report(objective, bound)
     if stopped != "cancelled" and gap_of(objective, bound, model.unavoidable) <= relative_gap:
         return SolveOutcome(True, bound, time.perf_counter() - started, nodes, "optimal")
-    if stopped != "optimal":
+    if stopped not in ("optimal", "tied"):
         return SolveOutcome(True, bound, time.perf_counter() - started, nodes, stopped)
 
     # Not close enough: search the whole model, starting from the items' plan.
@@ -238,12 +248,14 @@ class UnplacedPart(ValueError):
     bookkeeping, refused rather than guessed at."""
 
 
-def items_of_columns(model: PoolingModel, variables: list[pulp.LpVariable]) -> Vector:
+def items_of_columns(
+    model: PoolingModel, variables: list[pulp.LpVariable], *, join_ties: bool = True
+) -> Vector:
     """The item (as a number) each column belongs to; -1 for a route's binary.
 
     Items that one row ties together (`model.ties`: a capacity group over several
-    items' offers, a budget) count as one. A column that is neither an item's
-    nor a route's binary is refused.
+    items' offers, a budget) count as one unless `join_ties` is false. A column
+    that is neither an item's nor a route's binary is refused.
     """
     parent: dict[str, str] = {}
 
@@ -253,7 +265,7 @@ def items_of_columns(model: PoolingModel, variables: list[pulp.LpVariable]) -> V
             item = parent[item]
         return item
 
-    for tie in model.ties:
+    for tie in model.ties if join_ties else ():
         first, *others = sorted(tie)
         for other in others:
             parent[root(other)] = root(first)
@@ -358,12 +370,69 @@ def model_arrays(highs: highspy.Highs, variables: list[pulp.LpVariable]) -> Mode
 
 
 def item_of_rows(arrays: ModelArrays, item_of_column: Vector) -> Vector:
-    """Every row holds columns of one item only (and perhaps route binaries)."""
+    """The item of each row (besides route binaries); -1 for a row that ties several
+    items (`refuse_unplaced_rows` has checked that the model recorded such ties)."""
     item_of_entry = item_of_column[arrays.column]
     own = item_of_entry >= 0
-    rows = np.full(len(arrays.row_lower), -1, dtype=np.int64)
-    rows[arrays.row_of_entry[own]] = item_of_entry[own]
-    return rows
+    count = len(arrays.row_lower)
+    low = np.full(count, np.iinfo(np.int64).max)
+    high = np.full(count, -1)
+    np.minimum.at(low, arrays.row_of_entry[own], item_of_entry[own])
+    np.maximum.at(high, arrays.row_of_entry[own], item_of_entry[own])
+    return np.where(low == high, high, -1)
+
+
+def breaks_rows(arrays: ModelArrays, values: Vector) -> bool:
+    """Whether `values` break a row (beyond HiGHS's feasibility tolerance)."""
+    activity = np.bincount(
+        arrays.row_of_entry,
+        weights=arrays.value * values[arrays.column],
+        minlength=len(arrays.row_lower),
+    )
+    return bool(
+        np.any(activity > arrays.row_upper + 1e-6) or np.any(activity < arrays.row_lower - 1e-6)
+    )
+
+
+# Share of the time left that the search within the items' decisions may take.
+_TIED_SEARCH_SHARE = 1 / 3
+
+
+def keep_ties(
+    model: PoolingModel,
+    variables: list[pulp.LpVariable],
+    values: Vector,
+    deadline: float,
+    relative_gap: float,
+    cancel: CancelToken | None,
+    nothing: Vector,
+) -> Vector:
+    """A plan that keeps every row, searched within the tiers and routes the items chose.
+
+    The items' plan may break a row that ties items (a budget, a capacity group).
+    With every tier and route it left unused closed, HiGHS searches the whole model,
+    a much smaller one after presolve, for a plan that keeps them all; the whole
+    search then starts from it. Buying nothing, always a plan, is the fallback.
+    """
+    chosen = {v.name: value for v, value in zip(variables, values, strict=True)}
+    closed = [
+        z for z in [*model.tier_chosen.values(), *model.route_used.values()] if chosen[z.name] < 0.5
+    ]
+    for z in closed:
+        z.upBound = 0
+    try:
+        outcome = run_highs(
+            model,
+            time_limit=max(0.0, (deadline - time.perf_counter()) * _TIED_SEARCH_SHARE),
+            relative_gap=relative_gap,
+            cancel=cancel,
+        )
+    finally:
+        for z in closed:
+            z.upBound = 1
+    if not outcome.has_solution:
+        return nothing
+    return np.fromiter((v.varValue or 0.0 for v in variables), dtype=float, count=len(variables))
 
 
 def route_shares(

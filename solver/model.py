@@ -31,6 +31,9 @@ from solver.problem import RuleKind
 from solver.tiers import TierRange, needs_choice, reachable_tiers
 
 Terms = list[tuple[pulp.LpVariable, float]]
+# HiGHS's default is 1e-6: an award of 2.9999995 units read as 3 could overspend a budget
+# that the model kept.
+BUDGET_INTEGRALITY_TOLERANCE = 1e-9
 
 
 @dataclass
@@ -62,6 +65,8 @@ class PoolingModel:
     column_item: dict[str, str] = field(default_factory=dict)
     # Sets of items that one row ties together (a capacity group, a budget).
     ties: list[frozenset[str]] = field(default_factory=list)
+    # Options for HiGHS that a family needs (see add_budgets).
+    highs_options: dict[str, float] = field(default_factory=dict)
     # Penalty of the needs nothing can serve: a constant kept out of the objective,
     # so that HiGHS measures its gap on the avoidable objective, as the contract does.
     unavoidable: float = 0.0
@@ -526,13 +531,11 @@ def add_budgets(model: PoolingModel) -> None:
             dearest += (max(prices) + shipping) * (model.award[p].upBound or 0)
         if dearest <= agency.budget:
             continue  # can never bind
-        # A margin under the cap for HiGHS's integrality tolerance: awards within 1e-6
-        # of whole are read as whole, and the spend recomputed from them must still fit.
-        margin = 1e-6 * sum(abs(c) for _, c in terms)
-        model.lp += (
-            pulp.LpAffineExpression.from_list(terms) <= max(0.0, agency.budget - margin),
-            f"budget_{a}",
-        )
+        # The cap itself: a plan may spend the budget to the cent. Awards are read as
+        # whole within HiGHS's integrality tolerance, which is tightened for budgets
+        # (`highs_options`) so that the spend recomputed from them still fits.
+        model.lp += (pulp.LpAffineExpression.from_list(terms) <= agency.budget, f"budget_{a}")
+        model.highs_options["mip_feasibility_tolerance"] = BUDGET_INTEGRALITY_TOLERANCE
         model.ties.append(
             frozenset(problem.needs[data.pairs[p].need].item for p in pairs_of_agency[agency.id])
         )

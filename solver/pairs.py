@@ -159,12 +159,20 @@ def _why_unreachable(
             f"({', '.join(barred)}); review the exclusion or find another supplier",
         )
     routed = {r.supplier for r in problem.routes if r.location == location}
-    eligible = [o for o in offers if problem.offers[o].serves(agency)]
+    # An offer is open to the agency when it serves it and its supplier is not excluded.
+    serving = [o for o in offers if problem.offers[o].serves(agency)]
+    eligible = [o for o in serving if problem.offers[o].supplier not in excluded.get(agency, ())]
     if not eligible:
+        barred_too = sorted({problem.offers[o].supplier for o in serving})
+        excluded_part = (
+            f" or sold by suppliers {agency} excludes ({', '.join(barred_too)})"
+            if barred_too
+            else ""
+        )
         return Unreachable(
             "not_eligible",
-            f"every offer of {item} is reserved for other agencies; ask an offer holder "
-            f"to open its agreement to {agency}",
+            f"every offer of {item} is reserved for other agencies{excluded_part}; ask an "
+            f"offer holder to open its agreement to {agency}",
         )
     if not any(problem.offers[o].supplier in routed for o in eligible):
         suppliers = sorted({problem.offers[o].supplier for o in eligible})

@@ -9,12 +9,14 @@ method that a wrong step would break (the bound, the blocks, the fallback).
 
 import math
 import threading
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+import solver.items as items_module
 from solver import validate
 from solver.awards import read_awards
 from solver.examples import generate_problem
@@ -207,3 +209,33 @@ def test_items_tied_by_a_capacity_group_are_one() -> None:
     # And the split still solves it: every row is placed.
     outcome = solve_model(model, time_limit=60, relative_gap=1e-4, columns_per_block=1)
     assert outcome.stopped_by == "optimal"
+
+
+def test_items_whose_plan_breaks_a_budget_are_searched_again_within_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A budget ties every item of the agency; the items, solved without it, overspend, and
+    # the search within their tiers and routes finds a plan that keeps it. The bound from
+    # the items without the budget is still a bound.
+    document = generate_problem("small", seed=0, sourcing=True)
+    optimum, _ = whole_optimum(document)
+    model = model_of(document)
+    searched: list[bool] = []
+    real_keep_ties = items_module.keep_ties
+
+    def keep_ties(*args: Any, **kwargs: Any) -> Any:
+        searched.append(True)
+        return real_keep_ties(*args, **kwargs)
+
+    monkeypatch.setattr(items_module, "keep_ties", keep_ties)
+    outcome = solve_model(model, time_limit=120, relative_gap=1e-4, columns_per_block=1)
+    assert searched, "the items' plan kept the budget: this case no longer tests the search"
+    assert model.ties
+    objective = objective_on(model)
+    assert outcome.bound is not None and outcome.bound <= optimum + 1e-6 * abs(optimum)
+    assert objective >= optimum - 1e-6 * abs(optimum)
+    assert (objective - outcome.bound) / (objective - model.unavoidable) <= 1e-4 + 1e-9
+    awards = read_awards(model, outcome.has_solution)
+    figures = price_awards(validate(document), awards)  # refuses a plan over budget
+    iom = next(a for a in validate(document).agencies if a.id == "IOM")
+    assert iom.budget is not None and figures.direct_spend["IOM"] <= Decimal(repr(iom.budget))

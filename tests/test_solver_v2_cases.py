@@ -293,3 +293,41 @@ def test_a_max_share_rule_caps_the_cheapest_supplier() -> None:
     assert awards_of(plan) == {("n-1", "o-1", 60), ("n-1", "o-2", 40)}
     assert rule_line(plan, "r")["share"] == pytest.approx(0.6)
     assert plan["money_cost"] == 112.0 and plan["rule_penalty"] == 0.0
+
+
+def test_a_budget_over_two_items_may_be_spent_to_the_cent() -> None:
+    # A (budget 3.00) needs 3 masks and 3 tents, B 3 masks, all at 1.00 and free to ship. A
+    # buys 3 of its 6 units for exactly 3.00: pooled 3 + 3 + 3 unmet x 10 = 36; alone, A
+    # 3 + 30 = 33. (Found by the oracle branch: a safety margin under the cap bought only 2.)
+    document = problem(
+        needs=[
+            need("n-m", agency="A", quantity=3),
+            need("n-t", agency="A", item="tent", quantity=3),
+            need("n-b", agency="B", quantity=3),
+        ],
+        offers=[offer("o-m", tiers=[(0, 1.00)]), offer("o-t", item="tent", tiers=[(0, 1.00)])],
+        routes=[route("S1", "L")],
+    )
+    document["agencies"] = [{"id": "A", "budget": 3.0}, {"id": "B"}]
+    plan = run(document)
+    assert plan["status"] == "optimal"
+    assert plan["objective"] == pytest.approx(36.0) and plan["bound"] == pytest.approx(36.0)
+    assert agency_line(plan, "A")["direct_spend"] == 3.0
+    assert sum(a["quantity"] for a in plan["awards"] if a["need"] != "n-b") == 3
+    assert agency_line(plan, "A")["standalone_objective"] == pytest.approx(33.0)
+    assert agency_line(plan, "B")["standalone_objective"] == pytest.approx(3.0)
+
+
+def test_offers_closed_by_exclusion_and_eligibility_leave_the_need_not_eligible() -> None:
+    # A excludes S1, whose offer has no route to L either; S2 reaches L but its offer is open
+    # to nobody. Every offer is closed to A: not_eligible, not no_route.
+    document = problem(
+        needs=[need("n-1")],
+        offers=[offer("o-1"), offer("o-2", supplier="S2", eligible=[])],
+        routes=[route("S2", "L")],
+        suppliers=["S1", "S2"],
+    )
+    document["agencies"] = [{"id": "A", "excluded_suppliers": ["S1"]}]
+    plan = run(document)
+    assert unmet_of(plan) == {"n-1": (10, "not_eligible")}
+    assert "S1" in plan["unmet"][0]["detail"]
