@@ -784,8 +784,9 @@ def test_only_the_owner_agency_manages_its_agreement(
     _problem(client.patch(url, json={"capacity": 1}, headers={**specialist, "If-Match": tag}), 403)
     _problem(client.patch(url, json={"capacity": -1}, headers={**specialist, "If-Match": tag}), 403)
     _problem(client.delete(url, headers={**specialist, "If-Match": tag}), 403)
-    # An admin may; the owner's specialist may give it up.
-    response = client.patch(url, json={"capacity": 1}, headers={**admin, "If-Match": tag})
+    # An admin may (a capacity still above the minimum order); the owner's specialist may
+    # give it up.
+    response = client.patch(url, json={"capacity": 1000}, headers={**admin, "If-Match": tag})
     assert response.status_code == 200
     tag = response.headers["etag"]
     response = client.patch(

@@ -381,3 +381,11 @@ def test_who_what_where_marks_a_critical_need_left_unmet(
     assert page.count('class="cell critical-unmet"') == 1
     assert "critical need unmet" in text_of(page)
     assert "Lajas Blancas reception station" in page  # whole, not cut
+
+
+def test_the_review_filters_any_option_is_no_filter(client: TestClient, group: Group) -> None:
+    as_(client, group, "specialist")
+    url = f"/rounds/{group.round.id}/reviews"
+    answer = client.get(url, params={"priority": "", "review": "to_review"})
+    assert answer.status_code == 200
+    assert f'/needs/{group.needs["tank_a"].id}/review"' in answer.text

@@ -89,6 +89,27 @@ class _Document(FPDF):
         self.cell(0, 6, f"{self.number} - page {self.page_no()} of {{nb}}", align="C")
 
 
+_HEAD = FontFace(emphasis="BOLD", fill_color=(230, 234, 238))
+
+
+def _table(
+    pdf: FPDF, title: str, columns: list[tuple[str, int, str]], rows: list[list[str]]
+) -> None:
+    """A titled table: columns as (heading, width in mm, alignment)."""
+    pdf.set_font("Helvetica", style="B", size=12)
+    pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    with pdf.table(
+        col_widths=tuple(width for _h, width, _a in columns),
+        text_align=tuple(align for _h, _w, align in columns),
+        headings_style=_HEAD,
+    ) as table:
+        table.row([latin1(heading) for heading, _w, _a in columns])
+        for row in rows:
+            table.row([latin1(cell) for cell in row])
+    pdf.ln(3)
+
+
 def purchase_order_pdf(order: PurchaseOrder, context: OrderContext) -> bytes:
     pdf = _Document(order.number)
     pdf.add_page()
@@ -114,82 +135,74 @@ def purchase_order_pdf(order: PurchaseOrder, context: OrderContext) -> bytes:
         pdf.multi_cell(0, 6, latin1(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
-    head = FontFace(emphasis="BOLD", fill_color=(230, 234, 238))
-    pdf.set_font("Helvetica", style="B", size=12)
-    pdf.cell(0, 8, "Lines", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
-    with pdf.table(
-        col_widths=(70, 25, 25, 30, 30),
-        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
-        headings_style=head,
-    ) as table:
-        table.row(
+    _table(
+        pdf,
+        "Lines",
+        [
+            ("Item", 70, "LEFT"),
+            ("Quantity", 25, "RIGHT"),
+            ("Tier from", 25, "RIGHT"),
+            (f"Unit price ({order.currency})", 30, "RIGHT"),
+            (f"Cost ({order.currency})", 30, "RIGHT"),
+        ],
+        [
             [
-                "Item",
-                "Quantity",
-                "Tier from",
-                f"Unit price ({order.currency})",
-                f"Cost ({order.currency})",
+                f"{line.item_name or line.item} ({line.item})",
+                f"{_count(line.quantity)} {line.unit}",
+                _count(line.tier_min_quantity),
+                _money(line.unit_price, 4),
+                _money(line.cost),
             ]
-        )
-        for line in order.lines:
-            table.row(
-                [
-                    latin1(f"{line.item_name or line.item} ({line.item})"),
-                    latin1(f"{_count(line.quantity)} {line.unit}"),
-                    _count(line.tier_min_quantity),
-                    _money(line.unit_price, 4),
-                    _money(line.cost),
-                ]
-            )
-    pdf.ln(3)
-
-    pdf.set_font("Helvetica", style="B", size=12)
-    pdf.cell(0, 8, "Deliveries", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
-    with pdf.table(
-        col_widths=(50, 50, 22, 28, 30),
-        text_align=("LEFT", "LEFT", "RIGHT", "LEFT", "LEFT"),
-        headings_style=head,
-    ) as table:
-        table.row(["Item", "Deliver to", "Quantity", "Deliver by", "For"])
-        deliveries = sorted(
-            ((line, award) for line in order.lines for award in line.awards),
-            key=lambda la: (la[1].delivery_date, la[1].location, la[0].item, la[1].need),
-        )
-        for line, award in deliveries:
-            table.row(
-                [
-                    latin1(line.item_name or line.item),
-                    latin1(context.location_names.get(award.location, award.location)),
-                    _count(award.quantity),
-                    award.delivery_date.isoformat(),
-                    latin1(f"{award.agency}, need #{award.need_id or award.need}"),
-                ]
-            )
-    pdf.ln(3)
-
+            for line in order.lines
+        ],
+    )
+    deliveries = sorted(
+        ((line, award) for line in order.lines for award in line.awards),
+        key=lambda la: (la[1].delivery_date, la[1].location, la[0].item, la[1].need),
+    )
+    _table(
+        pdf,
+        "Deliveries",
+        [
+            ("Item", 50, "LEFT"),
+            ("Deliver to", 50, "LEFT"),
+            ("Quantity", 22, "RIGHT"),
+            ("Deliver by", 28, "LEFT"),
+            ("For", 30, "LEFT"),
+        ],
+        [
+            [
+                line.item_name or line.item,
+                context.location_names.get(award.location, award.location),
+                _count(award.quantity),
+                award.delivery_date.isoformat(),
+                f"{award.agency}, need #{award.need_id or award.need}",
+            ]
+            for line, award in deliveries
+        ],
+    )
     if order.deliveries:
-        pdf.set_font("Helvetica", style="B", size=12)
-        pdf.cell(0, 8, "Shipping", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", size=9)
-        with pdf.table(
-            col_widths=(80, 25, 25, 25, 25),
-            text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
-            headings_style=head,
-        ) as table:
-            table.row(["Location", "Units", "Fixed", "Per unit", "Cost"])
-            for d in order.deliveries:
-                table.row(
-                    [
-                        latin1(d.location_name or d.location),
-                        _count(d.quantity),
-                        _money(d.fixed_cost),
-                        _money(d.unit_cost, 4),
-                        _money(d.cost),
-                    ]
-                )
-        pdf.ln(3)
+        _table(
+            pdf,
+            "Shipping",
+            [
+                ("Location", 80, "LEFT"),
+                ("Units", 25, "RIGHT"),
+                ("Fixed", 25, "RIGHT"),
+                ("Per unit", 25, "RIGHT"),
+                ("Cost", 25, "RIGHT"),
+            ],
+            [
+                [
+                    d.location_name or d.location,
+                    _count(d.quantity),
+                    _money(d.fixed_cost),
+                    _money(d.unit_cost, 4),
+                    _money(d.cost),
+                ]
+                for d in order.deliveries
+            ],
+        )
 
     pdf.set_font("Helvetica", size=10)
     for name, amount in (

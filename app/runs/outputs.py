@@ -41,6 +41,20 @@ def _offer_id(ref: str) -> int | None:
     return int(tail) if ref.startswith("o-") and tail.isdigit() else None
 
 
+def _award_fields(award: Mapping[str, Any], need: Mapping[str, Any]) -> dict[str, Any]:
+    """An award of the plan with its need's agency, location and need-by date."""
+    return {
+        "need_id": need_id_of(award["need"]),
+        "need": award["need"],
+        "agency": need.get("agency", ""),
+        "location": need.get("location", ""),
+        "quantity": award["quantity"],
+        "need_by": need.get("need_by"),
+        "delivery_date": award["delivery_date"],
+        "late_days": award["late_days"],
+    }
+
+
 def order_number(problem: Document, round_id: int, supplier: str) -> str:
     """``PO-<round>-<nn>``: nn is the supplier's place (from 01) among the problem's suppliers,
     sorted by id. The problem is the round's frozen snapshot, which every run of the round
@@ -62,18 +76,7 @@ def purchase_orders(problem: Document, plan: Document, *, round_id: int) -> list
     awards_of: dict[str, list[AwardLine]] = defaultdict(list)
     for award in plan.get("awards", []):
         need = needs.get(award["need"], {})
-        awards_of[award["offer"]].append(
-            AwardLine(
-                need_id=need_id_of(award["need"]),
-                need=award["need"],
-                agency=need.get("agency", ""),
-                location=need.get("location", ""),
-                quantity=award["quantity"],
-                need_by=need.get("need_by"),
-                delivery_date=award["delivery_date"],
-                late_days=award["late_days"],
-            )
-        )
+        awards_of[award["offer"]].append(AwardLine(**_award_fields(award, need)))
 
     lines_of: dict[str, list[PurchaseOrderLine]] = defaultdict(list)
     for order in plan.get("orders", []):
@@ -139,14 +142,7 @@ def late_awards(problem: Document, plan: Document, agency: str | None = None) ->
             continue
         result.append(
             LateAward(
-                need_id=need_id_of(award["need"]),
-                need=award["need"],
-                agency=need.get("agency", ""),
-                location=need.get("location", ""),
-                quantity=award["quantity"],
-                need_by=need.get("need_by"),
-                delivery_date=award["delivery_date"],
-                late_days=award["late_days"],
+                **_award_fields(award, need),
                 item=need.get("item", ""),
                 priority=need.get("priority", ""),
                 supplier=offers.get(award["offer"], {}).get("supplier", ""),

@@ -165,6 +165,23 @@ def signed_in(browser: Browser, server: Server, who: str, **context: Any) -> Pag
     return page
 
 
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+}
+
+
+def on_a_phone(browser: Browser, server: Server, who: str, url: str, name: str) -> Page:
+    """The same page on a phone: readable without scrolling sideways, and saved."""
+    phone = signed_in(browser, server, who, **PHONE)
+    phone.goto(url)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1, (url, width)
+    shot(phone, name)
+    return phone
+
+
 def iom_needs(server: Server) -> int:
     with server.api("TOKEN_LOCAL_IOM") as api:
         listed = api.get(f"/rounds/{server.round_id}/needs", params={"agency_id": "IOM"})
@@ -194,11 +211,21 @@ def test_sign_in_page(browser: Browser, server: Server) -> None:
     page.close()
 
 
+def test_an_unknown_address_is_a_page_not_json(browser: Browser, server: Server) -> None:
+    page = signed_in(browser, server, "TOKEN_LOCAL_IOM")
+    page.goto(f"{server.base}/rounds/oops/typo")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(page.get_by_role("link", name="Go to the rounds")).to_be_visible()
+    shot(page, "01b-not-found")
+    on_a_phone(browser, server, "TOKEN_LOCAL_IOM", page.url, "01c-not-found-phone")
+
+
 def test_local_team_submits_a_need_after_fixing_a_mistake(browser: Browser, server: Server) -> None:
     item, item_name, location = catalogue_codes(server)
     before = iom_needs(server)
     page = signed_in(browser, server, "TOKEN_LOCAL_IOM")
     page.goto(f"{server.base}/rounds/{server.round_id}")
+    expect(page.locator(".roles")).to_have_text("local team member")  # words, not codes
     shot(page, "02-round-local-team")
     page.get_by_role("link", name="Add a need").click()
 
@@ -267,10 +294,23 @@ def test_technical_specialist_pages(browser: Browser, server: Server) -> None:
     shot(page, "06-catalogue-items-unspsc")
     page.get_by_role("link", name="Offers", exact=True).click()
     expect(page.locator("ul.tiers").first).to_be_visible()
+    # Suppliers and items by name, prices with their currency.
+    expect(page.locator("table thead")).to_contain_text("Price tiers (USD)")
+    with server.api("TOKEN_SPECIALIST") as api:
+        first = api.get("/offers", params={"limit": 1}).json()["items"][0]
+        supplier = api.get(f"/suppliers/{first['supplier_id']}").json()
+    expect(page.locator(f"#offer-{first['id']}")).to_contain_text(supplier["name"])
     shot(page, "07-catalogue-offers")
+    on_a_phone(browser, server, "TOKEN_SPECIALIST", page.url, "07b-catalogue-offers-phone")
     page.get_by_role("link", name="Routes", exact=True).first.click()
     shot(page, "08-catalogue-routes")
     page.goto(f"{server.base}/rounds/{server.round_id}/reviews")
+    expect(page.locator("#left-to-review")).to_contain_text("left to review")
+    page.get_by_label("Review", exact=True).select_option("to_review")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("table tbody")).to_contain_text("not yet")
+    shot(page, "08b-reviews-left")
+    on_a_phone(browser, server, "TOKEN_SPECIALIST", page.url, "08c-reviews-left-phone")
     page.get_by_role("link", name=re.compile(r"^Review need")).first.click()
     page.get_by_role("radio", name="critical").check()
     page.get_by_label("Evidence").fill("Suspected measles cases up 40% in 4 weeks")
@@ -278,6 +318,10 @@ def test_technical_specialist_pages(browser: Browser, server: Server) -> None:
     shot(page, "09-priority-review")
     page.get_by_role("button", name="Record the review").click()
     expect(page.get_by_role("status")).to_contain_text("priority critical confirmed")
+    page.get_by_label("Review", exact=True).select_option("reviewed")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("table tbody")).to_contain_text("Dr. Luis P\u00e9rez")  # the reviewer
+    shot(page, "09a-reviews-done")
 
 
 def open_offer(server: Server) -> dict[str, Any]:
@@ -304,6 +348,16 @@ def test_technical_specialist_changes_an_offer_after_a_mistake(
     # A second tier whose price rises: tiers are volume discounts.
     page.get_by_label("Tier 2 from quantity").fill(str(step))
     page.get_by_label("Tier 2 unit price").fill(f"{first['unit_price'] * 2:.2f}")
+    page.get_by_label("Capacity (required)").fill("a lot")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#capacity-error")).to_contain_text("enter a whole number")
+    # A minimum order above the capacity could never be placed: refused, next to the field.
+    page.get_by_label("Capacity (required)").fill("100")
+    page.get_by_label("Minimum order").fill("500")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#min_order_quantity-error")).to_contain_text("above the capacity (100)")
+    shot(page, "09b0-offer-minimum-above-capacity")
+    page.get_by_label("Minimum order").fill(str(offer["min_order_quantity"]))
     page.get_by_label("Capacity (required)").fill("a lot")
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator("#tier_unit_price_1-error")).to_contain_text("must not be above")
@@ -336,6 +390,7 @@ def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Ser
     expect(page.locator("#out-title")).to_have_text(re.compile("Left out|No drafts left out"))
     expect(page.locator("#going-in")).to_be_visible()
     shot(page, "10b-close-confirm")
+    on_a_phone(browser, server, "TOKEN_COORDINATOR", page.url, "10c-close-confirm-phone")
     page.get_by_role("button", name=re.compile("^Close")).click()
 
     expect(page.get_by_role("heading", name="Run #1")).to_be_visible()
@@ -345,6 +400,8 @@ def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Ser
     plan_link = page.get_by_role("link", name="See the plan")
     expect(plan_link).to_be_visible(timeout=SOLVE_TIMEOUT_MS)
     expect(page.locator("#run-progress")).to_contain_text("Succeeded")
+    expect(page.locator("main")).not_to_contain_text("objective")
+    expect(page.locator("dl.facts").first).to_contain_text("UTC\u221205:00")
     shot(page, "12-run-done")
 
     plan_link.click()
@@ -353,7 +410,23 @@ def test_coordinator_closes_runs_and_sees_the_plan(browser: Browser, server: Ser
     expect(page.locator("svg.matrix-chart")).to_be_visible()
     expect(page.locator("#cost-statements tbody tr")).to_have_count(8)
     expect(page.get_by_role("heading", name="Consolidated orders per supplier")).to_be_visible()
+    # Late awards are said to be late, with their days and priority.
+    with server.api("TOKEN_COORDINATOR") as api:
+        run = api.get(f"/rounds/{server.round_id}/runs").json()["items"][0]
+        late = [
+            a for a in api.get(f"/runs/{run['id']}").json()["plan"]["awards"] if a["late_days"] > 0
+        ]
+    if late:
+        expect(page.locator("#late tbody tr")).to_have_count(len(late))
+        expect(page.locator("#late")).to_contain_text(" late")
+    # Each supplier's purchase order, numbered, as a PDF.
+    pdf = page.get_by_role("link", name=re.compile(r"^Purchase order PO-")).first
+    with page.expect_download() as download:
+        pdf.click()
+    assert download.value.suggested_filename.endswith(".pdf")
     shot(page, "13-plan")
+    page.locator("#late-title").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "13b-plan-late.png"))
 
     phone = signed_in(
         browser,
@@ -426,6 +499,14 @@ def test_chief_of_mission_approves(browser: Browser, server: Server) -> None:
     page.get_by_role("button", name="Send the decision").click()
     expect(page.locator("#reason-error")).to_contain_text("a rejection needs a reason")
     shot(page, "16-chief-reject-without-reason")
+    # The chief's page leads with IOM's share: costs, late awards, unmet needs.
+    share = page.locator("#share")
+    expect(share).to_be_visible()
+    expect(share).to_contain_text("IOM")
+    expect(share.get_by_role("link", name="Read the full plan")).to_be_visible()
+    page.goto(f"{server.base}/runs/{run_id}/plan")
+    shot(page, "16a-chief-share")
+    on_a_phone(browser, server, "TOKEN_CHIEF_IOM", page.url, "16b-chief-share-phone")
 
     page.get_by_role("radio", name="Approve").check()
     page.get_by_role("button", name="Send the decision").click()
@@ -435,3 +516,28 @@ def test_chief_of_mission_approves(browser: Browser, server: Server) -> None:
     with server.api("TOKEN_CHIEF_IOM") as api:
         decision = api.get(f"/runs/{run_id}/approvals/IOM").json()
     assert decision["decision"] == "approved"
+
+
+def test_a_rejection_is_shown_on_the_round_with_who_and_why(
+    browser: Browser, server: Server
+) -> None:
+    with server.api("TOKEN_COORDINATOR") as api:
+        run_id = api.get(f"/rounds/{server.round_id}/runs").json()["items"][0]["id"]
+        required = api.get(f"/runs/{run_id}").json()["approval"]["pending"]
+    chief = next(f"TOKEN_CHIEF_{a}" for a in required if f"TOKEN_CHIEF_{a}" in server.tokens)
+    page = signed_in(browser, server, chief)
+    page.goto(f"{server.base}/runs/{run_id}/plan")
+    page.get_by_role("radio", name="Reject").check()
+    reason = "the critical blankets arrive a day late"
+    page.get_by_label("Reason (required to reject)").fill(reason)
+    page.get_by_role("button", name="Send the decision").click()
+    expect(page.get_by_role("status")).to_contain_text("You rejected")
+
+    coordinator = signed_in(browser, server, "TOKEN_COORDINATOR")
+    coordinator.goto(f"{server.base}/rounds/{server.round_id}")
+    notice = coordinator.locator("#rejected")
+    expect(notice).to_contain_text("was rejected")
+    expect(notice).to_contain_text(reason)
+    expect(coordinator.locator("main")).not_to_contain_text("is ready")
+    shot(coordinator, "18-round-rejected")
+    on_a_phone(browser, server, "TOKEN_COORDINATOR", coordinator.url, "18b-round-rejected-phone")

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import ValidationError
+from pydantic import BeforeValidator, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from app.api import IfMatch, PageParams, etag_for, paginate
@@ -348,6 +348,11 @@ def upload_needs(
 # ----------------------------------------------------------------- priority review
 
 
+def _blank_is_none(value: Any) -> Any:
+    """A filter form's "any" option sends the field empty: no filter."""
+    return None if value == "" else value
+
+
 @router.get("/rounds/{round_id}/reviews")
 def reviews_page(
     round_id: IdPath,
@@ -355,8 +360,10 @@ def reviews_page(
     session: SessionDep,
     user: WebUser,
     settings: SettingsDep,
-    priority: Annotated[Priority | None, Query()] = None,
-    review: Annotated[Literal["to_review", "reviewed"] | None, Query()] = None,
+    priority: Annotated[Priority | None, BeforeValidator(_blank_is_none), Query()] = None,
+    review: Annotated[
+        Literal["to_review", "reviewed"] | None, BeforeValidator(_blank_is_none), Query()
+    ] = None,
     offset: Offset = 0,
 ) -> Response:
     """The round's submitted needs for a specialist's priority review: what is left to

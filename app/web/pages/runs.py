@@ -291,7 +291,9 @@ def three_w_chart(
     locations: dict[str, tuple[str, str]] = {}
     cells: dict[tuple[str, str], list[charts.MatrixCell]] = {}
     for row in summary.rows:
-        label = row.location_name + (f" ({row.region})" if row.region else "")
+        # The region once: some names carry it already.
+        named = row.region and f"({row.region})" in row.location_name
+        label = row.location_name + (f" ({row.region})" if row.region and not named else "")
         locations[row.location_id] = (row.region or "", label)
         cells.setdefault((row.location_id, row.agency_id), []).append(
             charts.MatrixCell(
