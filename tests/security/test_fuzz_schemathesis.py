@@ -106,6 +106,7 @@ APP = create_app(
         environment="test",
         jobs_scheduler=False,
         auth_failure_limit=0,
+        auth_failure_address_limit=0,
         token_rate_limit=0,
         max_solve_seconds=1,
         jobs_wait_seconds=1,
