@@ -58,7 +58,7 @@ from app.deliveries.schemas import (
     ReceiptRead,
 )
 from app.errors import Conflict, DomainError, FieldIssue, Forbidden, InvalidInput, NotFound
-from app.exchange import spreadsheets
+from app.exchange import ocds, spreadsheets
 from app.exchange.batch import row_path
 from app.exchange.schemas import ImportRead
 from app.exchange.service import Upload, group_zone
@@ -582,3 +582,29 @@ def close_short(
         session.rollback()
         raise
     return line
+
+
+def ocds_deliveries(session: Session, round_id: int, settings: Settings) -> list[ocds.LineDelivery]:
+    """The round's order lines as delivered, for the OCDS export's implementation."""
+    rules, day = policy(session), today(settings)
+    lines = session.scalars(lines_query(round_id=round_id))
+    result = []
+    for line in lines:
+        known = facts(line)
+        result.append(
+            ocds.LineDelivery(
+                agency=line.agency_id,
+                supplier=line.order.supplier_id,
+                line_id=line.id,
+                offer=line.offer_ref,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                promised_on=line.promised_on,
+                state=figures.state(known, day, rules.grace_days).value,
+                receipts=tuple(
+                    ocds.ReceiptFigure(r.id, r.received_on, r.accepted)
+                    for r in figures.effective(known.receipts)
+                ),
+            )
+        )
+    return result
