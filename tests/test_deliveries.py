@@ -34,6 +34,10 @@ from app.runs.models import Run
 from app.runs.snapshot import build_document
 from app.settings import get_settings
 from tests.factories import make_need, make_round, make_user_and_token
+from tests.test_exchange_ocds import (
+    problems,
+    validator,  # noqa: F401  (the OCDS schema, a fixture)
+)
 from tests.test_runs import World, build_world, close
 
 pytestmark = pytest.mark.integration
@@ -609,3 +613,47 @@ def test_results_per_round_and_agency_follow_the_plan_and_the_receipts(
     assert csv.status_code == 200 and "planned_savings" in csv.text.splitlines()[0]
     page = client.get("/results", headers=auth_headers(token))
     assert page.status_code in (200, 303)
+
+
+# ------------------------------------------------------------------------ OCDS
+
+
+def test_the_ocds_export_gains_the_implementation_and_stays_valid(
+    session: Session, client: TestClient, auth_headers: Headers, request: pytest.FixtureRequest
+) -> None:
+    schema = request.getfixturevalue("validator")
+    world, _ = approved_world(session, client, auth_headers)
+    lines = lines_of(client, auth_headers, world.tokens["coordinator"])
+    full, part = lines[0], lines[-1]
+    receive(
+        client,
+        auth_headers,
+        team_of(world, full["agency_id"]),
+        full,
+        quantity_received=full["quantity"],
+    )
+    half = receive(
+        client, auth_headers, team_of(world, part["agency_id"]), part, quantity_received=1
+    )
+    assert half.status_code == 201
+    response = client.get(
+        f"/api/v1/rounds/{world.round.id}/ocds", headers=auth_headers(world.tokens["coordinator"])
+    )
+    assert response.status_code == 200, response.text
+    package = response.json()
+    assert problems(schema, package) == []
+    release = package["releases"][0]
+    assert "implementation" in release["tag"]
+    milestones = {
+        m["id"]: m for c in release["contracts"] for m in c["implementation"]["milestones"]
+    }
+    assert len(milestones) == len(lines)
+    assert milestones[f"line-{full['id']}"]["status"] == "met"
+    assert "dateMet" in milestones[f"line-{full['id']}"]
+    transactions = [t for c in release["contracts"] for t in c["implementation"]["transactions"]]
+    assert sorted(t["value"]["amount"] for t in transactions) == sorted(
+        [
+            round(float(Decimal(full["unit_price"]) * full["quantity"]), 6),
+            round(float(Decimal(part["unit_price"])), 6),
+        ]
+    )

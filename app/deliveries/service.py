@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.audit.service import record, snapshot
+from app.audit.service import record, record_many, snapshot
 from app.auth.models import Role, User
 from app.catalogue.models import Route
 from app.db import utcnow
@@ -58,7 +58,7 @@ from app.deliveries.schemas import (
     ReceiptRead,
 )
 from app.errors import Conflict, DomainError, FieldIssue, Forbidden, InvalidInput, NotFound
-from app.exchange import spreadsheets
+from app.exchange import ocds, spreadsheets
 from app.exchange.batch import row_path
 from app.exchange.schemas import ImportRead
 from app.exchange.service import Upload, group_zone
@@ -71,6 +71,8 @@ if TYPE_CHECKING:
     from app.runs.models import Run
 
 API_PREFIX = "/api/v1"
+# (action, entity type, entity id, before, after): one audit entry to write.
+AuditChange = tuple[str, str, int, Any, Any]
 RECEIPT_COLUMNS = {"location_id": "location", "corrects_id": "corrects_receipt_id"}
 
 
@@ -403,10 +405,14 @@ def record_receipt(
     *,
     rules: DeliveryPolicy,
     day: dt.date,
+    audit: list[AuditChange] | None = None,
 ) -> Receipt:
     """The core operation: validate against the locked line, add, flush, audit (no commit).
 
-    Raises Forbidden (not the line's agency's team) or InvalidInput (every problem).
+    ``audit``: a list to append the receipt's audit entry to, for the caller to write
+    with ``record_many`` (an import: the same entries, in order, the chain's head row
+    updated once); without it the entry is recorded here. Raises Forbidden (not the
+    line's agency's team) or InvalidInput (every problem).
     """
     ensure_recorder(actor, line)
     try:
@@ -430,11 +436,15 @@ def record_receipt(
         recorded_by_id=actor.id,
         created_at=utcnow(),
     )
-    session.add(receipt)
+    # Through the line's collection: the next receipt's checks read it without a query.
+    line.receipts.append(receipt)
     session.flush()
-    session.expire(line, ["receipts"])
     action = "receipt.correct" if data.corrects_id is not None else "receipt.create"
-    record(session, actor, action, "receipt", receipt.id, None, snapshot(receipt))
+    change: AuditChange = (action, "receipt", receipt.id, None, snapshot(receipt))
+    if audit is None:
+        record(session, actor, *change)
+    else:
+        audit.append(change)
     return receipt
 
 
@@ -500,6 +510,7 @@ def import_receipts(
         }
         rules, day = policy(session), today(settings)
         ids: list[int] = []
+        entries: list[AuditChange] = []
         for number, row in zip(result.row_numbers, result.rows, strict=True):
             line = lines.get(row["line_id"])
             if line is None:
@@ -509,7 +520,10 @@ def import_receipts(
                 continue
             body = {k: v for k, v in row.items() if k != "line_id"}
             try:
-                ids.append(record_receipt(session, actor, line, body, rules=rules, day=day).id)
+                receipt = record_receipt(
+                    session, actor, line, body, rules=rules, day=day, audit=entries
+                )
+                ids.append(receipt.id)
             except InvalidInput as exc:
                 issues += [
                     FieldIssue(row_path(number, i.path, RECEIPT_COLUMNS), i.reason)
@@ -519,6 +533,7 @@ def import_receipts(
                 issues.append(FieldIssue(f"row {number}, line_id", exc.detail))
         if issues:
             raise _refusal(issues)
+        record_many(session, actor, entries)
         read = ImportRead(kind="receipts", created=len(ids), ids=ids)
         if idem is not None:
             idem.save(201, read, location=f"{API_PREFIX}/order-lines")
@@ -567,3 +582,29 @@ def close_short(
         session.rollback()
         raise
     return line
+
+
+def ocds_deliveries(session: Session, round_id: int, settings: Settings) -> list[ocds.LineDelivery]:
+    """The round's order lines as delivered, for the OCDS export's implementation."""
+    rules, day = policy(session), today(settings)
+    lines = session.scalars(lines_query(round_id=round_id))
+    result = []
+    for line in lines:
+        known = facts(line)
+        result.append(
+            ocds.LineDelivery(
+                agency=line.agency_id,
+                supplier=line.order.supplier_id,
+                line_id=line.id,
+                offer=line.offer_ref,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                promised_on=line.promised_on,
+                state=figures.state(known, day, rules.grace_days).value,
+                receipts=tuple(
+                    ocds.ReceiptFigure(r.id, r.received_on, r.accepted)
+                    for r in figures.effective(known.receipts)
+                ),
+            )
+        )
+    return result

@@ -54,7 +54,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -379,4 +380,101 @@ def release_package(
         package["extensions"] = [MULTIPLE_BUYERS_EXTENSION]
     if license_url:
         package["license"] = license_url
+    return package
+
+
+# -------------------------------------------------------------------- implementation
+
+
+@dataclass(frozen=True)
+class ReceiptFigure:
+    """One receipt that counts (corrections applied): when, and units accepted."""
+
+    id: int
+    received_on: dt.date
+    accepted: int
+
+
+@dataclass(frozen=True)
+class LineDelivery:
+    """An order line of a contract (an agency's purchase from a supplier) as delivered."""
+
+    agency: str
+    supplier: str
+    line_id: int
+    offer: str
+    quantity: int
+    unit_price: Decimal
+    promised_on: dt.date
+    state: str  # app.deliveries' line state: open, partly_delivered, delivered, ...
+    receipts: tuple[ReceiptFigure, ...]
+
+
+_MILESTONE_STATUS = {
+    "delivered": "met",
+    "closed_short": "partiallyMet",
+    "overdue": "notMet",
+    "partly_delivered": "scheduled",
+    "open": "scheduled",
+}
+
+
+def add_implementation(
+    package: dict[str, Any], deliveries: Iterable[LineDelivery], *, zone: dt.tzinfo | None = None
+) -> dict[str, Any]:
+    """The package with each contract's ``implementation``: a milestone per order line
+    (due on its promised date; met, partly met or not met as delivered) and a transaction
+    per receipt (its accepted units at the line's price, payer the agency, payee the
+    supplier). A contract with any receipt becomes ``active``; once every line is
+    delivered or closed short, ``terminated`` (its deliveries are over). Kept apart from
+    ``release_package``: the plan's export does not depend on what arrived."""
+    zone = zone or dt.UTC
+    release = package["releases"][0]
+    names = {p["id"]: p.get("name") for p in release.get("parties", [])}
+    by_contract: dict[tuple[str, str], list[LineDelivery]] = {}
+    for line in deliveries:
+        by_contract.setdefault((line.agency, line.supplier), []).append(line)
+    tagged = False
+    of_id = {f"{release['ocid']}-contract-{a}-{s}": (a, s) for a, s in by_contract}
+    for contract in release.get("contracts", []):
+        key = of_id.get(contract["id"])
+        if key is None:
+            continue
+        lines = sorted(by_contract[key], key=lambda x: x.line_id)
+        currency = contract["value"]["currency"]
+        payer = {"id": agency_party_id(key[0]), "name": names.get(agency_party_id(key[0]))}
+        payee = {"id": supplier_party_id(key[1]), "name": names.get(supplier_party_id(key[1]))}
+        milestones = []
+        transactions = []
+        for line in lines:
+            milestone: dict[str, Any] = {
+                "id": f"line-{line.line_id}",
+                "title": f"Delivery of {line.quantity} units ({line.offer})",
+                "type": "delivery",
+                "dueDate": _stamp(dt.datetime.combine(line.promised_on, dt.time(), zone)),
+                "status": _MILESTONE_STATUS.get(line.state, "scheduled"),
+            }
+            if line.state == "delivered" and line.receipts:
+                last = max(r.received_on for r in line.receipts)
+                milestone["dateMet"] = _stamp(dt.datetime.combine(last, dt.time(), zone))
+            milestones.append(milestone)
+            for receipt in line.receipts:
+                if receipt.accepted <= 0:
+                    continue
+                transactions.append(
+                    {
+                        "id": f"receipt-{receipt.id}",
+                        "date": _stamp(dt.datetime.combine(receipt.received_on, dt.time(), zone)),
+                        "value": _money(line.unit_price * receipt.accepted, currency),
+                        "payer": payer,
+                        "payee": payee,
+                    }
+                )
+        contract["implementation"] = {"milestones": milestones, "transactions": transactions}
+        if transactions:
+            done = all(x.state in ("delivered", "closed_short") for x in lines)
+            contract["status"] = "terminated" if done else "active"
+        tagged = True
+    if tagged and "implementation" not in release["tag"]:
+        release["tag"] = [*release["tag"], "implementation"]
     return package

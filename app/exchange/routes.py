@@ -19,6 +19,7 @@ from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser
 from app.catalogue.deps import CatalogueManager
 from app.db import SessionDep
+from app.deliveries import service as deliveries_service
 from app.exchange import service
 from app.exchange.schemas import ImportRead
 from app.exchange.service import Download, Upload
@@ -455,6 +456,11 @@ def ocds_package(
 ) -> JSONResponse:
     """One contracting process per round: every agency a buyer party, the tender's items
     (one per need), one award per supplier, one contract per agency and supplier. Only
-    the approved (binding) plan is published: 409 before the round is approved."""
-    package = service.ocds_package(session, user, round_id, settings=settings)
+    the approved (binding) plan is published: 409 before the round is approved. Each
+    contract's implementation lists a milestone per order line (due on its promised date,
+    met or not) and a transaction per receipt (units accepted at the order's price)."""
+    deliveries = deliveries_service.ocds_deliveries(session, round_id, settings)
+    package = service.ocds_package(
+        session, user, round_id, settings=settings, deliveries=deliveries
+    )
     return JSONResponse(package)

@@ -18,7 +18,7 @@ purchase orders do; a round's OCDS package is served once the round is approved.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -362,9 +362,18 @@ def binding_run(session: Session, round_: Round) -> Run | None:
 
 
 def ocds_package(
-    session: Session, user: User, round_id: int, *, settings: Settings
+    session: Session,
+    user: User,
+    round_id: int,
+    *,
+    settings: Settings,
+    deliveries: Iterable[ocds.LineDelivery] = (),
 ) -> dict[str, Any]:
-    """The round's approved plan as an OCDS 1.1 release package; 409 before approval."""
+    """The round's approved plan as an OCDS 1.1 release package; 409 before approval.
+
+    ``deliveries``: the order lines as delivered (``app.deliveries``), which add each
+    contract's implementation (milestones and transactions).
+    """
     round_, _viewer = runs_service.get_round_for_runs(session, user, round_id)
     run = binding_run(session, round_)
     if round_.status != RoundStatus.approved or run is None or run.plan is None:
@@ -381,7 +390,7 @@ def ocds_package(
     coordinator = round_.created_by.agency_id or settings.coordinating_agency
     coordinator_row = session.get(Agency, coordinator)
     try:
-        return ocds.release_package(
+        package = ocds.release_package(
             run.problem,
             run.plan,
             round_id=round_.id,
@@ -397,3 +406,4 @@ def ocds_package(
         )
     except ocds.NotExportable as exc:
         raise Conflict(str(exc)) from exc
+    return ocds.add_implementation(package, deliveries, zone=group_zone(settings))

@@ -541,3 +541,64 @@ def test_a_rejection_is_shown_on_the_round_with_who_and_why(
     expect(coordinator.locator("main")).not_to_contain_text("is ready")
     shot(coordinator, "18-round-rejected")
     on_a_phone(browser, server, "TOKEN_COORDINATOR", coordinator.url, "18b-round-rejected-phone")
+
+
+def test_field_officer_records_a_partial_delivery_then_the_rest_on_a_phone(
+    browser: Browser, server: Server
+) -> None:
+    # The rejected run (the test above) is run again; the chiefs approve the new run through
+    # the API, and the approval that binds it issues the round's purchase orders.
+    with server.api("TOKEN_COORDINATOR") as api:
+        if api.get(f"/rounds/{server.round_id}").json()["status"] == "rejected":
+            rerun = api.post(
+                f"/rounds/{server.round_id}/runs", json={}, headers={"Prefer": "wait=120"}
+            )
+            rerun.raise_for_status()
+            assert rerun.json()["status"] == "succeeded", rerun.json()["status"]
+            run_id = rerun.json()["id"]
+        else:
+            run_id = api.get(f"/rounds/{server.round_id}/runs").json()["items"][0]["id"]
+        pending = api.get(f"/runs/{run_id}").json()["approval"]["pending"]
+    for agency in pending:
+        with server.api("TOKEN_CHIEF_" + re.sub(r"\W", "_", agency)) as api:
+            api.post(f"/runs/{run_id}/approvals", json={"decision": "approved"}).raise_for_status()
+    with server.api("TOKEN_LOCAL_IOM") as api:
+        lines = api.get(
+            "/order-lines", params={"round_id": server.round_id, "agency_id": "IOM"}
+        ).json()["items"]
+    line = next(x for x in lines if x["state"] == "open" and x["quantity"] >= 2)
+    part = line["quantity"] // 2
+
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    page = signed_in(browser, server, "TOKEN_LOCAL_IOM", **phone)
+    page.goto(f"{server.base}/deliveries?location_id={line['location_id']}")
+    page.get_by_role("link", name=f"#{line['id']}").click()
+    expect(page.locator("#line-state")).to_have_text("open")
+    page.get_by_label("Units received").fill(str(part))
+    page.get_by_role("button", name="Record delivery").click()
+    expect(page.get_by_role("status")).to_contain_text("The line is partly delivered")
+    expect(page.locator("#line-state")).to_have_text("partly delivered")
+    expect(page.locator("#remaining")).to_have_text(f"{line['quantity'] - part:,}")
+    shot(page, "18-field-officer-partial-delivery-phone")
+
+    page.get_by_label("Units received").fill(str(line["quantity"] - part))
+    page.get_by_role("button", name="Record delivery").click()
+    expect(page.locator("#line-state")).to_have_text("delivered")
+    shot(page, "19-field-officer-line-delivered-phone")
+    with server.api("TOKEN_LOCAL_IOM") as api:
+        receipts = api.get(f"/order-lines/{line['id']}/receipts").json()["items"]
+    assert [r["quantity_received"] for r in receipts] == [part, line["quantity"] - part]
+
+
+def test_coordinator_opens_the_results_page(browser: Browser, server: Server) -> None:
+    page = signed_in(browser, server, "TOKEN_COORDINATOR")
+    page.get_by_role("link", name="Results").click()
+    expect(page.get_by_role("heading", name="Results, round over round")).to_be_visible()
+    for chart in ("#savings-chart svg", "#otif-chart svg", "#fill-chart svg"):
+        expect(page.locator(chart)).to_be_visible()
+    # The demo's two past rounds and the one just approved, each with its "all" row.
+    expect(page.locator("tr.total")).to_have_count(3)
+    shot(page, "20-coordinator-results")
+    page.goto(f"{server.base}/supplier-records")
+    expect(page.get_by_role("heading", name="Supplier records")).to_be_visible()
+    shot(page, "21-supplier-records")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Response
 
 from app.api.params import IdPath
 from app.db import SessionDep
+from app.deliveries import service as deliveries_service
 from app.exchange import service as exchange_service
 from app.exchange.service import Download
 from app.rounds import service as rounds_service
@@ -65,7 +66,10 @@ def needs_hxl(round_id: IdPath, session: SessionDep, user: WebUser) -> Response:
 
 @router.get("/files/rounds/{round_id}/ocds.json")
 def ocds(round_id: IdPath, session: SessionDep, user: WebUser, settings: SettingsDep) -> Response:
-    package = exchange_service.ocds_package(session, user, round_id, settings=settings)
+    deliveries = deliveries_service.ocds_deliveries(session, round_id, settings)
+    package = exchange_service.ocds_package(
+        session, user, round_id, settings=settings, deliveries=deliveries
+    )
     return _send(
         Download(
             json.dumps(package, ensure_ascii=False, indent=2).encode(),
