@@ -188,7 +188,7 @@ def test_the_summary_says_what_was_created(loaded: DemoSummary) -> None:
     assert loaded.changed
     assert dict(loaded.created) == {
         "agencies": 8, "users": 19, "items": 12, "locations": 6, "suppliers": 6,
-        "offers": 36, "routes": 22, "rounds": 1, "needs": 40,
+        "offers": 36, "routes": 22, "rules": 2, "rounds": 1, "needs": 40, "budgets": 1,
     }
     text = loaded.describe()
     assert text.startswith("Loaded the Panama demo group: created 8 agencies, 19 users, ")
@@ -256,7 +256,7 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
     assert actions == {
         "agency.create": 8, "user.create": 19, "item.create": 12, "location.create": 6,
         "supplier.create": 6, "offer.create": 36, "route.create": 22, "round.create": 1,
-        "need.create": 40,
+        "need.create": 40, "award_rule.create": 2, "agency_budget.create": 1,
     }
     by_action = {
         e.action: e for e in session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq))
@@ -264,6 +264,8 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
     # Needs and the round are the acts of the people whose role it is.
     assert by_action["need.create"].actor_name.startswith("local.")
     assert by_action["round.create"].actor_name == "coordinator@demo.poolbuy.org"
+    # The budget is its agency's chief's act; the rules the health lead's.
+    assert by_action["agency_budget.create"].actor_name.startswith("chief.")
     assert by_action["offer.create"].after["reference"].startswith(OFFER_REFERENCE_PREFIX)
     report = verify_chain(session)
     assert report.ok, report
