@@ -230,8 +230,10 @@ def test_the_summary_says_what_was_created(loaded: DemoSummary) -> None:
         # Rounds: the open one, and the two past rounds of app.demo.history.
         "offers": 36,
         "routes": 22,
+        "rules": 2,
         "rounds": 3,
         "needs": 40,
+        "budgets": 1,
     }
     text = loaded.describe()
     assert text.startswith("Loaded the Panama demo group: created 8 agencies, 19 users, ")
@@ -351,6 +353,8 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
         "job.create": 2,
         "approval.create": actions["approval.create"],
         "receipt.create": session.scalar(sa.select(sa.func.count()).select_from(Receipt)),
+        "award_rule.create": 2,
+        "agency_budget.create": 1,
     }
     assert actions["purchase_order.issue"] > 0 and actions["lead_time_adjustment.propose"] > 0
     by_action = {
@@ -359,6 +363,8 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
     # Needs and the round are the acts of the people whose role it is.
     assert by_action["need.create"].actor_name.startswith("local.")
     assert by_action["round.create"].actor_name == "coordinator@demo.poolbuy.org"
+    # The budget is its agency's chief's act; the rules the health lead's.
+    assert by_action["agency_budget.create"].actor_name.startswith("chief.")
     assert by_action["offer.create"].after["reference"].startswith(OFFER_REFERENCE_PREFIX)
     report = verify_chain(session)
     assert report.ok, report

@@ -109,7 +109,7 @@ def money_text(value: Decimal) -> str:
     return str(value.quantize(MONEY_QUANTUM))
 
 
-def _snap(row: Any) -> dict[str, Any]:
+def audit_snapshot(row: Any) -> dict[str, Any]:
     # A figure set in this session ("1.2") and one read back ("1.200000") must read
     # the same in the log, or every before/after pair would show a false change.
     values = snapshot(row)
@@ -119,7 +119,7 @@ def _snap(row: Any) -> dict[str, Any]:
     return values
 
 
-def _flush_or_conflict(session: Session, message: str) -> None:
+def flush_or_conflict(session: Session, message: str) -> None:
     try:
         session.flush()
     except IntegrityError as exc:
@@ -153,7 +153,8 @@ def _commit_change(
     before: dict[str, Any],
 ) -> None:
     session.flush()
-    record(session, actor, f"{entity_type}.update", entity_type, entity_id, before, _snap(row))
+    after = audit_snapshot(row)
+    record(session, actor, f"{entity_type}.update", entity_type, entity_id, before, after)
     session.commit()
 
 
@@ -167,12 +168,12 @@ def _delete(
     in_use: str,
 ) -> None:
     session.delete(row)
-    _flush_or_conflict(session, in_use)
+    flush_or_conflict(session, in_use)
     record(session, actor, f"{entity_type}.delete", entity_type, entity_id, before, None)
     session.commit()
 
 
-def _reference(
+def reference_issues(
     session: Session, model: type[Any], value: Any, path: str, noun: str
 ) -> list[FieldIssue]:
     """A problem with a reference to a catalogue row that new rows may use."""
@@ -203,8 +204,8 @@ def _create_catalogue_row(
     if session.get(type(row), row.id) is not None:
         raise Conflict(exists)
     session.add(row)
-    _flush_or_conflict(session, exists)
-    record(session, actor, f"{entity}.create", entity, row.id, None, _snap(row))
+    flush_or_conflict(session, exists)
+    record(session, actor, f"{entity}.create", entity, row.id, None, audit_snapshot(row))
     if idem is not None:
         idem.save(201, read.model_validate(row), row=row, location=url)
     session.commit()
@@ -264,7 +265,7 @@ def update_item(
                 f"{_uses(uses)} count item {item.id} in {item.unit!r}; "
                 "create a new item for the new unit and retire this one"
             )
-    before = _snap(item)
+    before = audit_snapshot(item)
     if _apply(item, changes):
         _commit_change(session, actor, item, "item", item.id, before)
     return item
@@ -276,7 +277,7 @@ def delete_item(session: Session, actor: User | None, item: Item, if_match: IfMa
     uses = references_to(session, Item.__table__, item.id)
     if any(uses.values()):
         raise Conflict(f"item {item.id} is used by {_uses(uses)}; set active to false instead")
-    _delete(session, actor, item, "item", item.id, _snap(item), in_use)
+    _delete(session, actor, item, "item", item.id, audit_snapshot(item), in_use)
 
 
 def names_by_id(
@@ -335,7 +336,7 @@ def update_location(
     if (latitude is None) != (longitude is None):
         path = "$.latitude" if "latitude" in changes else "$.longitude"
         raise InvalidInput([FieldIssue(path, "give latitude and longitude together, or neither")])
-    before = _snap(location)
+    before = audit_snapshot(location)
     if _apply(location, changes):
         _commit_change(session, actor, location, "location", location.id, before)
     return location
@@ -351,7 +352,7 @@ def delete_location(
             f"location {location.id} is used by {_uses(uses)}; set active to false instead"
         )
     in_use = f"location {location.id} is in use; set active to false to retire it instead"
-    _delete(session, actor, location, "location", location.id, _snap(location), in_use)
+    _delete(session, actor, location, "location", location.id, audit_snapshot(location), in_use)
 
 
 # ----------------------------------------------------------------------- suppliers
@@ -393,7 +394,7 @@ def update_supplier(
     if_match: IfMatch,
 ) -> Supplier:
     if_match.check(supplier)
-    before = _snap(supplier)
+    before = audit_snapshot(supplier)
     if _apply(supplier, data.model_dump(exclude_unset=True)):
         _commit_change(session, actor, supplier, "supplier", supplier.id, before)
     return supplier
@@ -409,7 +410,7 @@ def delete_supplier(
             f"supplier {supplier.id} is used by {_uses(uses)}; set active to false instead"
         )
     in_use = f"supplier {supplier.id} is in use; set active to false to retire it instead"
-    _delete(session, actor, supplier, "supplier", supplier.id, _snap(supplier), in_use)
+    _delete(session, actor, supplier, "supplier", supplier.id, audit_snapshot(supplier), in_use)
 
 
 # -------------------------------------------------------------------------- offers
@@ -548,8 +549,10 @@ def offer_issues(
     issues: list[FieldIssue] = []
     if current is None:
         issues += [
-            *_reference(session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier"),
-            *_reference(session, Item, data.get("item_id"), "$.item_id", "item"),
+            *reference_issues(
+                session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier"
+            ),
+            *reference_issues(session, Item, data.get("item_id"), "$.item_id", "item"),
         ]
     owner = data.get("owner_agency_id")
     if isinstance(owner, str) and session.get(Agency, owner) is None:
@@ -609,7 +612,7 @@ def _order_size_issues(data: Mapping[str, Any], current: Offer | None) -> list[F
 def offer_snapshot(offer: Offer) -> dict[str, Any]:
     """The offer with its tiers and eligible agencies, for the audit's before/after."""
     return {
-        **_snap(offer),
+        **audit_snapshot(offer),
         "price_tiers": [
             {"min_quantity": t.min_quantity, "unit_price": money_text(t.unit_price)}
             for t in offer.price_tiers
@@ -666,7 +669,7 @@ def create_offer(
     )
     offer.eligible_agency_ids = data.eligible_agencies
     session.add(offer)
-    _flush_or_conflict(session, "a supplier, item or agency of this offer was just removed")
+    flush_or_conflict(session, "a supplier, item or agency of this offer was just removed")
     record(session, actor, "offer.create", "offer", offer.id, None, offer_snapshot(offer))
     if idem is not None:
         idem.save(201, OfferRead.model_validate(offer), row=offer, location=offer_url(offer))
@@ -698,7 +701,7 @@ def update_offer(
             offer.eligible_agency_ids = wanted
             changed = True
     if changed:
-        _flush_or_conflict(session, "an agency named by this offer was just removed")
+        flush_or_conflict(session, "an agency named by this offer was just removed")
         record(session, actor, "offer.update", "offer", offer.id, before, offer_snapshot(offer))
         session.commit()
     return offer
@@ -758,8 +761,8 @@ def routes_query(
 def route_issues(session: Session, data: Mapping[str, Any]) -> list[FieldIssue]:
     """References of a new route; tolerant of a body the schema refused."""
     return [
-        *_reference(session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier"),
-        *_reference(session, Location, data.get("location_id"), "$.location_id", "location"),
+        *reference_issues(session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier"),
+        *reference_issues(session, Location, data.get("location_id"), "$.location_id", "location"),
     ]
 
 
@@ -788,8 +791,8 @@ def create_route(
         raise Conflict(f"{duplicate} ({route_url(existing)}); update that one")
     route = Route(**data.model_dump())
     session.add(route)
-    _flush_or_conflict(session, duplicate)
-    record(session, actor, "route.create", "route", route.id, None, _snap(route))
+    flush_or_conflict(session, duplicate)
+    record(session, actor, "route.create", "route", route.id, None, audit_snapshot(route))
     if idem is not None:
         idem.save(201, RouteRead.model_validate(route), row=route, location=route_url(route))
     session.commit()
@@ -800,7 +803,7 @@ def update_route(
     session: Session, actor: User | None, route: Route, data: RouteUpdate, if_match: IfMatch
 ) -> Route:
     if_match.check(route)
-    before = _snap(route)
+    before = audit_snapshot(route)
     if _apply(route, data.model_dump(exclude_unset=True)):
         _commit_change(session, actor, route, "route", route.id, before)
     return route
@@ -808,7 +811,7 @@ def update_route(
 
 def delete_route(session: Session, actor: User | None, route: Route, if_match: IfMatch) -> None:
     if_match.check(route)
-    before = _snap(route)
+    before = audit_snapshot(route)
     _delete(session, actor, route, "route", route.id, before, f"route {route.id} is in use")
 
 

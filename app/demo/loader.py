@@ -56,6 +56,9 @@ from app.needs.schemas import NeedCreate
 from app.rounds import service as rounds_service
 from app.rounds.models import Round
 from app.rounds.schemas import RoundCreate, RoundSettings
+from app.sourcing import service as sourcing_service
+from app.sourcing.models import AwardRule
+from app.sourcing.schemas import AwardRuleCreate, BudgetCreate
 from solver.examples import generate_problem
 
 DEMO_SIZE = "small"
@@ -199,8 +202,10 @@ KINDS = (
     "suppliers",
     "offers",
     "routes",
+    "rules",
     "rounds",
     "needs",
+    "budgets",
 )
 
 
@@ -267,8 +272,8 @@ def find_demo_round(session: Session) -> Round | None:
 
 
 def demo_document(seed: int, as_of: dt.date) -> dict[str, Any]:
-    """The contract-v1 document the demo group is made from."""
-    return generate_problem(DEMO_SIZE, seed, as_of=as_of)
+    """The document the demo group is made from: contract v2, with its sourcing terms."""
+    return generate_problem(DEMO_SIZE, seed, as_of=as_of, sourcing=True)
 
 
 def offer_reference(document_offer_id: str) -> str:
@@ -294,6 +299,7 @@ def load_demo(session: Session, *, seed: int = 0, now: dt.datetime | None = None
     as_of = round_.as_of if round_ is not None and round_.as_of else deadline.date()
     document = demo_document(seed, as_of)
     _load_catalogue(session, document, now.date(), created)
+    _load_rules(session, users, document, created)
 
     fresh = round_ is None
     if round_ is None:
@@ -468,7 +474,57 @@ def _open_round(
             ),
         )
         created["needs"] += 1
+    # The budget the document gives an agency, set by that agency's chief of mission.
+    for agency in document["agencies"]:
+        if agency.get("budget") is not None:
+            chief = users[_person(Role.chief_of_mission, agency["id"]).email]
+            sourcing_service.create_budget(
+                session,
+                chief,
+                round_.id,
+                BudgetCreate(amount=Decimal(str(agency["budget"])), note="demo: 70% of its needs"),
+                None,
+            )
+            created["budgets"] += 1
     return round_
+
+
+# Why the group keeps each of the example's rules, by the start of its id.
+_RULE_REASONS = {
+    "supply-risk-": "supply risk: PPE from at most two suppliers, so orders stay manageable",
+    "lta-": "long-term agreement: its holder keeps at least 30% of the item",
+}
+
+
+def _load_rules(
+    session: Session, users: Mapping[str, User], document: Mapping[str, Any], created: Counter[str]
+) -> None:
+    """The example's award rules, entered by the group's health lead (a specialist)."""
+    specialist = users[_person(Role.technical_specialist).email]
+    for rule in document.get("rules", []):
+        data = AwardRuleCreate(
+            kind=rule["kind"],
+            item_id=rule["item"],
+            location_id=rule.get("location"),
+            supplier_id=rule.get("supplier"),
+            limit=rule.get("limit"),
+            share=Decimal(str(rule["share"])) if rule.get("share") is not None else None,
+            penalty=Decimal(str(rule["penalty"])),
+            reason=next(
+                (why for start, why in _RULE_REASONS.items() if rule["id"].startswith(start)),
+                "demo rule",
+            ),
+        )
+        exists = session.scalar(
+            sourcing_service.rules_query(item_id=data.item_id, kind=data.kind).where(
+                AwardRule.location_id.is_(None)
+                if data.location_id is None
+                else AwardRule.location_id == data.location_id
+            )
+        )
+        if exists is None:
+            sourcing_service.create_rule(session, specialist, data, None)
+            created["rules"] += 1
 
 
 def _person(role: Role, agency_id: str | None = None) -> DemoUser:

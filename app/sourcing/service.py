@@ -19,17 +19,20 @@ Who may write what, besides the role the route asks for:
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit.service import record, snapshot
+from app.audit.service import record
 from app.auth.models import Agency, Role, User
 from app.catalogue.models import Item, Location, Offer, Supplier
-from app.catalogue.service import money_text, require_may_manage_offer
+from app.catalogue.service import (
+    audit_snapshot,
+    flush_or_conflict,
+    reference_issues,
+    require_may_manage_offer,
+)
 from app.db import touch, utcnow
 from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from app.rounds.models import Round
@@ -81,36 +84,6 @@ def budget_url(budget: AgencyBudget) -> str:
     return f"{API}/budgets/{budget.id}"
 
 
-def _snap(row: Any) -> dict[str, Any]:
-    # Decimals as the column keeps them, so a set "0.3" and a read "0.300000" agree.
-    values = snapshot(row)
-    for key in values:
-        if isinstance(value := getattr(row, key, None), Decimal):
-            values[key] = money_text(value)
-    return values
-
-
-def _flush_or_conflict(session: Session, message: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise Conflict(message) from exc
-
-
-def _exists(
-    session: Session, model: type[Any], value: Any, path: str, noun: str
-) -> list[FieldIssue]:
-    """A problem with a reference by id to a row new rules may use (exists, not retired)."""
-    if not isinstance(value, str):
-        return []
-    row = session.get(model, value)
-    if row is None:
-        return [FieldIssue(path, f"no {noun} {value!r}")]
-    if getattr(row, "active", True) is False:
-        return [FieldIssue(path, f"{noun} {value!r} is retired (active is false)")]
-    return []
-
-
 def _get[M](session: Session, model: type[M], row_id: int, noun: str) -> M:
     row = session.get(model, row_id)
     if row is None:
@@ -144,7 +117,7 @@ def group_issues(
     issues: list[FieldIssue] = []
     supplier_id = current.supplier_id if current is not None else data.get("supplier_id")
     if current is None:
-        issues += _exists(session, Supplier, supplier_id, "$.supplier_id", "supplier")
+        issues += reference_issues(session, Supplier, supplier_id, "$.supplier_id", "supplier")
     offer_ids = data.get("offer_ids")
     if not isinstance(offer_ids, list):
         return issues
@@ -173,7 +146,7 @@ def group_issues(
 
 
 def group_snapshot(group: CapacityGroup) -> dict[str, Any]:
-    return {**_snap(group), "offer_ids": group.offer_ids}
+    return {**audit_snapshot(group), "offer_ids": group.offer_ids}
 
 
 def _require_may_group(session: Session, actor: User | None, offer_ids: Collection[int]) -> None:
@@ -191,7 +164,7 @@ def add_group(session: Session, actor: User | None, data: CapacityGroupCreate) -
         members=[CapacityGroupOffer(offer_id=o) for o in data.offer_ids],
     )
     session.add(group)
-    _flush_or_conflict(session, "a supplier or offer of this group was just removed")
+    flush_or_conflict(session, "a supplier or offer of this group was just removed")
     record(
         session,
         actor,
@@ -239,7 +212,7 @@ def update_group(
         new = sorted(set(wanted) - {m.offer_id for m in keep})
         group.members = keep + [CapacityGroupOffer(offer_id=o) for o in new]
         touch(group)
-    _flush_or_conflict(session, "an offer of this group was just removed")
+    flush_or_conflict(session, "an offer of this group was just removed")
     after = group_snapshot(group)
     if after != before:
         record(session, actor, "capacity_group.update", "capacity_group", group.id, before, after)
@@ -294,11 +267,15 @@ def rule_issues(
     merged.update(data)
     issues: list[FieldIssue] = []
     if current is None:
-        issues += _exists(session, Item, merged.get("item_id"), "$.item_id", "item")
+        issues += reference_issues(session, Item, merged.get("item_id"), "$.item_id", "item")
     if "location_id" in data:
-        issues += _exists(session, Location, data["location_id"], "$.location_id", "location")
+        issues += reference_issues(
+            session, Location, data["location_id"], "$.location_id", "location"
+        )
     if "supplier_id" in data:
-        issues += _exists(session, Supplier, data["supplier_id"], "$.supplier_id", "supplier")
+        issues += reference_issues(
+            session, Supplier, data["supplier_id"], "$.supplier_id", "supplier"
+        )
     issues += [FieldIssue(f"$.{key}", reason) for key, reason in kind_field_issues(merged)]
     return issues
 
@@ -307,8 +284,8 @@ def add_rule(session: Session, actor: User | None, data: AwardRuleCreate) -> Awa
     _raise_if(rule_issues(session, data.model_dump()))
     rule = AwardRule(**data.model_dump())
     session.add(rule)
-    _flush_or_conflict(session, "an item, location or supplier of this rule was just removed")
-    record(session, actor, "award_rule.create", "award_rule", rule.id, None, _snap(rule))
+    flush_or_conflict(session, "an item, location or supplier of this rule was just removed")
+    record(session, actor, "award_rule.create", "award_rule", rule.id, None, audit_snapshot(rule))
     return rule
 
 
@@ -328,12 +305,12 @@ def update_rule(
     if_match.check(rule)
     changes = data.model_dump(exclude_unset=True)
     _raise_if(rule_issues(session, changes, current=rule))
-    before = _snap(rule)
+    before = audit_snapshot(rule)
     for key, value in changes.items():
         if getattr(rule, key) != value:
             setattr(rule, key, value)
-    _flush_or_conflict(session, "a location or supplier of this rule was just removed")
-    after = _snap(rule)
+    flush_or_conflict(session, "a location or supplier of this rule was just removed")
+    after = audit_snapshot(rule)
     if after != before:
         record(session, actor, "award_rule.update", "award_rule", rule.id, before, after)
         session.commit()
@@ -342,7 +319,7 @@ def update_rule(
 
 def delete_rule(session: Session, actor: User | None, rule: AwardRule, if_match: IfMatch) -> None:
     if_match.check(rule)
-    before = _snap(rule)
+    before = audit_snapshot(rule)
     session.delete(rule)
     session.flush()
     record(session, actor, "award_rule.delete", "award_rule", rule.id, before, None)
@@ -378,7 +355,9 @@ def require_may_vet_for(actor: User | None, agency_id: str) -> None:
 
 
 def exclusion_issues(session: Session, data: Mapping[str, Any]) -> list[FieldIssue]:
-    issues = _exists(session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier")
+    issues = reference_issues(
+        session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier"
+    )
     agency = data.get("agency_id")
     if isinstance(agency, str) and session.get(Agency, agency) is None:
         issues.append(FieldIssue("$.agency_id", f"no agency {agency!r}"))
@@ -394,7 +373,7 @@ def add_exclusion(session: Session, actor: User, data: ExclusionCreate) -> Suppl
         raise Conflict(exists)
     exclusion = SupplierExclusion(**data.model_dump(), created_by_id=actor.id)
     session.add(exclusion)
-    _flush_or_conflict(session, exists)
+    flush_or_conflict(session, exists)
     record(
         session,
         actor,
@@ -402,7 +381,7 @@ def add_exclusion(session: Session, actor: User, data: ExclusionCreate) -> Suppl
         "supplier_exclusion",
         exclusion.id,
         None,
-        _snap(exclusion),
+        audit_snapshot(exclusion),
     )
     return exclusion
 
@@ -427,7 +406,7 @@ def delete_exclusion(
 ) -> None:
     require_may_vet_for(actor, exclusion.agency_id)
     if_match.check(exclusion)
-    before = _snap(exclusion)
+    before = audit_snapshot(exclusion)
     session.delete(exclusion)
     session.flush()
     record(
@@ -490,8 +469,16 @@ def add_budget(session: Session, actor: User, round_id: int, data: BudgetCreate)
         set_by_id=actor.id,
     )
     session.add(budget)
-    _flush_or_conflict(session, exists)
-    record(session, actor, "agency_budget.create", "agency_budget", budget.id, None, _snap(budget))
+    flush_or_conflict(session, exists)
+    record(
+        session,
+        actor,
+        "agency_budget.create",
+        "agency_budget",
+        budget.id,
+        None,
+        audit_snapshot(budget),
+    )
     return budget
 
 
@@ -517,7 +504,7 @@ def update_budget(
         if getattr(budget, key) != value
     }
     if changes:
-        before = _snap(budget)
+        before = audit_snapshot(budget)
         for key, value in changes.items():
             setattr(budget, key, value)
         budget.set_by_id, budget.set_at = actor.id, utcnow()
@@ -529,7 +516,7 @@ def update_budget(
             "agency_budget",
             budget.id,
             before,
-            _snap(budget),
+            audit_snapshot(budget),
         )
         session.commit()
     return budget
@@ -539,7 +526,7 @@ def delete_budget(session: Session, actor: User, budget: AgencyBudget, if_match:
     _require_own_budget(actor, budget)
     _open_round(session, budget.round_id)
     if_match.check(budget)
-    before = _snap(budget)
+    before = audit_snapshot(budget)
     session.delete(budget)
     session.flush()
     record(session, actor, "agency_budget.delete", "agency_budget", budget.id, before, None)
