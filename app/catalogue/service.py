@@ -59,6 +59,7 @@ from app.catalogue.schemas import (
 )
 from app.db import MONEY_SCALE, references_to, touch
 from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from solver.validation import tier_order_issues
 
 if TYPE_CHECKING:
     from app.api.etags import IfMatch
@@ -502,39 +503,20 @@ def _day(value: Any) -> dt.date | None:
 
 
 def tier_issues(tiers: Any, base: str = "$.price_tiers") -> list[FieldIssue]:
-    """Every tier out of order: contract v1's all-units rules, on raw or parsed tiers.
+    """Every tier out of order: contract v1's rule (``solver.validation.tier_order_issues``),
+    on raw or parsed tiers.
 
     Values that are not numbers are skipped here (the schema reports them), so this
     can run on a body that failed validation and add its problems to the list.
     """
-    if not isinstance(tiers, list):
-        return []
-    issues: list[FieldIssue] = []
-    previous: Mapping[str, Any] | None = None
-    for j, tier in enumerate(tiers):
-        if not isinstance(tier, Mapping):
-            previous = None
-            continue
-        if previous is not None:
-            low, high = _whole(previous.get("min_quantity")), _whole(tier.get("min_quantity"))
-            if low is not None and high is not None and high <= low:
-                issues.append(
-                    FieldIssue(
-                        f"{base}[{j}].min_quantity",
-                        f"must be greater than the previous tier's min_quantity ({low})",
-                    )
-                )
-            before, price = _money(previous.get("unit_price")), _money(tier.get("unit_price"))
-            if before is not None and price is not None and price > before:
-                issues.append(
-                    FieldIssue(
-                        f"{base}[{j}].unit_price",
-                        f"must not be above the previous tier's unit_price ({before}): "
-                        "tiers are volume discounts",
-                    )
-                )
-        previous = tier
-    return issues
+
+    def read(field: str, value: Any) -> Any:
+        return _whole(value) if field == "min_quantity" else _money(value)
+
+    return [
+        FieldIssue(f"{base}[{j}].{field}", reason)
+        for j, field, reason in tier_order_issues(tiers, read=read)
+    ]
 
 
 def offer_issues(
