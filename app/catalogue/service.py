@@ -21,7 +21,7 @@ gets 403 on it (everyone may still read it and buy through it if eligible).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -600,33 +600,46 @@ def _tier_rows(offer: Offer, tiers: list[Mapping[str, Any]]) -> bool:
     return True
 
 
+def add_offers(session: Session, actor: User | None, offers: Sequence[OfferCreate]) -> list[Offer]:
+    """The core of creating offers, checked already (``offer_issues``, who may): built,
+    added, flushed (409 when a row they name was just removed), audited; no commit.
+
+    One request's create and a spreadsheet import both call it, then commit once.
+    """
+    rows = []
+    for data in offers:
+        offer = Offer(
+            supplier_id=data.supplier_id,
+            item_id=data.item_id,
+            reference=data.reference,
+            capacity=data.capacity,
+            min_order_quantity=data.min_order_quantity,
+            lead_time_days=data.lead_time_days,
+            owner_agency_id=data.owner_agency_id,
+            valid_from=data.valid_from,
+            valid_to=data.valid_to,
+            price_tiers=[
+                PriceTier(min_quantity=t.min_quantity, unit_price=t.unit_price)
+                for t in data.price_tiers
+            ],
+        )
+        offer.eligible_agency_ids = data.eligible_agencies
+        rows.append(offer)
+    session.add_all(rows)
+    _flush_or_conflict(session, "a supplier, item or agency of this offer was just removed")
+    for offer in rows:
+        record(session, actor, "offer.create", "offer", offer.id, None, offer_snapshot(offer))
+    return rows
+
+
 def create_offer(
     session: Session, actor: User | None, data: OfferCreate, idem: Idempotency | None = None
 ) -> Offer:
-    fields = data.model_dump()
-    issues = offer_issues(session, fields)
+    issues = offer_issues(session, data.model_dump())
     if issues:
         raise InvalidInput(issues)
     require_may_manage_offer(actor, data.owner_agency_id)
-    offer = Offer(
-        supplier_id=data.supplier_id,
-        item_id=data.item_id,
-        reference=data.reference,
-        capacity=data.capacity,
-        min_order_quantity=data.min_order_quantity,
-        lead_time_days=data.lead_time_days,
-        owner_agency_id=data.owner_agency_id,
-        valid_from=data.valid_from,
-        valid_to=data.valid_to,
-        price_tiers=[
-            PriceTier(min_quantity=t.min_quantity, unit_price=t.unit_price)
-            for t in data.price_tiers
-        ],
-    )
-    offer.eligible_agency_ids = data.eligible_agencies
-    session.add(offer)
-    _flush_or_conflict(session, "a supplier, item or agency of this offer was just removed")
-    record(session, actor, "offer.create", "offer", offer.id, None, offer_snapshot(offer))
+    (offer,) = add_offers(session, actor, [data])
     if idem is not None:
         idem.save(201, OfferRead.model_validate(offer), row=offer, location=offer_url(offer))
     session.commit()
@@ -722,24 +735,40 @@ def route_issues(session: Session, data: Mapping[str, Any]) -> list[FieldIssue]:
     ]
 
 
+def route_between(session: Session, supplier_id: str, location_id: str) -> int | None:
+    """The id of the route from ``supplier_id`` to ``location_id``, if there is one."""
+    return session.scalar(
+        sa.select(Route.id).where(
+            Route.supplier_id == supplier_id, Route.location_id == location_id
+        )
+    )
+
+
+def add_routes(session: Session, actor: User | None, routes: Sequence[RouteCreate]) -> list[Route]:
+    """The core of creating routes, checked already (``route_issues``, no route between the
+    same places): added, flushed (409 when another request made one meanwhile), audited;
+    no commit. One request's create and a spreadsheet import both call it."""
+    rows = [Route(**data.model_dump()) for data in routes]
+    session.add_all(rows)
+    _flush_or_conflict(session, "a route between the same places was just made")
+    for route in rows:
+        record(session, actor, "route.create", "route", route.id, None, _snap(route))
+    return rows
+
+
 def create_route(
     session: Session, actor: User | None, data: RouteCreate, idem: Idempotency | None = None
 ) -> Route:
     issues = route_issues(session, data.model_dump())
     if issues:
         raise InvalidInput(issues)
-    duplicate = f"a route from {data.supplier_id} to {data.location_id} already exists"
-    existing = session.scalar(
-        sa.select(Route.id).where(
-            Route.supplier_id == data.supplier_id, Route.location_id == data.location_id
-        )
-    )
+    existing = route_between(session, data.supplier_id, data.location_id)
     if existing is not None:
-        raise Conflict(f"{duplicate} ({route_url(existing)}); update that one")
-    route = Route(**data.model_dump())
-    session.add(route)
-    _flush_or_conflict(session, duplicate)
-    record(session, actor, "route.create", "route", route.id, None, _snap(route))
+        raise Conflict(
+            f"a route from {data.supplier_id} to {data.location_id} already exists "
+            f"({route_url(existing)}); update that one"
+        )
+    (route,) = add_routes(session, actor, [data])
     if idem is not None:
         idem.save(201, RouteRead.model_validate(route), row=route, location=route_url(route))
     session.commit()
