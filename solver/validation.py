@@ -6,7 +6,7 @@ whatever is malformed) for rules that span entities. Both run every time, so a
 document with a bad quantity and a dangling reference reports both.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -246,23 +246,59 @@ def _tier_checks(base: str, tiers: Any) -> Iterator[Issue]:
         return
     if not tiers:
         yield Issue(f"{base}.price_tiers", "must list at least one tier")
+    for j, field, reason in tier_order_issues(tiers):
+        yield Issue(f"{base}.price_tiers[{j}].{field}", reason)
+
+
+def _number_or_none(field: str, value: Any) -> Any:
+    return value if _is_number(value) else None
+
+
+def tier_order_issues(
+    tiers: Any,
+    *,
+    read: Callable[[str, Any], Any] = _number_or_none,
+    names: Mapping[str, str] | None = None,
+    show: Callable[[str, Any], str] = lambda field, value: str(value),
+) -> Iterator[tuple[int, str, str]]:
+    """Contract v1's tier rule, stated once: all-units tiers by rising ``min_quantity``,
+    each ``unit_price`` not above the one before (volume discounts).
+
+    Yields ``(index, field, reason)`` for every tier out of order. ``read`` gives a
+    field's comparable value or None (not a number: the schema reports it, so this
+    runs on raw bodies and spreadsheet rows too); ``names`` and ``show`` word the
+    field and the previous value for the reader (a column, a currency amount).
+    """
+    if not isinstance(tiers, list):
+        return
+    label = {"min_quantity": "min_quantity", "unit_price": "unit_price", **(names or {})}
     previous: Mapping[str, Any] | None = None
     for j, tier in enumerate(tiers):
         if not isinstance(tier, Mapping):
             previous = None
             continue
         if previous is not None:
-            low, high = previous.get("min_quantity"), tier.get("min_quantity")
-            if _is_number(low) and _is_number(high) and high <= low:
-                yield Issue(
-                    f"{base}.price_tiers[{j}].min_quantity",
-                    f"must be greater than the previous tier's min_quantity ({low})",
+            low, high = (
+                read("min_quantity", previous.get("min_quantity")),
+                read("min_quantity", tier.get("min_quantity")),
+            )
+            if low is not None and high is not None and high <= low:
+                shown = show("min_quantity", low)
+                yield (
+                    j,
+                    "min_quantity",
+                    f"must be greater than the previous tier's {label['min_quantity']} ({shown})",
                 )
-            before, price = previous.get("unit_price"), tier.get("unit_price")
-            if _is_number(before) and _is_number(price) and price > before:
-                yield Issue(
-                    f"{base}.price_tiers[{j}].unit_price",
-                    f"must not be above the previous tier's unit_price ({before}): "
+            before, price = (
+                read("unit_price", previous.get("unit_price")),
+                read("unit_price", tier.get("unit_price")),
+            )
+            if before is not None and price is not None and price > before:
+                shown = show("unit_price", before)
+                yield (
+                    j,
+                    "unit_price",
+                    f"must not be above the previous tier's {label['unit_price']} ({shown}): "
                     "tiers are volume discounts",
                 )
         previous = tier

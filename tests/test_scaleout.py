@@ -416,7 +416,7 @@ def test_ten_scenario_jobs_spread_across_both_workers(cluster: Cluster) -> None:
             s["state"] in ("succeeded", "failed", "cancelled") for s in listing["items"]
         )
 
-    _wait_for("ten scenarios to be solved", all_done, cluster, timeout=240)
+    _wait_for("ten scenarios to be solved", all_done, cluster, timeout=SOLVE_SECONDS)
     listing = client.get(f"/api/v1/runs/{run_id}/scenarios", headers=headers).json()
     assert {s["id"] for s in listing["items"]} == set(created)
     assert all(s["state"] == "succeeded" for s in listing["items"]), listing

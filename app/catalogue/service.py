@@ -21,7 +21,7 @@ gets 403 on it (everyone may still read it and buy through it if eligible).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,7 @@ from app.catalogue.schemas import (
 )
 from app.db import MONEY_SCALE, references_to, touch
 from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from solver.validation import tier_order_issues
 
 if TYPE_CHECKING:
     from app.api.etags import IfMatch
@@ -503,39 +504,20 @@ def _day(value: Any) -> dt.date | None:
 
 
 def tier_issues(tiers: Any, base: str = "$.price_tiers") -> list[FieldIssue]:
-    """Every tier out of order: contract v1's all-units rules, on raw or parsed tiers.
+    """Every tier out of order: contract v1's rule (``solver.validation.tier_order_issues``),
+    on raw or parsed tiers.
 
     Values that are not numbers are skipped here (the schema reports them), so this
     can run on a body that failed validation and add its problems to the list.
     """
-    if not isinstance(tiers, list):
-        return []
-    issues: list[FieldIssue] = []
-    previous: Mapping[str, Any] | None = None
-    for j, tier in enumerate(tiers):
-        if not isinstance(tier, Mapping):
-            previous = None
-            continue
-        if previous is not None:
-            low, high = _whole(previous.get("min_quantity")), _whole(tier.get("min_quantity"))
-            if low is not None and high is not None and high <= low:
-                issues.append(
-                    FieldIssue(
-                        f"{base}[{j}].min_quantity",
-                        f"must be greater than the previous tier's min_quantity ({low})",
-                    )
-                )
-            before, price = _money(previous.get("unit_price")), _money(tier.get("unit_price"))
-            if before is not None and price is not None and price > before:
-                issues.append(
-                    FieldIssue(
-                        f"{base}[{j}].unit_price",
-                        f"must not be above the previous tier's unit_price ({before}): "
-                        "tiers are volume discounts",
-                    )
-                )
-        previous = tier
-    return issues
+
+    def read(field: str, value: Any) -> Any:
+        return _whole(value) if field == "min_quantity" else _money(value)
+
+    return [
+        FieldIssue(f"{base}[{j}].{field}", reason)
+        for j, field, reason in tier_order_issues(tiers, read=read)
+    ]
 
 
 def offer_issues(
@@ -642,35 +624,48 @@ def _tier_rows(offer: Offer, tiers: list[Mapping[str, Any]]) -> bool:
     return True
 
 
+def add_offers(session: Session, actor: User | None, offers: Sequence[OfferCreate]) -> list[Offer]:
+    """The core of creating offers, checked already (``offer_issues``, who may): built,
+    added, flushed (409 when a row they name was just removed), audited; no commit.
+
+    One request's create and a spreadsheet import both call it, then commit once.
+    """
+    rows = []
+    for data in offers:
+        offer = Offer(
+            supplier_id=data.supplier_id,
+            item_id=data.item_id,
+            reference=data.reference,
+            capacity=data.capacity,
+            min_order_quantity=data.min_order_quantity,
+            lead_time_days=data.lead_time_days,
+            pack_size=data.pack_size,
+            fee_rate=data.fee_rate,
+            owner_agency_id=data.owner_agency_id,
+            valid_from=data.valid_from,
+            valid_to=data.valid_to,
+            price_tiers=[
+                PriceTier(min_quantity=t.min_quantity, unit_price=t.unit_price)
+                for t in data.price_tiers
+            ],
+        )
+        offer.eligible_agency_ids = data.eligible_agencies
+        rows.append(offer)
+    session.add_all(rows)
+    flush_or_conflict(session, "a supplier, item or agency of this offer was just removed")
+    for offer in rows:
+        record(session, actor, "offer.create", "offer", offer.id, None, offer_snapshot(offer))
+    return rows
+
+
 def create_offer(
     session: Session, actor: User | None, data: OfferCreate, idem: Idempotency | None = None
 ) -> Offer:
-    fields = data.model_dump()
-    issues = offer_issues(session, fields)
+    issues = offer_issues(session, data.model_dump())
     if issues:
         raise InvalidInput(issues)
     require_may_manage_offer(actor, data.owner_agency_id)
-    offer = Offer(
-        supplier_id=data.supplier_id,
-        item_id=data.item_id,
-        reference=data.reference,
-        capacity=data.capacity,
-        min_order_quantity=data.min_order_quantity,
-        lead_time_days=data.lead_time_days,
-        pack_size=data.pack_size,
-        fee_rate=data.fee_rate,
-        owner_agency_id=data.owner_agency_id,
-        valid_from=data.valid_from,
-        valid_to=data.valid_to,
-        price_tiers=[
-            PriceTier(min_quantity=t.min_quantity, unit_price=t.unit_price)
-            for t in data.price_tiers
-        ],
-    )
-    offer.eligible_agency_ids = data.eligible_agencies
-    session.add(offer)
-    flush_or_conflict(session, "a supplier, item or agency of this offer was just removed")
-    record(session, actor, "offer.create", "offer", offer.id, None, offer_snapshot(offer))
+    (offer,) = add_offers(session, actor, [data])
     if idem is not None:
         idem.save(201, OfferRead.model_validate(offer), row=offer, location=offer_url(offer))
     session.commit()
@@ -775,24 +770,31 @@ def route_between(session: Session, supplier_id: Any, location_id: Any) -> Route
     )
 
 
+def add_routes(session: Session, actor: User | None, routes: Sequence[RouteCreate]) -> list[Route]:
+    """The core of creating routes, checked already (``route_issues``, no route between the
+    same places): added, flushed (409 when another request made one meanwhile), audited;
+    no commit. One request's create and a spreadsheet import both call it."""
+    rows = [Route(**data.model_dump()) for data in routes]
+    session.add_all(rows)
+    flush_or_conflict(session, "a route between the same places was just made")
+    for route in rows:
+        record(session, actor, "route.create", "route", route.id, None, audit_snapshot(route))
+    return rows
+
+
 def create_route(
     session: Session, actor: User | None, data: RouteCreate, idem: Idempotency | None = None
 ) -> Route:
     issues = route_issues(session, data.model_dump())
     if issues:
         raise InvalidInput(issues)
-    duplicate = f"a route from {data.supplier_id} to {data.location_id} already exists"
-    existing = session.scalar(
-        sa.select(Route.id).where(
-            Route.supplier_id == data.supplier_id, Route.location_id == data.location_id
-        )
-    )
+    existing = route_between(session, data.supplier_id, data.location_id)
     if existing is not None:
-        raise Conflict(f"{duplicate} ({route_url(existing)}); update that one")
-    route = Route(**data.model_dump())
-    session.add(route)
-    flush_or_conflict(session, duplicate)
-    record(session, actor, "route.create", "route", route.id, None, audit_snapshot(route))
+        raise Conflict(
+            f"a route from {data.supplier_id} to {data.location_id} already exists "
+            f"({route_url(existing)}); update that one"
+        )
+    (route,) = add_routes(session, actor, [data])
     if idem is not None:
         idem.save(201, RouteRead.model_validate(route), row=route, location=route_url(route))
     session.commit()

@@ -32,10 +32,10 @@ from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.orm import Session
 
 from app.api import API_PREFIX
-from app.audit.service import append_entries, prepare_entries, record, snapshot, to_jsonable
+from app.audit.service import append_entries, prepare_entries, to_jsonable
 from app.auth.models import Role, User
 from app.catalogue import service as catalogue_service
-from app.catalogue.models import Item, Location, Offer, PriceTier, Route
+from app.catalogue.models import Item, Location, Offer, Route
 from app.catalogue.schemas import OfferCreate, RouteCreate
 from app.db import inserting_columns, utcnow
 from app.errors import DomainError, FieldIssue, Forbidden, InvalidInput, field_issues
@@ -379,51 +379,10 @@ def create_offers(
         accepted.append(data)
     _refuse_if(issues, "offers", duplicates)
 
-    offers = []
-    for data in accepted:
-        offer = Offer(
-            supplier_id=data.supplier_id,
-            item_id=data.item_id,
-            reference=data.reference,
-            capacity=data.capacity,
-            min_order_quantity=data.min_order_quantity,
-            lead_time_days=data.lead_time_days,
-            pack_size=data.pack_size,
-            fee_rate=data.fee_rate,
-            owner_agency_id=data.owner_agency_id,
-            valid_from=data.valid_from,
-            valid_to=data.valid_to,
-            price_tiers=[
-                PriceTier(min_quantity=t.min_quantity, unit_price=t.unit_price)
-                for t in data.price_tiers
-            ],
-        )
-        offer.eligible_agency_ids = data.eligible_agencies
-        offers.append(offer)
-    session.add_all(offers)
-    session.flush()
-    for offer in offers:
-        record(
-            session,
-            actor,
-            "offer.create",
-            "offer",
-            offer.id,
-            None,
-            catalogue_service.offer_snapshot(offer),
-        )
-    return offers
+    return catalogue_service.add_offers(session, actor, accepted)
 
 
 # ---------------------------------------------------------------------------- routes
-
-
-def _route_snapshot(route: Route) -> dict[str, Any]:
-    # As the catalogue records routes: money exactly as stored, six decimals.
-    values = snapshot(route)
-    values["fixed_cost"] = catalogue_service.money_text(route.fixed_cost)
-    values["unit_cost"] = catalogue_service.money_text(route.unit_cost)
-    return values
 
 
 def create_routes(
@@ -444,11 +403,7 @@ def create_routes(
             found = field_issues(exc.errors(include_url=False))
             issues += _at_rows(number, found + row_issues, ROUTE_COLUMNS)
             continue
-        existing = session.scalar(
-            sa.select(Route.id).where(
-                Route.supplier_id == data.supplier_id, Route.location_id == data.location_id
-            )
-        )
+        existing = catalogue_service.route_between(session, data.supplier_id, data.location_id)
         if existing is not None:
             duplicates += 1
             row_issues.append(
@@ -462,12 +417,7 @@ def create_routes(
         accepted.append(data)
     _refuse_if(issues, "routes", duplicates)
 
-    routes = [Route(**data.model_dump()) for data in accepted]
-    session.add_all(routes)
-    session.flush()
-    for route in routes:
-        record(session, actor, "route.create", "route", route.id, None, _route_snapshot(route))
-    return routes
+    return catalogue_service.add_routes(session, actor, accepted)
 
 
 # ----------------------------------------------------------------------- award rules

@@ -83,6 +83,7 @@ from app.exchange.table import (
     too_many_rows,
 )
 from app.sourcing.rules import RuleKind, kind_field_issues
+from solver.validation import tier_order_issues
 
 Kind = Literal["needs", "offers", "routes", "receipts", "rules"]
 Format = Literal["csv", "xlsx"]
@@ -550,10 +551,14 @@ class RowBuilder:
         return row, []
 
 
+TIER_WORDS = {"min_quantity": "minimum quantity", "unit_price": "unit price"}
+
+
 def _tiers(number: int, c: dict[str, Any]) -> tuple[list[dict[str, Any]], list[ParseError]]:
     """Contract v1's all-units tiers from the tierN column pairs."""
     errors: list[ParseError] = []
     tiers: list[dict[str, Any]] = []
+    columns: list[int] = []  # the tier number (its columns) of each tier taken
     gap: int | None = None
     for n in range(1, MAX_TIERS + 1):
         low_col, price_col = f"tier{n}_min_quantity", f"tier{n}_unit_price"
@@ -584,28 +589,16 @@ def _tiers(number: int, c: dict[str, Any]) -> tuple[list[dict[str, Any]], list[P
                 )
             )
             gap = None
-        if tiers:
-            before = tiers[-1]
-            if low <= before["min_quantity"]:
-                errors.append(
-                    ParseError(
-                        number,
-                        low_col,
-                        f"must be greater than the previous tier's minimum quantity "
-                        f"({before['min_quantity']})",
-                    )
-                )
-            if price > before["unit_price"]:
-                shown = v.show(before["unit_price"])
-                errors.append(
-                    ParseError(
-                        number,
-                        price_col,
-                        f"must not be above the previous tier's unit price ({shown}): "
-                        "tiers are volume discounts",
-                    )
-                )
         tiers.append({"min_quantity": low, "unit_price": price})
+        columns.append(n)
+    # Contract v1's tier order, the solver's rule, in the sheet's words and columns.
+    for j, field, reason in tier_order_issues(
+        tiers,
+        read=lambda field, value: value,  # parsed already: whole numbers and amounts
+        names=TIER_WORDS,
+        show=lambda field, value: v.show(value) if field == "unit_price" else str(value),
+    ):
+        errors.append(ParseError(number, f"tier{columns[j]}_{field}", reason))
     if not tiers and not any(k.startswith("!tier") for k in c):
         errors.append(
             ParseError(

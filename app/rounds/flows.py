@@ -75,6 +75,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("poolbuy.rounds")
 
+# 5. decide: ``decide`` (app.runs.approvals), re-exported here as the round's last step.
 __all__ = ["close_round", "decide", "execute_run", "fire_schedule", "rerun"]
 
 
@@ -144,6 +145,9 @@ def close_round(
     return _start(session, run, job, settings, backend, on_finished if inline else None)
 
 
+# ------------------------------------------------------------------ 4. re-run
+
+
 def rerun(
     session: Session,
     actor: User,
@@ -205,6 +209,9 @@ def rerun(
     return _start(session, run, job, settings, backend, on_finished if inline else None)
 
 
+# ----------------------------------------------- 2. hand over, 3. solve (inline)
+
+
 def _start(
     session: Session,
     run: Run,
@@ -257,6 +264,9 @@ def execute_run(
     stored = session.get(Run, run_id, populate_existing=True)
     assert stored is not None
     return stored
+
+
+# ----------------------------------------- 1, by the clock: a scheduled close
 
 
 def fire_schedule(

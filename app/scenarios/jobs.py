@@ -8,24 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.audit import record
-from app.auth.models import User
 from app.jobs import registry
 from app.jobs.models import Job, JobKind, JobState
 from app.runs import jobs as run_jobs
 from app.runs.models import PlanStatus, Run
 from app.scenarios.models import Scenario
 from app.scenarios.service import audit_state
-from app.settings import Settings
 from app.sourcing import whatif
-from solver import SolveProgress
-
-if TYPE_CHECKING:
-    from solver.highs import CancelToken
 
 
 def _scenario(session: Session, job: Job) -> Scenario:
@@ -34,8 +28,9 @@ def _scenario(session: Session, job: Job) -> Scenario:
     return session.get_one(Scenario, job.scenario_id, populate_existing=True)
 
 
-class ScenarioJobs:
-    """The handler of ``JobKind.scenario`` (see the module docstring)."""
+class ScenarioJobs(run_jobs.RunJobs):
+    """The handler of ``JobKind.scenario`` (see the module docstring): solved and seen as
+    its run's job is (``solve``, ``check_visible``), stored on the scenario."""
 
     def problem(self, session: Session, job: Job) -> dict[str, Any]:
         problem: dict[str, Any] = session.get_one(Run, job.run_id).problem
@@ -43,23 +38,6 @@ class ScenarioJobs:
         if "sourcing" in scenario.overrides:
             problem = whatif.apply(problem, scenario.overrides["sourcing"])
         return {**problem, "settings": scenario.settings}
-
-    def solve(
-        self,
-        problem: dict[str, Any],
-        *,
-        time_limit_seconds: float,
-        settings: Settings,
-        progress: Callable[[SolveProgress], None] | None,
-        cancel: CancelToken | None,
-    ) -> dict[str, Any]:
-        return run_jobs.solve_problem(
-            problem,
-            time_limit_seconds=time_limit_seconds,
-            settings=settings,
-            progress=progress,
-            cancel=cancel,
-        )
 
     def started(self, session: Session, job: Job, attempt: int) -> None:
         """Nothing: a scenario reads its state through its job."""
@@ -94,9 +72,6 @@ class ScenarioJobs:
         record(session, "scheduler", action, "scenario", scenario.id, before, audit_state(scenario))
         if on_finished is not None:
             on_finished(scenario)
-
-    def check_visible(self, session: Session, user: User, job: Job) -> None:
-        run_jobs.check_job_visible(session, user, job)
 
 
 registry.register(JobKind.scenario, ScenarioJobs())
