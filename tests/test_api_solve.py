@@ -78,9 +78,11 @@ def conforms(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
         "null": type(None),
         "integer": int,
         "number": (int, float),
+        "boolean": bool,
     }
     if kinds and not any(
-        isinstance(value, python[k]) and not isinstance(value, bool) for k in kinds
+        isinstance(value, python[k]) and (k == "boolean") == isinstance(value, bool)
+        for k in kinds
     ):
         return [f"{where}: {value!r} is not {kinds}"]
     problems = []

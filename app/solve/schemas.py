@@ -200,6 +200,43 @@ PLAN_SCHEMA: dict[str, Any] = {
                 }
             ),
             "solver": _obj({"name": _STR, "seconds": _NUM, "variables": _INT, "constraints": _INT}),
+            "fairness": {
+                **_obj(
+                    {
+                        "coalitions": _INT,
+                        "exhaustive": {"type": "boolean"},
+                        "stable": {"type": "boolean"},
+                        "max_excess": _NUM,
+                        "coalition": {"type": ["array", "null"], "items": _STR},
+                        "epsilon": _NULLABLE_NUM,
+                        "core_empty": {
+                            "type": "boolean",
+                            "description": "beyond the contract: no split at all is stable",
+                        },
+                        "agencies": {
+                            "type": "array",
+                            "items": _obj(
+                                {
+                                    "agency": _STR,
+                                    "objective_share": _NUM,
+                                    "shapley": _NULLABLE_NUM,
+                                }
+                            ),
+                        },
+                    },
+                    required=[
+                        "coalitions",
+                        "exhaustive",
+                        "stable",
+                        "max_excess",
+                        "coalition",
+                        "epsilon",
+                        "agencies",
+                    ],
+                ),
+                "description": "present when settings.fairness is core or the allocation "
+                "least_core: the split checked against every coalition the contract names",
+            },
         },
         required=["status"],
     ),
