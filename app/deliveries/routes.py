@@ -78,6 +78,17 @@ def _send(body: bytes, media_type: str, filename: str) -> Response:
     )
 
 
+def _export(
+    sheets: list[plan_export.Sheet], fmt: str, sheet: str, stem: str, title: str
+) -> Response:
+    """XLSX: every table, one sheet each; CSV: the table named ``sheet``."""
+    if fmt == "xlsx":
+        body = plan_export.workbook_bytes(sheets, title=title)
+        return _send(body, plan_export.XLSX_MEDIA_TYPE, f"{stem}.xlsx")
+    chosen = next(s for s in sheets if s.name == sheet)
+    return _send(plan_export.sheet_csv(chosen), "text/csv; charset=utf-8", f"{stem}-{sheet}.csv")
+
+
 RoundFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this round's")]
 SupplierFilter = Annotated[str | None, Query(description="only this supplier's")]
 
@@ -274,13 +285,7 @@ def export_supplier_records(
     sheet: ExportSheet = "suppliers",
 ) -> Response:
     sheets = record.record_sheets(record.supplier_records(session, settings))
-    if format == "xlsx":
-        body = plan_export.workbook_bytes(sheets, title="Supplier records")
-        return _send(body, plan_export.XLSX_MEDIA_TYPE, "poolbuy-supplier-records.xlsx")
-    chosen = next(s for s in sheets if s.name == sheet)
-    return _send(
-        plan_export.sheet_csv(chosen), "text/csv; charset=utf-8", f"poolbuy-supplier-{sheet}.csv"
-    )
+    return _export(sheets, format, sheet, "poolbuy-supplier-records", "Supplier records")
 
 
 @router.get(
@@ -447,8 +452,5 @@ def list_results(
 def export_results(
     session: SessionDep, user: Member, settings: SettingsDep, format: ExportFormat = "xlsx"
 ) -> Response:
-    sheet = results.result_sheet(results.results(session, settings))
-    if format == "xlsx":
-        body = plan_export.workbook_bytes([sheet], title="Round results")
-        return _send(body, plan_export.XLSX_MEDIA_TYPE, "poolbuy-results.xlsx")
-    return _send(plan_export.sheet_csv(sheet), "text/csv; charset=utf-8", "poolbuy-results.csv")
+    sheets = [results.result_sheet(results.results(session, settings))]
+    return _export(sheets, format, "results", "poolbuy-rounds", "Round results")

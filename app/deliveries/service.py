@@ -486,7 +486,8 @@ def import_receipts(
     import and a single receipt) cannot interleave on a line.
     """
     ensure_may_see(actor)
-    result = spreadsheets.parse_receipts(
+    result = spreadsheets.parse(
+        "receipts",
         upload.data,
         upload.filename,
         upload.content_type,

@@ -839,27 +839,6 @@ def parse_routes(
     )
 
 
-def parse_receipts(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Receipts against order lines (rows for ``ReceiptCreate`` with a ``line_id``)."""
-    return parse(
-        "receipts",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
-
-
 # --------------------------------------------------------------------------- templates
 
 
