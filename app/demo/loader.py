@@ -447,7 +447,12 @@ def _open_round(
             deadline=deadline,
             as_of=as_of,
             currency=document["currency"],
-            settings=RoundSettings.model_validate(document.get("settings") or {}),
+            # Fairness off in the demo round for now: its 8 agencies make 254 coalitions,
+            # minutes of solving in one process until coalition values run as jobs on
+            # the workers (issue 12, item 2). A coordinator turns it on in the settings.
+            settings=RoundSettings.model_validate(
+                {**(document.get("settings") or {}), "fairness": "none"}
+            ),
         ),
     )
     created["rounds"] += 1
