@@ -26,6 +26,7 @@ from app.needs.schemas import DUPLICATE_WINDOW_DAYS, NeedCreate
 from app.rounds.models import Round, RoundStatus
 from app.rounds.service import lock_round, transition
 from app.runs.models import Run, RunStatus
+from solver.problem import MAX_UNITS
 from tests.conftest import DatabaseFactory
 from tests.factories import (
     make_agency,
@@ -276,7 +277,7 @@ def test_every_problem_is_listed_at_once_and_nothing_is_created(
         ("500", "enter a whole number"),
         (True, "enter a whole number"),
         (None, "enter a whole number"),
-        (10**12, "must be at most 1,000,000,000"),
+        (10**12, f"must be at most {MAX_UNITS:,}"),
     ],
 )
 def test_quantity_is_a_positive_whole_number(

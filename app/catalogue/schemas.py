@@ -116,6 +116,7 @@ _MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 MONEY_LIMIT = 10 ** (18 - MONEY_SCALE)
 # A decimal string is exact, so it may not carry more places than the column keeps.
 MONEY_TEXT = rf"^[0-9]{{1,{18 - MONEY_SCALE}}}(\.[0-9]{{1,{MONEY_SCALE}}})?$"
+FEE_TEXT = rf"^0{{1,{18 - MONEY_SCALE}}}(\.[0-9]{{1,{MONEY_SCALE}}})?$"
 
 
 def _money(value: Any) -> Any:
@@ -176,7 +177,8 @@ FeeRate = Annotated[
         {
             "anyOf": [
                 {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-                {"type": "string", "pattern": MONEY_TEXT},
+                # A fraction below one, written as the column holds it.
+                {"type": "string", "pattern": FEE_TEXT},
             ]
         }
     ),

@@ -78,6 +78,19 @@ def _send(body: bytes, media_type: str, filename: str) -> Response:
     )
 
 
+def _download(description: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of an export in the OpenAPI document: XLSX (binary) or CSV (text)."""
+    return {
+        200: {
+            "description": description,
+            "content": {
+                plan_export.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    }
+
+
 def _export(
     sheets: list[plan_export.Sheet], fmt: str, sheet: str, stem: str, title: str
 ) -> Response:
@@ -273,7 +286,7 @@ def list_supplier_records(
     "/supplier-records/export",
     summary="Download the supplier records as XLSX or CSV",
     responses={
-        200: {"description": "the records (XLSX: four sheets; CSV: the sheet asked for)"},
+        **_download("the records (XLSX: four sheets; CSV: the sheet asked for)"),
         **problem_responses(401, 404, 422),
     },
 )
@@ -447,7 +460,7 @@ def list_results(
 @router.get(
     "/results/export",
     summary="Download the results as XLSX or CSV",
-    responses={200: {"description": "the results table"}, **problem_responses(401, 404, 422)},
+    responses={**_download("the results table"), **problem_responses(401, 404, 422)},
 )
 def export_results(
     session: SessionDep, user: Member, settings: SettingsDep, format: ExportFormat = "xlsx"

@@ -57,7 +57,15 @@ from app.deliveries.schemas import (
     ReceiptCreate,
     ReceiptRead,
 )
-from app.errors import Conflict, DomainError, FieldIssue, Forbidden, InvalidInput, NotFound
+from app.errors import (
+    Conflict,
+    DomainError,
+    FieldIssue,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    field_issues,
+)
 from app.exchange import ocds, spreadsheets
 from app.exchange.batch import row_path
 from app.exchange.schemas import ImportRead
@@ -295,17 +303,6 @@ def filter_state(reads: list[OrderLineRead], state: LineState | None) -> list[Or
 # ---------------------------------------------------------------------- receipts
 
 
-def _schema_issues(exc: ValidationError) -> list[FieldIssue]:
-    issues = []
-    for error in exc.errors(include_url=False):
-        path = "$" + "".join(
-            f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"] if "[" not in str(p)
-        )
-        reason = "is required" if error["type"] == "missing" else error["msg"]
-        issues.append(FieldIssue(path, reason.removeprefix("Value error, ")))
-    return issues
-
-
 def ensure_recorder(actor: User, line: OrderLine) -> None:
     """403 unless ``actor`` is the local team of the line's agency."""
     if not actor.has_role(Role.local_team) or actor.agency_id != line.agency_id:
@@ -419,7 +416,7 @@ def record_receipt(
         data: ReceiptCreate | None = ReceiptCreate.model_validate(raw)
         issues: list[FieldIssue] = []
     except ValidationError as exc:
-        data, issues = None, _schema_issues(exc)
+        data, issues = None, field_issues(exc.errors(include_url=False))
     issues += receipt_issues(line, raw, data, rules=rules, day=day)
     if issues:
         raise InvalidInput(sorted(issues, key=lambda i: i.path))

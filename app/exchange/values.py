@@ -30,13 +30,17 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from solver.problem import MAX_UNITS
+
 # What OWASP lists as the start of a formula in a spreadsheet cell.
 FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
 
 # The database's limits: INTEGER quantities, NUMERIC(18, 6) money, and the
 # catalogue's ten-year bound on lead and transit times.
 INT32_MAX = 2_147_483_647
-NEED_QUANTITY_MAX = 1_000_000_000
+# The engine's bound on any count of units (needs, receipts): one limit for
+# every way in, so a sheet cannot carry what the solver would refuse.
+NEED_QUANTITY_MAX = MAX_UNITS
 MONEY_PLACES = 6
 MONEY_MAX = Decimal(10) ** 12 - 1
 DAYS_MAX = 3650

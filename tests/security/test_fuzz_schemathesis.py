@@ -224,6 +224,7 @@ _TIERS = (
 # Rows of an uploaded file: the schema describes the file as bytes of a documented table.
 _FILE_ROW = r"(row \d+|(\$\.)?file)\b.*"
 _CRON_SEMANTICS = r"not a valid cron expression"
+_RECEIPT_COUNTS = r"would exceed the \d+ ordered plus|must be at least 1 \(a correction may set 0\)"
 _NOT_A_DUPLICATE = r"^(?!.*already (has|exists))"
 
 # Operation -> (path of the problem, its reason) pairs a positive request may meet.
@@ -263,6 +264,18 @@ BEYOND_THE_SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
         (r"\$\.timezone", _REFERENCE),
         (r"\$\.cron", _CRON_SEMANTICS),
     ),
+    # The stored line's rules (app.deliveries.service.receipt_issues): where it is
+    # delivered, when it was issued, what it has taken, whether it is closed short.
+    "POST /api/v1/order-lines/{line_id}/receipts": (
+        (r"\$\.location_id", r"order line \d+ is delivered at .*: record it there"),
+        (r"\$\.received_on", r"is in the future \(today is|is before the order was issued"),
+        (r"\$\.quantity_received", _RECEIPT_COUNTS),
+        (r"\$\.quantity_rejected", r"must not exceed quantity_received"),
+        (r"\$\.rejection_reason", r"is required when units are|must be left out when none"),
+        (r"\$\.corrects_id", r"has no receipt \d+|was corrected by receipt \d+"),
+        (r"\$", r"is closed short: it takes corrections only"),
+    ),
+    "POST /api/v1/receipts/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),
     "POST /api/v1/offers/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),
     "POST /api/v1/routes/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),
     "POST /api/v1/rounds/{round_id}/needs/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),
