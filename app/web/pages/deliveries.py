@@ -29,6 +29,7 @@ from app.errors import FieldIssue, InvalidInput, PreconditionFailed, field_issue
 from app.exchange.service import group_zone
 from app.rounds import service as rounds_service
 from app.rounds.models import RoundStatus
+from app.settings import Settings
 from app.web import charts
 from app.web.deps import (
     CheckedForm,
@@ -294,6 +295,7 @@ def propose_lead_times(
 
 def _review_context(
     session: Any,
+    settings: Settings,
     evidence: AdjustmentEvidence,
     values: dict[str, str],
     errors: dict[str, list[str]] | None = None,
@@ -310,6 +312,7 @@ def _review_context(
         "labels": REVIEW_LABELS,
         "etag": etag_for(adjustment),
         "may_review": round_.status == RoundStatus.open,
+        "zone": group_zone(settings),
     }
 
 
@@ -328,7 +331,7 @@ def lead_time_review_page(
     _specialist(user)
     evidence = _evidence(session, adjustment_id)
     values = {"decision": "", "days": "", "evidence": "", "source": learning.RECEIPTS_SOURCE}
-    context = _review_context(session, evidence, values)
+    context = _review_context(session, settings, evidence, values)
     return render(request, settings, "lead_time_review.html", context)
 
 
@@ -393,7 +396,7 @@ def review_lead_time(
             session, user, adjustment_id, data, IfMatch((text(form, "etag"),))
         )
     except InvalidInput as exc:
-        context = _review_context(session, evidence, values, field_errors(exc.errors))
+        context = _review_context(session, settings, evidence, values, field_errors(exc.errors))
         return render(request, settings, "lead_time_review.html", context, status_code=422)
     except PreconditionFailed:
         session.expire_all()
@@ -404,7 +407,7 @@ def review_lead_time(
                 "is now: decide again if you still disagree."
             ]
         }
-        context = _review_context(session, evidence, values, errors)
+        context = _review_context(session, settings, evidence, values, errors)
         return render(request, settings, "lead_time_review.html", context, status_code=412)
     how = "confirmed" if decided.status == AdjustmentStatus.confirmed else "overridden"
     return redirect(
