@@ -601,6 +601,10 @@ WEB_ROUTES: dict[str, Call] = {
     ),
     "GET /supplier-records": Call("/supplier-records", SIGNED_IN),
     "GET /results": Call("/results", SIGNED_IN),
+    # The audit log, as the API's: coordinators and admins only. What changed since one
+    # last looked: everyone signed in, each shown only what they may see.
+    "GET /audit": Call("/audit", "anonymous=303 coordinator=200 admin=200 *=403"),
+    "GET /changes": Call("/changes", SIGNED_IN),
 }
 
 
