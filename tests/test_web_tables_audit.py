@@ -237,12 +237,14 @@ def test_the_audit_log_lists_filters_and_checks_the_chain(
     assert "quantity 321" in words
     assert "UTC\u221205:00" in words  # the group's zone, Panama
 
-    needs_only = actions_of(client.get("/audit?entity_type=need").text)
+    # As the filter form sends it: "anyone" and "any" empty.
+    needs_only = actions_of(client.get("/audit?entity_type=need&actor=&action=").text)
     assert "need.create" in needs_only and "round.create" not in needs_only
     by_local = actions_of(client.get(f"/audit?actor={group.users['local_a'].id}").text)
     assert "need.create" in by_local and "round.create" not in by_local
     by_action = actions_of(client.get("/audit?action=round.create").text)
     assert set(by_action) == {"round.create"}
+    assert client.get("/audit?actor=someone").status_code == 400
     actions = actions_of(client.get("/audit?sort=when&dir=asc").text)
     assert actions.index("need.create") < actions.index("round.create")
 

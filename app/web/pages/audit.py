@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BeforeValidator
 
 from app.api.params import MAX_ID
 from app.audit import service as audit_service
@@ -45,10 +44,6 @@ CHANGES = Table({}, key=AuditEntry.id, default="when", default_dir="desc", per_p
 Filter = Annotated[str, Query(max_length=64)]
 
 
-def _blank_is_none(value: Any) -> Any:
-    return None if value == "" else value
-
-
 def _rows(listing: Any, user: User) -> list[dict[str, Any]]:
     return [
         {
@@ -73,13 +68,15 @@ def audit_page(
     settings: SettingsDep,
     entity_type: Filter = "",
     action: Filter = "",
-    actor: Annotated[int | None, BeforeValidator(_blank_is_none), Query(ge=1, le=MAX_ID)] = None,
+    # The form sends "any" as empty: a user's id or nothing.
+    actor: Annotated[str, Query(max_length=12, pattern=r"^[0-9]*$")] = "",
 ) -> Response:
     """Every entry of the log, newest first, filtered by what it is about, who and what."""
     require_roles(Role.coordinator, Role.admin)(user)
+    actor_id = int(actor) if actor else None
     view = AUDIT.read(request, settings)
     stmt = audit_service.entries_query(
-        entity_type=entity_type or None, actor_id=actor, action=action or None
+        entity_type=entity_type or None, actor_id=actor_id, action=action or None
     )
     listing = AUDIT.page(session, stmt, view, AuditEntryRead)
     return render(
@@ -94,7 +91,7 @@ def audit_page(
             "chain": audit_service.verify_chain(session),
             "entity_type": entity_type,
             "action": action,
-            "actor": actor,
+            "actor": actor_id,
             "entity_types": _distinct(session, AuditEntry.entity_type),
             "actions": _distinct(session, AuditEntry.action),
             "actors": session.execute(
