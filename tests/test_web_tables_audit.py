@@ -211,6 +211,7 @@ def test_the_audit_log_is_refused_to_other_roles(
 ) -> None:
     as_(client, group, who)
     assert client.get("/audit").status_code == 403
+    assert client.get("/audit/verify").status_code == 403
     assert 'href="/audit"' not in client.get("/rounds").text
 
 
@@ -227,9 +228,11 @@ def test_the_audit_log_lists_filters_and_checks_the_chain(
     page = client.get("/audit")
     assert page.status_code == 200
     words = text_of(page.text)
-    assert "Hash chain: intact" in words
+    assert 'href="/audit/verify"' in page.text
+    checked = text_of(client.get("/audit/verify").text)
+    assert "Hash chain: intact" in checked
     entries = session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
-    assert f"All {entries} entries were checked" in words
+    assert f"All {entries} entries were checked" in checked
     # Newest first: the round, then the need; each links to its page.
     actions = actions_of(page.text)
     assert actions.index("round.create") < actions.index("need.create")
@@ -258,7 +261,7 @@ def test_a_broken_chain_is_shown(client: TestClient, group: Group, session: Sess
     )
     session.commit()
     as_(client, group, "admin")
-    words = text_of(client.get("/audit").text)
+    words = text_of(client.get("/audit/verify").text)
     assert "Hash chain: BROKEN" in words and f"at entry {entry.seq}" in words
 
 
