@@ -327,3 +327,23 @@ def test_the_second_page_of_a_visit_lists_the_same_window(client: TestClient, gr
     page_two = client.get(link.group(1).replace("&amp;", "&"))
     assert f"need {first_id}" in text_of(page_two.text)
     assert "Nothing has changed" in text_of(client.get("/changes").text)
+
+
+def test_a_change_reads_as_words_without_bookkeeping() -> None:
+    from app.web.changes import describe
+
+    class Entry:
+        def __init__(self, before: Any, after: Any) -> None:
+            self.before, self.after = before, after
+
+    update = Entry(
+        {"quantity": 4000, "status": "draft", "version": 1, "updated_at": "x"},
+        {"quantity": 5000, "status": "submitted", "version": 2, "updated_at": "y"},
+    )
+    assert describe(update) == "quantity 4000 → 5000; status draft → submitted"
+    created = Entry(None, {"id": 3, "status": "queued", "name": "R", "problem_sha256": "ab12"})
+    assert describe(created) == "created: name R; status queued"
+    assert describe(Entry({"name": "R"}, None)) == "removed"
+    many = Entry({f"f{i}": 0 for i in range(6)}, {f"f{i}": 1 for i in range(6)})
+    assert describe(many).endswith("; and 2 more")
+    assert describe(Entry({"active": True}, {"active": False})) == "active yes → no"

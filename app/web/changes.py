@@ -109,8 +109,11 @@ def mark_seen(session: Session, user: User, entry_id: int) -> None:
 
 # ------------------------------------------------------------------ reading an entry
 
-# Bookkeeping that every row carries: not what a reader wants to know changed.
-QUIET_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "created_by_id"})
+# Bookkeeping that every row carries, and a run's documents' digests (the log's proof,
+# not words for a reader): not what a reader wants to know changed.
+QUIET_FIELDS = frozenset(
+    {"id", "version", "created_at", "updated_at", "created_by_id", "problem_sha256", "plan_sha256"}
+)
 SHOWN_FIELDS = 4
 # What a creation is told by first: the rest follow in the entry's own order.
 FIRST_FIELDS = ("name", "quantity", "item_id", "location_id", "status", "need_by", "priority")
