@@ -1194,7 +1194,7 @@ def test_only_catalogue_managers_see_and_use_the_catalogue_forms(
         labelled = set(re.findall(r'<label for="([^"]+)"', page))
         assert ids <= labelled, (kind, ids - labelled)
     assert client.get("/catalogue/offers/99999999999/edit").status_code == 404
-    assert client.get("/catalogue/items?offset=99999999999999999999").status_code == 400
+    assert client.get("/catalogue/items?page=99999999999999999999").status_code == 400
 
 
 # ------------------------------------------------------------------------- scenarios

@@ -56,3 +56,18 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditSeen(Base):
+    """How far a user has read the log on their "what changed since you last looked"
+    page (``/changes``): the id of the newest entry there when they last opened it.
+
+    A reading marker, not a change of the group's data: it is kept outside the chain
+    (recording every visit would fill the log with its readers). No row: never looked.
+    """
+
+    __tablename__ = "audit_seen"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), primary_key=True)
+    last_entry_id: Mapped[int]
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
 from app.api.bodies import FORM_MEDIA_TYPES, refuse_nul_in_fields
@@ -38,6 +39,7 @@ from app.catalogue.models import Item, Location, Supplier
 from app.db import SessionDep
 from app.errors import DomainError, FieldIssue, Unauthorized, field_issues
 from app.settings import Settings, get_settings
+from app.web import changes
 from app.web import session as web_session
 from app.web.session import WebSession
 
@@ -158,9 +160,10 @@ def name_codes(text: str, names: Mapping[str, str]) -> str:
     return pattern.sub(lambda m: known[m.group(1)], text)
 
 
-def with_query(request: Request, **changes: Any) -> str:
-    """This page's URL with some query parameters changed (None drops one): pager links."""
-    params = dict(request.query_params)
+def with_query(request: Request, _keep: Mapping[str, Any] | None = None, **changes: Any) -> str:
+    """This page's URL with some query parameters changed (None drops one): pager links.
+    ``_keep``: parameters the links carry that the request itself did not."""
+    params = {**{k: str(v) for k, v in (_keep or {}).items()}, **request.query_params}
     for key, value in changes.items():
         if value is None or value == "":
             params.pop(key, None)
@@ -199,6 +202,7 @@ def current_user(request: Request, session: SessionDep, settings: SettingsDep) -
         raise SignInRequired(_next_path(request), f"Your session ended: {exc.detail}.") from exc
     request.state.web_session = state
     request.state.user = user
+    request.state.db = session  # for the layout's count of unseen changes
     return user
 
 
@@ -234,12 +238,26 @@ def _context(request: Request, settings: Settings) -> dict[str, Any]:
         state = web_session.read_session(request, settings)
     csrf = web_session.csrf_token(state, settings) if state is not None else ""
     return {
+        "unseen": _unseen(request),
         "request": request,
         "user": getattr(request.state, "user", None),
         "csrf_token": csrf,
         "notice": web_session.pop_notice(request, settings),
         "settings": settings,
     }
+
+
+def _unseen(request: Request) -> int:
+    """The nav's count of changes the signed-in user has not seen (0 signed out)."""
+    user, db = getattr(request.state, "user", None), getattr(request.state, "db", None)
+    if user is None or db is None:
+        return 0
+    try:
+        return changes.unseen_count(db, user)
+    except SQLAlchemyError:
+        # A page showing a failed write's error: its session is unusable until rolled
+        # back, and the badge is not worth a second error.
+        return 0
 
 
 def render(

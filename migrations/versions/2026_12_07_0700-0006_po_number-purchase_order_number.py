@@ -1,7 +1,7 @@
 """An issued purchase order stores its number (``PO-<round>-<nn>``).
 
 Revision ID: 0006_po_number
-Revises: 0004_sourcing
+Revises: 0005_seen_marker
 Create Date: 2026-12-07 07:00:00+00:00
 
 Until now the number was computed on every read from the run's frozen problem (the
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_po_number"
-down_revision: str | Sequence[str] | None = "0004_sourcing"
+down_revision: str | Sequence[str] | None = "0005_seen_marker"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

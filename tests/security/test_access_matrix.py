@@ -618,6 +618,11 @@ WEB_ROUTES: dict[str, Call] = {
         form={"decision": "confirm", "evidence": "4 late deliveries", "source": "receipts"},
         etag_field="adjustment",
     ),
+    # The audit log, as the API's: coordinators and admins only. What changed since one
+    # last looked: everyone signed in, each shown only what they may see.
+    "GET /audit": Call("/audit", "anonymous=303 coordinator=200 admin=200 *=403"),
+    "GET /audit/verify": Call("/audit/verify", "anonymous=303 coordinator=200 admin=200 *=403"),
+    "GET /changes": Call("/changes", SIGNED_IN),
 }
 
 

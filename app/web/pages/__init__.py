@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.web.pages import (
+    audit,
     auth,
     catalogue,
     catalogue_forms,
@@ -24,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     scenarios.router,
     deliveries.router,
     files.router,
+    audit.router,
 ]

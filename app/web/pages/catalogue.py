@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api import PageParams, paginate
 from app.auth.deps import require_roles
 from app.auth.models import Role
 from app.catalogue import service as catalogue_service
+from app.catalogue.models import Item, Location, Offer, Route, Supplier
 from app.catalogue.schemas import ItemRead, LocationRead, OfferRead, RouteRead, SupplierRead
 from app.db import SessionDep
 from app.errors import InvalidInput
@@ -20,7 +20,6 @@ from app.exchange import service as exchange_service
 from app.rounds.schemas import RoundCreate
 from app.web.deps import (
     CheckedForm,
-    Offset,
     SettingsDep,
     WebRoute,
     WebUser,
@@ -29,6 +28,7 @@ from app.web.deps import (
     render,
 )
 from app.web.pages.needs import upload_of
+from app.web.tables import Table, name_of
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -39,8 +39,85 @@ CATALOGUE_CURRENCY: str = RoundCreate.model_fields["currency"].default
 Text = Annotated[str, Query(max_length=100)]
 
 
-def _params(offset: int) -> PageParams:
-    return PageParams(limit=PAGE_SIZE, offset=offset)
+ACTIVE = {"active": "in use"}
+ITEMS = Table(
+    {
+        "id": Item.id,
+        "name": Item.name,
+        "unit": Item.unit,
+        "category": Item.category,
+        "unspsc": Item.unspsc_code,
+        "active": Item.active,
+    },
+    key=Item.id,
+    default="id",
+    per_page=PAGE_SIZE,
+    labels={"id": "code", "unspsc": "UNSPSC code", **ACTIVE},
+)
+LOCATIONS = Table(
+    {
+        "id": Location.id,
+        "name": Location.name,
+        "region": Location.region,
+        "active": Location.active,
+    },
+    key=Location.id,
+    default="id",
+    per_page=PAGE_SIZE,
+    labels={"id": "code", **ACTIVE},
+)
+SUPPLIERS = Table(
+    {
+        "id": Supplier.id,
+        "name": Supplier.name,
+        "country": Supplier.country,
+        "contact": Supplier.contact_email,
+        "active": Supplier.active,
+    },
+    key=Supplier.id,
+    default="id",
+    per_page=PAGE_SIZE,
+    labels={"id": "code", **ACTIVE},
+)
+OFFERS = Table(
+    {
+        "id": Offer.id,
+        "supplier": name_of(Supplier, Offer.supplier_id),
+        "item": name_of(Item, Offer.item_id),
+        "capacity": Offer.capacity,
+        "min_order": Offer.min_order_quantity,
+        "lead_days": Offer.lead_time_days,
+        "valid_from": Offer.valid_from,
+    },
+    key=Offer.id,
+    default="id",
+    per_page=PAGE_SIZE,
+    labels={
+        "id": "number",
+        "min_order": "minimum order",
+        "lead_days": "lead days",
+        "valid_from": "valid from",
+    },
+)
+ROUTES = Table(
+    {
+        "id": Route.id,
+        "supplier": name_of(Supplier, Route.supplier_id),
+        "location": name_of(Location, Route.location_id),
+        "fixed_cost": Route.fixed_cost,
+        "unit_cost": Route.unit_cost,
+        "transit_days": Route.transit_days,
+    },
+    key=Route.id,
+    default="id",
+    per_page=PAGE_SIZE,
+    labels={
+        "id": "number",
+        "fixed_cost": "fixed cost",
+        "unit_cost": "cost per unit",
+        "transit_days": "transit days",
+    },
+)
 
 
 def _may_manage(user: Any) -> bool:
@@ -60,8 +137,8 @@ def items_page(
     settings: SettingsDep,
     q: Text = "",
     category: Text = "",
-    offset: Offset = 0,
 ) -> Response:
+    view = ITEMS.read(request, settings)
     search = q.strip()
     digits = search.isdigit()
     stmt = catalogue_service.items_query(
@@ -75,7 +152,8 @@ def items_page(
         settings,
         "catalogue_items.html",
         {
-            "page": paginate(session, stmt, _params(offset), ItemRead),
+            "page": ITEMS.page(session, stmt, view, ItemRead),
+            "view": view,
             "q": search,
             "category": category,
             "categories": categories,
@@ -94,15 +172,17 @@ def _named_list(
     stmt: Any,
     schema: Any,
     q: str,
-    offset: int,
 ) -> Response:
     """Suppliers and locations: one page of the rows a name search finds."""
+    table = SUPPLIERS if tab == "suppliers" else LOCATIONS
+    view = table.read(request, settings)
     return render(
         request,
         settings,
         f"catalogue_{tab}.html",
         {
-            "page": paginate(session, stmt, _params(offset), schema),
+            "page": table.page(session, stmt, view, schema),
+            "view": view,
             "q": q,
             "may_manage": _may_manage(user),
             "tab": tab,
@@ -117,10 +197,9 @@ def suppliers_page(
     user: WebUser,
     settings: SettingsDep,
     q: Text = "",
-    offset: Offset = 0,
 ) -> Response:
     stmt = catalogue_service.suppliers_query(q=q.strip() or None)
-    return _named_list(request, session, user, settings, "suppliers", stmt, SupplierRead, q, offset)
+    return _named_list(request, session, user, settings, "suppliers", stmt, SupplierRead, q)
 
 
 @router.get("/catalogue/locations")
@@ -130,10 +209,9 @@ def locations_page(
     user: WebUser,
     settings: SettingsDep,
     q: Text = "",
-    offset: Offset = 0,
 ) -> Response:
     stmt = catalogue_service.locations_query(q=q.strip() or None)
-    return _named_list(request, session, user, settings, "locations", stmt, LocationRead, q, offset)
+    return _named_list(request, session, user, settings, "locations", stmt, LocationRead, q)
 
 
 @router.get("/catalogue/offers")
@@ -144,18 +222,19 @@ def offers_page(
     settings: SettingsDep,
     item_id: Text = "",
     supplier_id: Text = "",
-    offset: Offset = 0,
 ) -> Response:
+    view = OFFERS.read(request, settings)
     stmt = catalogue_service.offers_query(
         item_id=item_id.strip() or None, supplier_id=supplier_id.strip() or None
     )
-    page = paginate(session, stmt, _params(offset), OfferRead)
+    page = OFFERS.page(session, stmt, view, OfferRead)
     return render(
         request,
         settings,
         "catalogue_offers.html",
         {
             "page": page,
+            "view": view,
             "currency": CATALOGUE_CURRENCY,
             **names_context(
                 session, [o.item_id for o in page.items], [], [o.supplier_id for o in page.items]
@@ -181,18 +260,19 @@ def routes_page(
     settings: SettingsDep,
     supplier_id: Text = "",
     location_id: Text = "",
-    offset: Offset = 0,
 ) -> Response:
+    view = ROUTES.read(request, settings)
     stmt = catalogue_service.routes_query(
         supplier_id=supplier_id.strip() or None, location_id=location_id.strip() or None
     )
-    page = paginate(session, stmt, _params(offset), RouteRead)
+    page = ROUTES.page(session, stmt, view, RouteRead)
     return render(
         request,
         settings,
         "catalogue_routes.html",
         {
             "page": page,
+            "view": view,
             "currency": CATALOGUE_CURRENCY,
             **names_context(
                 session,

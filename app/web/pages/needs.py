@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BeforeValidator, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from app.api import IfMatch, PageParams, etag_for, paginate
+from app.api import IfMatch, etag_for
 from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
@@ -34,7 +34,6 @@ from app.rounds.models import Round, RoundStatus
 from app.settings import Settings
 from app.web.deps import (
     CheckedForm,
-    Offset,
     SettingsDep,
     WebRoute,
     WebUser,
@@ -44,11 +43,29 @@ from app.web.deps import (
     render,
     text,
 )
+from app.web.tables import Table, name_of, ranked
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 NEED_FIELDS = ("item_id", "location_id", "quantity", "need_by", "priority", "justification")
 PICKER_LIMIT = 300
+REVIEWS = Table(
+    {
+        "id": Need.id,
+        "agency": Need.agency_id,
+        "item": name_of(Item, Need.item_id),
+        "location": name_of(Location, Need.location_id),
+        "quantity": Need.quantity,
+        "asked": ranked(Need.priority, list(Priority)),
+        "in_force": ranked(
+            sa.func.coalesce(Need.confirmed_priority, Need.priority), list(Priority)
+        ),
+    },
+    key=Need.id,
+    default="id",
+    per_page=50,
+    labels={"id": "number", "asked": "priority asked", "in_force": "priority in force"},
+)
 
 
 # ----------------------------------------------------------------- the item picker
@@ -364,10 +381,10 @@ def reviews_page(
     review: Annotated[
         Literal["to_review", "reviewed"] | None, BeforeValidator(_blank_is_none), Query()
     ] = None,
-    offset: Offset = 0,
 ) -> Response:
     """The round's submitted needs for a specialist's priority review: what is left to
     review (``review=to_review``) or was reviewed, and by whom."""
+    view = REVIEWS.read(request, settings)
     round_ = rounds_service.get(session, round_id)
     reviewed = None if review is None else review == "reviewed"
 
@@ -380,7 +397,7 @@ def reviews_page(
             reviewed=reviewed,
         )
 
-    page = paginate(session, submitted(reviewed), PageParams(limit=50, offset=offset), NeedRead)
+    page = REVIEWS.page(session, submitted(reviewed), view, NeedRead)
     left = session.scalar(sa.select(sa.func.count()).select_from(submitted(False).subquery()))
     return render(
         request,
@@ -392,6 +409,7 @@ def reviews_page(
             ),
             "round": round_,
             "page": page,
+            "view": view,
             "review": review,
             "left_to_review": int(left or 0),
             "latest": needs_service.latest_reviews(session, [n.id for n in page.items]),

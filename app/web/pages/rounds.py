@@ -9,16 +9,16 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
-from app.api import PageParams, paginate
 from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
+from app.catalogue.models import Item, Location
 from app.db import SessionDep
 from app.errors import NotFound, field_issues
 from app.exchange.service import group_zone
 from app.jobs.deps import JobBackendDep
 from app.needs import service as needs_service
-from app.needs.models import Need, NeedStatus
+from app.needs.models import Need, NeedStatus, Priority
 from app.needs.schemas import NeedRead
 from app.rounds import flows
 from app.rounds import service as rounds_service
@@ -30,7 +30,6 @@ from app.scenarios import service as scenarios_service
 from app.settings import Settings
 from app.web.deps import (
     CheckedForm,
-    Offset,
     SettingsDep,
     WebRoute,
     WebUser,
@@ -40,6 +39,7 @@ from app.web.deps import (
     render,
     text,
 )
+from app.web.tables import Table, View, name_of, ranked
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -47,8 +47,36 @@ PAGE_SIZE = 25
 RE_RUNNABLE = frozenset({RoundStatus.closed, RoundStatus.optimised, RoundStatus.rejected})
 
 
-def _page(settings: Settings, offset: int, size: int = PAGE_SIZE) -> PageParams:
-    return PageParams(limit=min(size, settings.max_page_size), offset=max(offset, 0))
+ROUNDS = Table(
+    {
+        "name": Round.name,
+        "status": Round.status,
+        "deadline": Round.deadline,
+        "currency": Round.currency,
+    },
+    key=Round.id,
+    default="id",
+    default_dir="desc",  # newest first: the round people work in is usually the latest
+    per_page=PAGE_SIZE,
+    labels={"id": "newest", "name": "round", "deadline": "deadline"},
+)
+# A local team's needs on its round's page.
+OWN_NEEDS = Table(
+    {
+        "item": name_of(Item, Need.item_id),
+        "location": name_of(Location, Need.location_id),
+        "quantity": Need.quantity,
+        "need_by": Need.need_by,
+        "priority": ranked(
+            sa.func.coalesce(Need.confirmed_priority, Need.priority), list(Priority)
+        ),
+        "status": Need.status,
+    },
+    key=Need.id,
+    default="id",
+    per_page=100,
+    labels={"id": "number", "need_by": "need by"},
+)
 
 
 def is_round_manager(user: User) -> bool:
@@ -62,17 +90,16 @@ def rounds_page(
     user: WebUser,
     settings: SettingsDep,
     status: Annotated[RoundStatus | None, Query()] = None,
-    offset: Offset = 0,
 ) -> Response:
-    page = paginate(
-        session, rounds_service.rounds_query(status), _page(settings, offset), RoundRead
-    )
+    view = ROUNDS.read(request, settings)
+    page = ROUNDS.page(session, rounds_service.rounds_query(status), view, RoundRead)
     return render(
         request,
         settings,
         "rounds.html",
         {
             "page": page,
+            "view": view,
             "status": status,
             "statuses": list(RoundStatus),
             "zone": group_zone(settings),
@@ -107,13 +134,15 @@ def open_round(
         data = RoundCreate.model_validate(raw)
     except ValidationError as exc:
         issues = field_issues(exc.errors(include_url=False))
-        page = paginate(session, rounds_service.rounds_query(), _page(settings, 0), RoundRead)
+        view = ROUNDS.read(request, settings)
+        page = ROUNDS.page(session, rounds_service.rounds_query(), view, RoundRead)
         return render(
             request,
             settings,
             "rounds.html",
             {
                 "page": page,
+                "view": view,
                 "status": None,
                 "statuses": list(RoundStatus),
                 "zone": group_zone(settings),
@@ -138,13 +167,15 @@ def _agency_totals(session: Any, user: User, round_id: int) -> list[dict[str, An
 
 
 def round_context(
-    session: Any, user: User, round_: Round, settings: Settings, offset: int = 0
+    session: Any, user: User, round_: Round, settings: Settings, view: View | None = None
 ) -> dict[str, Any]:
     """What the round page shows this user: their own needs, the totals, the runs."""
     context: dict[str, Any] = {"round": round_, "zone": group_zone(settings)}
     if user.has_role(Role.local_team) and user.agency_id is not None:
+        view = view or View("id", "asc", 1, OWN_NEEDS.per_page)
         stmt = needs_service.needs_query(user, round_id=round_.id, agency_id=user.agency_id)
-        page = paginate(session, stmt, _page(settings, offset, 100), NeedRead)
+        page = OWN_NEEDS.page(session, stmt, view, NeedRead)
+        context["own_view"] = view
         needs_service.fill_duplicates(session, page.items)
         context["own_needs"] = page
         context["own_etags"] = _etags(session, [n.id for n in page.items])
@@ -218,11 +249,11 @@ def round_page(
     session: SessionDep,
     user: WebUser,
     settings: SettingsDep,
-    offset: Offset = 0,
 ) -> Response:
+    view = OWN_NEEDS.read(request, settings)
     round_ = rounds_service.get(session, round_id)
     return render(
-        request, settings, "round.html", round_context(session, user, round_, settings, offset)
+        request, settings, "round.html", round_context(session, user, round_, settings, view)
     )
 
 
