@@ -160,7 +160,7 @@ def test_the_migration_backfills_the_numbers_of_orders_issued_before(
     upgrade_database(url)
     with engine.connect() as conn:
         backfilled = dict(
-            conn.execute(sa.text("SELECT id, number FROM purchase_order")).tuples().all()
+            conn.execute(sa.text("SELECT id, number FROM purchase_order")).all()
         )
     assert backfilled == expected
     assert all(re.fullmatch(r"PO-\d+-\d\d", n) for n in backfilled.values())

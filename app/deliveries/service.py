@@ -172,15 +172,12 @@ def issue_orders(
 
 def issued_numbers(session: Session, run_id: int) -> dict[str, str]:
     """Supplier -> the number its order of the run was issued under (none before)."""
-    return dict(
-        session.execute(
-            sa.select(PurchaseOrder.supplier_id, PurchaseOrder.number).where(
-                PurchaseOrder.run_id == run_id
-            )
+    rows = session.execute(
+        sa.select(PurchaseOrder.supplier_id, PurchaseOrder.number).where(
+            PurchaseOrder.run_id == run_id
         )
-        .tuples()
-        .all()
     )
+    return {supplier: number for supplier, number in rows}
 
 
 def numbered_orders(
