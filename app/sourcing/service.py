@@ -26,13 +26,9 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record
 from app.auth.models import Agency, Role, User
+from app.catalogue.common import audit_snapshot, flush_or_conflict, reference_issues
 from app.catalogue.models import Item, Location, Offer, Supplier
-from app.catalogue.service import (
-    audit_snapshot,
-    flush_or_conflict,
-    reference_issues,
-    require_may_manage_offer,
-)
+from app.catalogue.offers import require_may_manage_offer
 from app.db import touch, utcnow
 from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from app.rounds.models import Round
