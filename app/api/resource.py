@@ -1,0 +1,180 @@
+"""The create/read/update/delete routes of one resource, written once.
+
+Most resources answer the same four ways: a create POST that replays an
+Idempotency-Key and answers 201 with ETag and Location, a GET with the ETag, a
+PATCH that needs If-Match and answers with the new ETag, a DELETE that needs
+If-Match and answers 204. Each route still makes one service call::
+
+    add_create(router, "/items", name="create_item", summary="Add an item",
+               model=ItemRead, responses=_CREATE, user=CatalogueManager, body=ItemCreate,
+               create=service.create_item, url=service.item_url, doc="Add an item ...")
+
+What differs between resources (who may write, which dependency loads the row,
+the body) is given as the annotations FastAPI reads, so the OpenAPI document reads
+as if each route were written out: the same operation id (``name``), summary,
+description (``doc``), parameters and responses. List routes have their own filters
+and stay written out in each router.
+"""
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import IdempotencyDep
+from app.api.etags import IfMatchDep, set_etag
+from app.db import SessionDep
+
+
+def _annotate[F: Callable[..., Any]](endpoint: F, **annotations: Any) -> F:
+    """Give ``endpoint``'s parameters the dependencies FastAPI should resolve."""
+    endpoint.__annotations__.update(annotations)
+    return endpoint
+
+
+def _describe(doc: str | None) -> dict[str, Any]:
+    return {"description": inspect.cleandoc(doc)} if doc else {}
+
+
+def add_create(
+    router: APIRouter,
+    path: str,
+    *,
+    name: str,
+    summary: str,
+    model: type[Any],
+    responses: dict[int | str, Any],
+    user: Any,
+    body: Any,
+    create: Callable[..., Any],
+    url: Callable[[Any], str],
+    doc: str | None = None,
+    openapi_extra: dict[str, Any] | None = None,
+) -> None:
+    """POST ``path``: ``create(session, user, body, idem)``, 201 with ETag and Location."""
+
+    def endpoint(
+        user: Any, idem: IdempotencyDep, body: Any, session: SessionDep, response: Response
+    ) -> Any:
+        if (replay := idem.replay()) is not None:
+            return replay
+        row = create(session, user, body, idem)
+        set_etag(response, row)
+        response.headers["Location"] = url(row)
+        return row
+
+    router.add_api_route(
+        path,
+        _annotate(endpoint, user=user, body=body),
+        methods=["POST"],
+        name=name,
+        summary=summary,
+        status_code=status.HTTP_201_CREATED,
+        response_model=model,
+        responses=responses,
+        openapi_extra=openapi_extra,
+        **_describe(doc),
+    )
+
+
+def add_read(
+    router: APIRouter,
+    path: str,
+    *,
+    name: str,
+    summary: str,
+    model: type[Any],
+    responses: dict[int | str, Any],
+    user: Any,
+    row: Any,
+    doc: str | None = None,
+) -> None:
+    """GET ``path``: the row ``row`` loads (or its 404), with its ETag."""
+
+    def endpoint(row: Any, user: Any, response: Response) -> Any:
+        set_etag(response, row)
+        return row
+
+    router.add_api_route(
+        path,
+        _annotate(endpoint, row=row, user=user),
+        methods=["GET"],
+        name=name,
+        summary=summary,
+        response_model=model,
+        responses=responses,
+        **_describe(doc),
+    )
+
+
+def add_update(
+    router: APIRouter,
+    path: str,
+    *,
+    name: str,
+    summary: str,
+    model: type[Any],
+    responses: dict[int | str, Any],
+    user: Any,
+    row: Any,
+    body: Any,
+    update: Callable[..., Any],
+    doc: str | None = None,
+    openapi_extra: dict[str, Any] | None = None,
+) -> None:
+    """PATCH ``path``: ``update(session, user, row, body, if_match)``, with the new ETag."""
+
+    def endpoint(
+        user: Any,
+        row: Any,
+        if_match: IfMatchDep,
+        body: Any,
+        session: SessionDep,
+        response: Response,
+    ) -> Any:
+        row = update(session, user, row, body, if_match)
+        set_etag(response, row)
+        return row
+
+    router.add_api_route(
+        path,
+        _annotate(endpoint, user=user, row=row, body=body),
+        methods=["PATCH"],
+        name=name,
+        summary=summary,
+        response_model=model,
+        responses=responses,
+        openapi_extra=openapi_extra,
+        **_describe(doc),
+    )
+
+
+def add_delete(
+    router: APIRouter,
+    path: str,
+    *,
+    name: str,
+    summary: str,
+    responses: dict[int | str, Any],
+    user: Any,
+    row: Any,
+    delete: Callable[..., None],
+    doc: str | None = None,
+) -> None:
+    """DELETE ``path``: ``delete(session, user, row, if_match)``, 204."""
+
+    def endpoint(user: Any, row: Any, if_match: IfMatchDep, session: SessionDep) -> Response:
+        delete(session, user, row, if_match)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    router.add_api_route(
+        path,
+        _annotate(endpoint, user=user, row=row),
+        methods=["DELETE"],
+        name=name,
+        summary=summary,
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=responses,
+        **_describe(doc),
+    )
