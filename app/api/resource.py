@@ -33,8 +33,19 @@ def _annotate[F: Callable[..., Any]](endpoint: F, **annotations: Any) -> F:
     return endpoint
 
 
-def _describe(doc: str | None) -> dict[str, Any]:
-    return {"description": inspect.cleandoc(doc)} if doc else {}
+def _register(
+    router: APIRouter,
+    path: str,
+    method: str,
+    endpoint: Callable[..., Any],
+    doc: str | None,
+    **options: Any,
+) -> None:
+    """Add ``endpoint`` as ``router`` would from a decorator over a function with ``doc``
+    as its docstring (the description; none without it)."""
+    if doc:
+        options["description"] = inspect.cleandoc(doc)
+    router.add_api_route(path, endpoint, methods=[method], **options)
 
 
 def add_create(
@@ -64,17 +75,18 @@ def add_create(
         response.headers["Location"] = url(row)
         return row
 
-    router.add_api_route(
+    _register(
+        router,
         path,
+        "POST",
         _annotate(endpoint, user=user, body=body),
-        methods=["POST"],
+        doc,
         name=name,
         summary=summary,
         status_code=status.HTTP_201_CREATED,
         response_model=model,
         responses=responses,
         openapi_extra=openapi_extra,
-        **_describe(doc),
     )
 
 
@@ -96,15 +108,16 @@ def add_read(
         set_etag(response, row)
         return row
 
-    router.add_api_route(
+    _register(
+        router,
         path,
+        "GET",
         _annotate(endpoint, row=row, user=user),
-        methods=["GET"],
+        doc,
         name=name,
         summary=summary,
         response_model=model,
         responses=responses,
-        **_describe(doc),
     )
 
 
@@ -137,16 +150,17 @@ def add_update(
         set_etag(response, row)
         return row
 
-    router.add_api_route(
+    _register(
+        router,
         path,
+        "PATCH",
         _annotate(endpoint, user=user, row=row, body=body),
-        methods=["PATCH"],
+        doc,
         name=name,
         summary=summary,
         response_model=model,
         responses=responses,
         openapi_extra=openapi_extra,
-        **_describe(doc),
     )
 
 
@@ -168,13 +182,14 @@ def add_delete(
         delete(session, user, row, if_match)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    router.add_api_route(
+    _register(
+        router,
         path,
+        "DELETE",
         _annotate(endpoint, user=user, row=row),
-        methods=["DELETE"],
+        doc,
         name=name,
         summary=summary,
         status_code=status.HTTP_204_NO_CONTENT,
         responses=responses,
-        **_describe(doc),
     )

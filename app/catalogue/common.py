@@ -4,12 +4,12 @@ Every entity module (``items``, ``locations``, ``suppliers``, ``offers``,
 ``delivery_routes``) writes in two steps: a core that checks, adds or changes, flushes
 and records the audit entry without committing (a spreadsheet import calls it for
 many rows, then commits once), and the public create/update that is the core, the
-stored idempotent response and one commit (``commit_created``, ``commit_changed``).
+stored idempotent response and one commit (``commit_created``, ``update_checked``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,19 @@ def contains(q: str, *columns: QueryableAttribute[str]) -> sa.ColumnElement[bool
     """
     needle = q.strip().lower()
     return sa.or_(*(sa.func.lower(c).contains(needle, autoescape=True) for c in columns))
+
+
+def by_id_where[R](model: type[R], **equal: Any) -> sa.Select[R]:
+    """Rows of ``model`` by id where each column named equals its value; a None value
+    filters nothing, True and False compare with IS."""
+    stmt = sa.select(model).order_by(model.id)  # type: ignore[attr-defined]
+    for name, value in equal.items():
+        column = getattr(model, name)
+        if isinstance(value, bool):
+            stmt = stmt.where(column.is_(value))
+        elif value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 def money_text(value: Decimal) -> str:
@@ -160,10 +173,20 @@ def change_row(
     return True
 
 
-def commit_changed(session: Session, changed: bool) -> None:
-    """The public update's end: one commit, when the core changed anything."""
-    if changed:
+def update_checked[R](
+    session: Session,
+    actor: User | None,
+    row: R,
+    data: BaseModel,
+    if_match: IfMatch,
+    change: Callable[[Session, User | None, R, dict[str, Any]], bool],
+) -> R:
+    """The public update: If-Match checked, the core ``change`` run on the fields sent,
+    one commit when it changed anything."""
+    if_match.check(row)
+    if change(session, actor, row, data.model_dump(exclude_unset=True)):
         session.commit()
+    return row
 
 
 def delete_row(

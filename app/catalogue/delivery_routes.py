@@ -10,17 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record
 from app.auth.models import User
-from app.catalogue.common import (
-    API_PREFIX,
-    audit_snapshot,
-    change_row,
-    commit_changed,
-    commit_created,
-    delete_row,
-    flush_or_conflict,
-    get_or_404,
-    reference_issues,
-)
+from app.catalogue import common
 from app.catalogue.models import Location, Route, Supplier
 from app.catalogue.schemas import RouteCreate, RouteRead, RouteUpdate
 from app.errors import Conflict, FieldIssue, InvalidInput
@@ -31,29 +21,28 @@ if TYPE_CHECKING:
 
 
 def route_url(route: Route | int) -> str:
-    return f"{API_PREFIX}/routes/{route if isinstance(route, int) else route.id}"
+    return f"{common.API_PREFIX}/routes/{route if isinstance(route, int) else route.id}"
 
 
 def get_route(session: Session, route_id: int) -> Route:
-    return get_or_404(session, Route, route_id)
+    return common.get_or_404(session, Route, route_id)
 
 
 def routes_query(
     *, supplier_id: str | None = None, location_id: str | None = None
 ) -> sa.Select[Route]:
-    stmt = sa.select(Route).order_by(Route.id)
-    if supplier_id is not None:
-        stmt = stmt.where(Route.supplier_id == supplier_id)
-    if location_id is not None:
-        stmt = stmt.where(Route.location_id == location_id)
-    return stmt
+    return common.by_id_where(Route, supplier_id=supplier_id, location_id=location_id)
 
 
 def route_issues(session: Session, data: Mapping[str, Any]) -> list[FieldIssue]:
     """References of a new route; tolerant of a body the schema refused."""
     return [
-        *reference_issues(session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier"),
-        *reference_issues(session, Location, data.get("location_id"), "$.location_id", "location"),
+        *common.reference_issues(
+            session, Supplier, data.get("supplier_id"), "$.supplier_id", "supplier"
+        ),
+        *common.reference_issues(
+            session, Location, data.get("location_id"), "$.location_id", "location"
+        ),
     ]
 
 
@@ -72,9 +61,11 @@ def add_routes(session: Session, actor: User | None, routes: Sequence[RouteCreat
     no commit. One request's create and a spreadsheet import both call it."""
     rows = [Route(**data.model_dump()) for data in routes]
     session.add_all(rows)
-    flush_or_conflict(session, "a route between the same places was just made")
+    common.flush_or_conflict(session, "a route between the same places was just made")
     for route in rows:
-        record(session, actor, "route.create", "route", route.id, None, audit_snapshot(route))
+        record(
+            session, actor, "route.create", "route", route.id, None, common.audit_snapshot(route)
+        )
     return rows
 
 
@@ -91,20 +82,17 @@ def create_route(
             f"({route_url(existing)}); update that one"
         )
     (route,) = add_routes(session, actor, [data])
-    commit_created(session, idem, RouteRead, route, route_url(route))
+    common.commit_created(session, idem, RouteRead, route, route_url(route))
     return route
 
 
 def update_route(
     session: Session, actor: User | None, route: Route, data: RouteUpdate, if_match: IfMatch
 ) -> Route:
-    if_match.check(route)
-    changed = change_row(session, actor, route, data.model_dump(exclude_unset=True))
-    commit_changed(session, changed)
-    return route
+    return common.update_checked(session, actor, route, data, if_match, common.change_row)
 
 
 def delete_route(session: Session, actor: User | None, route: Route, if_match: IfMatch) -> None:
     if_match.check(route)
-    before = audit_snapshot(route)
-    delete_row(session, actor, route, before, f"route {route.id} is in use")
+    before = common.audit_snapshot(route)
+    common.delete_row(session, actor, route, before, f"route {route.id} is in use")

@@ -8,17 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.catalogue.common import (
-    API_PREFIX,
-    add_keyed_row,
-    change_row,
-    commit_changed,
-    commit_created,
-    contains,
-    delete_unused,
-    get_or_404,
-    uses_text,
-)
+from app.catalogue import common
 from app.catalogue.models import Item
 from app.catalogue.schemas import ItemCreate, ItemRead, ItemUpdate
 from app.db import references_to
@@ -30,11 +20,11 @@ if TYPE_CHECKING:
 
 
 def item_url(item: Item) -> str:
-    return f"{API_PREFIX}/items/{item.id}"
+    return f"{common.API_PREFIX}/items/{item.id}"
 
 
 def get_item(session: Session, item_id: str) -> Item:
-    return get_or_404(session, Item, item_id)
+    return common.get_or_404(session, Item, item_id)
 
 
 def items_query(
@@ -46,26 +36,22 @@ def items_query(
 ) -> sa.Select[Item]:
     """Items by id. ``unspsc`` is a prefix of digits; a full code ending in 00 pairs
     (a segment, family or class code) matches every item under it."""
-    stmt = sa.select(Item).order_by(Item.id)
-    if category is not None:
-        stmt = stmt.where(Item.category == category)
+    stmt = common.by_id_where(Item, category=category, active=active)
     if q:
-        stmt = stmt.where(contains(q, Item.id, Item.name))
+        stmt = stmt.where(common.contains(q, Item.id, Item.name))
     if unspsc:
         prefix = unspsc
         if len(prefix) == 8:
             while prefix.endswith("00") and len(prefix) > 2:
                 prefix = prefix[:-2]
         stmt = stmt.where(Item.unspsc_code.startswith(prefix, autoescape=True))
-    if active is not None:
-        stmt = stmt.where(Item.active.is_(active))
     return stmt
 
 
 def add_item(session: Session, actor: User | None, data: ItemCreate) -> Item:
     """Core of creating an item: 409 if the id is taken, added, flushed, audited; no commit."""
     item = Item(**data.model_dump(), active=True)
-    add_keyed_row(session, actor, item)
+    common.add_keyed_row(session, actor, item)
     return item
 
 
@@ -73,7 +59,7 @@ def create_item(
     session: Session, actor: User | None, data: ItemCreate, idem: Idempotency | None = None
 ) -> Item:
     item = add_item(session, actor, data)
-    commit_created(session, idem, ItemRead, item, item_url(item))
+    common.commit_created(session, idem, ItemRead, item, item_url(item))
     return item
 
 
@@ -86,20 +72,17 @@ def change_item(session: Session, actor: User | None, item: Item, changes: dict[
             # Existing quantities were counted in the old unit; changing it would
             # silently change what every one of them means.
             raise Conflict(
-                f"{uses_text(uses)} count item {item.id} in {item.unit!r}; "
+                f"{common.uses_text(uses)} count item {item.id} in {item.unit!r}; "
                 "create a new item for the new unit and retire this one"
             )
-    return change_row(session, actor, item, changes)
+    return common.change_row(session, actor, item, changes)
 
 
 def update_item(
     session: Session, actor: User | None, item: Item, data: ItemUpdate, if_match: IfMatch
 ) -> Item:
-    if_match.check(item)
-    changed = change_item(session, actor, item, data.model_dump(exclude_unset=True))
-    commit_changed(session, changed)
-    return item
+    return common.update_checked(session, actor, item, data, if_match, change_item)
 
 
 def delete_item(session: Session, actor: User | None, item: Item, if_match: IfMatch) -> None:
-    delete_unused(session, actor, item, if_match)
+    common.delete_unused(session, actor, item, if_match)

@@ -8,16 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.catalogue.common import (
-    API_PREFIX,
-    add_keyed_row,
-    change_row,
-    commit_changed,
-    commit_created,
-    contains,
-    delete_unused,
-    get_or_404,
-)
+from app.catalogue import common
 from app.catalogue.models import Location
 from app.catalogue.schemas import LocationCreate, LocationRead, LocationUpdate
 from app.errors import FieldIssue, InvalidInput
@@ -28,31 +19,25 @@ if TYPE_CHECKING:
 
 
 def location_url(location: Location) -> str:
-    return f"{API_PREFIX}/locations/{location.id}"
+    return f"{common.API_PREFIX}/locations/{location.id}"
 
 
 def get_location(session: Session, location_id: str) -> Location:
-    return get_or_404(session, Location, location_id)
+    return common.get_or_404(session, Location, location_id)
 
 
 def locations_query(
     *, region: str | None = None, q: str | None = None, active: bool | None = None
 ) -> sa.Select[Location]:
-    stmt = sa.select(Location).order_by(Location.id)
-    if region is not None:
-        stmt = stmt.where(Location.region == region)
-    if q:
-        stmt = stmt.where(contains(q, Location.id, Location.name))
-    if active is not None:
-        stmt = stmt.where(Location.active.is_(active))
-    return stmt
+    stmt = common.by_id_where(Location, region=region, active=active)
+    return stmt.where(common.contains(q, Location.id, Location.name)) if q else stmt
 
 
 def add_location(session: Session, actor: User | None, data: LocationCreate) -> Location:
     """Core of creating a location: 409 if the id is taken, added, flushed, audited;
     no commit."""
     location = Location(**data.model_dump(), active=True)
-    add_keyed_row(session, actor, location)
+    common.add_keyed_row(session, actor, location)
     return location
 
 
@@ -60,7 +45,7 @@ def create_location(
     session: Session, actor: User | None, data: LocationCreate, idem: Idempotency | None = None
 ) -> Location:
     location = add_location(session, actor, data)
-    commit_created(session, idem, LocationRead, location, location_url(location))
+    common.commit_created(session, idem, LocationRead, location, location_url(location))
     return location
 
 
@@ -74,7 +59,7 @@ def change_location(
     if (latitude is None) != (longitude is None):
         path = "$.latitude" if "latitude" in changes else "$.longitude"
         raise InvalidInput([FieldIssue(path, "give latitude and longitude together, or neither")])
-    return change_row(session, actor, location, changes)
+    return common.change_row(session, actor, location, changes)
 
 
 def update_location(
@@ -84,13 +69,10 @@ def update_location(
     data: LocationUpdate,
     if_match: IfMatch,
 ) -> Location:
-    if_match.check(location)
-    changed = change_location(session, actor, location, data.model_dump(exclude_unset=True))
-    commit_changed(session, changed)
-    return location
+    return common.update_checked(session, actor, location, data, if_match, change_location)
 
 
 def delete_location(
     session: Session, actor: User | None, location: Location, if_match: IfMatch
 ) -> None:
-    delete_unused(session, actor, location, if_match)
+    common.delete_unused(session, actor, location, if_match)

@@ -21,13 +21,14 @@ from app.catalogue.common import (
     API_PREFIX,
     apply_changes,
     audit_snapshot,
-    commit_changed,
+    by_id_where,
     commit_created,
     delete_row,
     flush_or_conflict,
     get_or_404,
     money_text,
     reference_issues,
+    update_checked,
 )
 from app.catalogue.models import Item, Offer, OfferEligibility, PriceTier, Supplier
 from app.catalogue.schemas import OfferCreate, OfferRead, OfferUpdate
@@ -56,11 +57,9 @@ def offers_query(
     eligible_for: str | None = None,
     owner_agency_id: str | None = None,
 ) -> sa.Select[Offer]:
-    stmt = sa.select(Offer).order_by(Offer.id)
-    if item_id is not None:
-        stmt = stmt.where(Offer.item_id == item_id)
-    if supplier_id is not None:
-        stmt = stmt.where(Offer.supplier_id == supplier_id)
+    stmt = by_id_where(
+        Offer, item_id=item_id, supplier_id=supplier_id, owner_agency_id=owner_agency_id
+    )
     if valid_on is not None:
         stmt = stmt.where(*_valid_on(valid_on))
     if eligible_for is not None:
@@ -70,8 +69,6 @@ def offers_query(
                 Offer.eligibility.any(OfferEligibility.agency_id == eligible_for),
             )
         )
-    if owner_agency_id is not None:
-        stmt = stmt.where(Offer.owner_agency_id == owner_agency_id)
     return stmt
 
 
@@ -327,10 +324,7 @@ def update_offer(
     session: Session, actor: User | None, offer: Offer, data: OfferUpdate, if_match: IfMatch
 ) -> Offer:
     require_may_manage_offer(actor, offer.owner_agency_id)
-    if_match.check(offer)
-    changed = change_offer(session, actor, offer, data.model_dump(exclude_unset=True))
-    commit_changed(session, changed)
-    return offer
+    return update_checked(session, actor, offer, data, if_match, change_offer)
 
 
 def delete_offer(session: Session, actor: User | None, offer: Offer, if_match: IfMatch) -> None:

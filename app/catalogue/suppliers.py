@@ -8,16 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.catalogue.common import (
-    API_PREFIX,
-    add_keyed_row,
-    change_row,
-    commit_changed,
-    commit_created,
-    contains,
-    delete_unused,
-    get_or_404,
-)
+from app.catalogue import common
 from app.catalogue.models import Supplier
 from app.catalogue.schemas import SupplierCreate, SupplierRead, SupplierUpdate
 
@@ -27,31 +18,25 @@ if TYPE_CHECKING:
 
 
 def supplier_url(supplier: Supplier) -> str:
-    return f"{API_PREFIX}/suppliers/{supplier.id}"
+    return f"{common.API_PREFIX}/suppliers/{supplier.id}"
 
 
 def get_supplier(session: Session, supplier_id: str) -> Supplier:
-    return get_or_404(session, Supplier, supplier_id)
+    return common.get_or_404(session, Supplier, supplier_id)
 
 
 def suppliers_query(
     *, q: str | None = None, country: str | None = None, active: bool | None = None
 ) -> sa.Select[Supplier]:
-    stmt = sa.select(Supplier).order_by(Supplier.id)
-    if q:
-        stmt = stmt.where(contains(q, Supplier.id, Supplier.name))
-    if country is not None:
-        stmt = stmt.where(Supplier.country == country)
-    if active is not None:
-        stmt = stmt.where(Supplier.active.is_(active))
-    return stmt
+    stmt = common.by_id_where(Supplier, country=country, active=active)
+    return stmt.where(common.contains(q, Supplier.id, Supplier.name)) if q else stmt
 
 
 def add_supplier(session: Session, actor: User | None, data: SupplierCreate) -> Supplier:
     """Core of creating a supplier: 409 if the id is taken, added, flushed, audited;
     no commit."""
     supplier = Supplier(**data.model_dump(), active=True)
-    add_keyed_row(session, actor, supplier)
+    common.add_keyed_row(session, actor, supplier)
     return supplier
 
 
@@ -59,7 +44,7 @@ def create_supplier(
     session: Session, actor: User | None, data: SupplierCreate, idem: Idempotency | None = None
 ) -> Supplier:
     supplier = add_supplier(session, actor, data)
-    commit_created(session, idem, SupplierRead, supplier, supplier_url(supplier))
+    common.commit_created(session, idem, SupplierRead, supplier, supplier_url(supplier))
     return supplier
 
 
@@ -67,7 +52,7 @@ def change_supplier(
     session: Session, actor: User | None, supplier: Supplier, changes: dict[str, Any]
 ) -> bool:
     """Core of changing a supplier: set, flushed, audited; no commit."""
-    return change_row(session, actor, supplier, changes)
+    return common.change_row(session, actor, supplier, changes)
 
 
 def update_supplier(
@@ -77,13 +62,10 @@ def update_supplier(
     data: SupplierUpdate,
     if_match: IfMatch,
 ) -> Supplier:
-    if_match.check(supplier)
-    changed = change_supplier(session, actor, supplier, data.model_dump(exclude_unset=True))
-    commit_changed(session, changed)
-    return supplier
+    return common.update_checked(session, actor, supplier, data, if_match, change_supplier)
 
 
 def delete_supplier(
     session: Session, actor: User | None, supplier: Supplier, if_match: IfMatch
 ) -> None:
-    delete_unused(session, actor, supplier, if_match)
+    common.delete_unused(session, actor, supplier, if_match)

@@ -8,6 +8,7 @@ with every problem, its path the sheet position (``row 5, quantity``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
@@ -231,83 +232,76 @@ def import_needs_hxl(
     return result
 
 
-@router.post(
+def _catalogue_import(kind: service.CatalogueKind, name: str, doc: str) -> Callable[..., Any]:
+    """The route that imports one catalogue template: the same for offers, rules, routes."""
+
+    def endpoint(
+        upload: UploadDep,
+        session: SessionDep,
+        user: CatalogueManager,
+        idem: UploadIdempotency,
+        settings: SettingsDep,
+        response: Response,
+    ) -> Any:
+        if (replay := idem.replay()) is not None:
+            return replay
+        result = service.import_catalogue(kind, session, user, upload, settings=settings, idem=idem)
+        response.headers["Location"] = service.catalogue_listed_at(kind)
+        return result
+
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = doc
+    return endpoint
+
+
+_IMPORT_ROUTE: dict[str, Any] = {"status_code": 201, "response_model": ImportRead}
+
+router.post(
     "/offers/import",
-    status_code=201,
-    response_model=ImportRead,
     summary="Import offers with their price tiers from a CSV or XLSX file",
     responses=_import_responses(),
     openapi_extra=_OFFERS_BODY,
-)
-def import_offers(
-    upload: UploadDep,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-) -> Any:
-    """Technical specialist or admin: one offer per row of the offers template (tiers as
+    **_IMPORT_ROUTE,
+)(
+    _catalogue_import(
+        "offers",
+        "import_offers",
+        """Technical specialist or admin: one offer per row of the offers template (tiers as
     `tier1_min_quantity`, `tier1_unit_price`, ... up to 5). A row whose supplier already
     has an offer with the same `offer_id` (reference) is refused, so a file uploaded twice
-    adds nothing twice. All rows or none."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_offers(session, user, upload, settings=settings, idem=idem)
-    response.headers["Location"] = "/api/v1/offers"
-    return result
-
-
-@router.post(
+    adds nothing twice. All rows or none.""",
+    )
+)
+router.post(
     "/award-rules/import",
-    status_code=201,
-    response_model=ImportRead,
     summary="Import award rules from a CSV or XLSX file",
     responses=_import_responses(),
     openapi_extra=_RULES_BODY,
-)
-def import_rules(
-    upload: UploadDep,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-) -> Any:
-    """Technical specialist or admin: one award rule per row of the rules template (kind,
+    **_IMPORT_ROUTE,
+)(
+    _catalogue_import(
+        "rules",
+        "import_rules",
+        """Technical specialist or admin: one award rule per row of the rules template (kind,
     item, location, supplier, limit, share, penalty, reason). Every bad row is listed;
-    all rows or none."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_rules(session, user, upload, settings=settings, idem=idem)
-    response.headers["Location"] = "/api/v1/award-rules"
-    return result
-
-
-@router.post(
+    all rows or none.""",
+    )
+)
+router.post(
     "/routes/import",
-    status_code=201,
-    response_model=ImportRead,
     summary="Import delivery routes from a CSV or XLSX file",
     responses=_import_responses(),
     openapi_extra=_ROUTES_BODY,
-)
-def import_routes(
-    upload: UploadDep,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-) -> Any:
-    """Technical specialist or admin: one route per row (supplier, location, fixed_cost,
+    **_IMPORT_ROUTE,
+)(
+    _catalogue_import(
+        "routes",
+        "import_routes",
+        """Technical specialist or admin: one route per row (supplier, location, fixed_cost,
     unit_cost, transit_days). A supplier and location that already have a route are
-    refused at their row. All rows or none."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_routes(session, user, upload, settings=settings, idem=idem)
-    response.headers["Location"] = "/api/v1/routes"
-    return result
+    refused at their row. All rows or none.""",
+    )
+)
 
 
 @router.get(

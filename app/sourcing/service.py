@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record
 from app.auth.models import Agency, Role, User
-from app.catalogue.common import audit_snapshot, flush_or_conflict, reference_issues
+from app.catalogue.common import (
+    audit_snapshot,
+    by_id_where,
+    flush_or_conflict,
+    reference_issues,
+)
 from app.catalogue.models import Item, Location, Offer, Supplier
 from app.catalogue.offers import require_may_manage_offer
 from app.db import touch, utcnow
@@ -100,10 +105,7 @@ def get_group(session: Session, group_id: int) -> CapacityGroup:
 
 
 def groups_query(supplier_id: str | None = None) -> sa.Select[CapacityGroup]:
-    stmt = sa.select(CapacityGroup).order_by(CapacityGroup.id)
-    if supplier_id is not None:
-        stmt = stmt.where(CapacityGroup.supplier_id == supplier_id)
-    return stmt
+    return by_id_where(CapacityGroup, supplier_id=supplier_id)
 
 
 def group_issues(
@@ -238,12 +240,7 @@ def get_rule(session: Session, rule_id: int) -> AwardRule:
 def rules_query(
     *, item_id: str | None = None, kind: RuleKind | None = None
 ) -> sa.Select[AwardRule]:
-    stmt = sa.select(AwardRule).order_by(AwardRule.id)
-    if item_id is not None:
-        stmt = stmt.where(AwardRule.item_id == item_id)
-    if kind is not None:
-        stmt = stmt.where(AwardRule.kind == kind)
-    return stmt
+    return by_id_where(AwardRule, item_id=item_id, kind=kind)
 
 
 def rule_issues(
@@ -332,12 +329,7 @@ def get_exclusion(session: Session, exclusion_id: int) -> SupplierExclusion:
 def exclusions_query(
     *, agency_id: str | None = None, supplier_id: str | None = None
 ) -> sa.Select[SupplierExclusion]:
-    stmt = sa.select(SupplierExclusion).order_by(SupplierExclusion.id)
-    if agency_id is not None:
-        stmt = stmt.where(SupplierExclusion.agency_id == agency_id)
-    if supplier_id is not None:
-        stmt = stmt.where(SupplierExclusion.supplier_id == supplier_id)
-    return stmt
+    return by_id_where(SupplierExclusion, agency_id=agency_id, supplier_id=supplier_id)
 
 
 def require_may_vet_for(actor: User | None, agency_id: str) -> None:
