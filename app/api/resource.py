@@ -5,15 +5,17 @@ Idempotency-Key and answers 201 with ETag and Location, a GET with the ETag, a
 PATCH that needs If-Match and answers with the new ETag, a DELETE that needs
 If-Match and answers 204. Each route still makes one service call::
 
-    add_create(router, "/items", name="create_item", summary="Add an item",
-               model=ItemRead, responses=_CREATE, user=CatalogueManager, body=ItemCreate,
-               create=service.create_item, url=service.item_url, doc="Add an item ...")
+    add_create(router, "/items", user=CatalogueManager, body=ItemCreate,
+               create=service.create_item, url=service.item_url, name="create_item",
+               summary="Add an item", response_model=ItemRead, responses=_CREATE,
+               doc="Add an item ...")
 
 What differs between resources (who may write, which dependency loads the row,
 the body) is given as the annotations FastAPI reads, so the OpenAPI document reads
-as if each route were written out: the same operation id (``name``), summary,
-description (``doc``), parameters and responses. List routes have their own filters
-and stay written out in each router.
+as if each route were written out: the same operation id (``name``), description
+(``doc``), parameters and responses. The other keywords are the decorator's
+(``summary``, ``response_model``, ``responses``, ``openapi_extra``). List routes
+have their own filters and stay written out in each router.
 """
 
 import inspect
@@ -34,34 +36,27 @@ def _annotate[F: Callable[..., Any]](endpoint: F, **annotations: Any) -> F:
 
 
 def _register(
-    router: APIRouter,
-    path: str,
-    method: str,
-    endpoint: Callable[..., Any],
-    doc: str | None,
-    **options: Any,
+    router: APIRouter, path: str, method: str, endpoint: Callable[..., Any], route: dict[str, Any]
 ) -> None:
-    """Add ``endpoint`` as ``router`` would from a decorator over a function with ``doc``
-    as its docstring (the description; none without it)."""
+    """Add ``endpoint`` as ``router`` would from a decorator over a function whose
+    docstring is ``route["doc"]`` (the description; none without it). ``route`` holds the
+    decorator's arguments besides: ``name`` (the operation id's stem), ``summary``,
+    ``responses``, ``response_model``, ``openapi_extra``."""
+    doc = route.pop("doc", None)
     if doc:
-        options["description"] = inspect.cleandoc(doc)
-    router.add_api_route(path, endpoint, methods=[method], **options)
+        route["description"] = inspect.cleandoc(doc)
+    router.add_api_route(path, endpoint, methods=[method], **route)
 
 
 def add_create(
     router: APIRouter,
     path: str,
     *,
-    name: str,
-    summary: str,
-    model: type[Any],
-    responses: dict[int | str, Any],
     user: Any,
     body: Any,
     create: Callable[..., Any],
     url: Callable[[Any], str],
-    doc: str | None = None,
-    openapi_extra: dict[str, Any] | None = None,
+    **route: Any,
 ) -> None:
     """POST ``path``: ``create(session, user, body, idem)``, 201 with ETag and Location."""
 
@@ -75,66 +70,29 @@ def add_create(
         response.headers["Location"] = url(row)
         return row
 
-    _register(
-        router,
-        path,
-        "POST",
-        _annotate(endpoint, user=user, body=body),
-        doc,
-        name=name,
-        summary=summary,
-        status_code=status.HTTP_201_CREATED,
-        response_model=model,
-        responses=responses,
-        openapi_extra=openapi_extra,
-    )
+    route["status_code"] = status.HTTP_201_CREATED
+    _register(router, path, "POST", _annotate(endpoint, user=user, body=body), route)
 
 
-def add_read(
-    router: APIRouter,
-    path: str,
-    *,
-    name: str,
-    summary: str,
-    model: type[Any],
-    responses: dict[int | str, Any],
-    user: Any,
-    row: Any,
-    doc: str | None = None,
-) -> None:
+def add_read(router: APIRouter, path: str, *, user: Any, row: Any, **route: Any) -> None:
     """GET ``path``: the row ``row`` loads (or its 404), with its ETag."""
 
     def endpoint(row: Any, user: Any, response: Response) -> Any:
         set_etag(response, row)
         return row
 
-    _register(
-        router,
-        path,
-        "GET",
-        _annotate(endpoint, row=row, user=user),
-        doc,
-        name=name,
-        summary=summary,
-        response_model=model,
-        responses=responses,
-    )
+    _register(router, path, "GET", _annotate(endpoint, row=row, user=user), route)
 
 
 def add_update(
     router: APIRouter,
     path: str,
     *,
-    name: str,
-    summary: str,
-    model: type[Any],
-    responses: dict[int | str, Any],
     user: Any,
     row: Any,
     body: Any,
     update: Callable[..., Any],
-    doc: str | None = None,
-    openapi_extra: dict[str, Any] | None = None,
+    **route: Any,
 ) -> None:
     """PATCH ``path``: ``update(session, user, row, body, if_match)``, with the new ETag."""
 
@@ -150,31 +108,11 @@ def add_update(
         set_etag(response, row)
         return row
 
-    _register(
-        router,
-        path,
-        "PATCH",
-        _annotate(endpoint, user=user, row=row, body=body),
-        doc,
-        name=name,
-        summary=summary,
-        response_model=model,
-        responses=responses,
-        openapi_extra=openapi_extra,
-    )
+    _register(router, path, "PATCH", _annotate(endpoint, user=user, row=row, body=body), route)
 
 
 def add_delete(
-    router: APIRouter,
-    path: str,
-    *,
-    name: str,
-    summary: str,
-    responses: dict[int | str, Any],
-    user: Any,
-    row: Any,
-    delete: Callable[..., None],
-    doc: str | None = None,
+    router: APIRouter, path: str, *, user: Any, row: Any, delete: Callable[..., None], **route: Any
 ) -> None:
     """DELETE ``path``: ``delete(session, user, row, if_match)``, 204."""
 
@@ -182,14 +120,5 @@ def add_delete(
         delete(session, user, row, if_match)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    _register(
-        router,
-        path,
-        "DELETE",
-        _annotate(endpoint, user=user, row=row),
-        doc,
-        name=name,
-        summary=summary,
-        status_code=status.HTTP_204_NO_CONTENT,
-        responses=responses,
-    )
+    route["status_code"] = status.HTTP_204_NO_CONTENT
+    _register(router, path, "DELETE", _annotate(endpoint, user=user, row=row), route)

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -753,90 +754,13 @@ def parse_row(
         result.row_meta.append({})
 
 
-def parse_needs(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    today: dt.date | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Needs from a CSV/XLSX upload (rows for ``NeedCreate``); see :func:`parse`."""
-    return parse(
-        "needs",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        today=today,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
-
-
-def parse_offers(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Offers with their price tiers (rows for ``OfferCreate``); see :func:`parse`."""
-    return parse(
-        "offers",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
-
-
-def parse_rules(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Award rules (rows for ``AwardRuleCreate``); see :func:`parse`."""
-    return parse(
-        "rules",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
-
-
-def parse_routes(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Routes (rows for ``RouteCreate``); see :func:`parse`."""
-    return parse(
-        "routes",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
+# One kind's parser, as :func:`parse` with the kind given: needs (rows for ``NeedCreate``),
+# offers with their price tiers (``OfferCreate``), award rules (``AwardRuleCreate``),
+# routes (``RouteCreate``).
+parse_needs = functools.partial(parse, "needs")
+parse_offers = functools.partial(parse, "offers")
+parse_rules = functools.partial(parse, "rules")
+parse_routes = functools.partial(parse, "routes")
 
 
 # --------------------------------------------------------------------------- templates
