@@ -167,69 +167,80 @@ _ROUTES_BODY = _upload_body(
 )
 
 
-@router.post(
+def _needs_import(layout: service.NeedsLayout, name: str, doc: str) -> Callable[..., Any]:
+    """The route that imports needs from a file of one layout: the template, or HXL."""
+
+    def endpoint(
+        round_id: RoundId,
+        upload: UploadDep,
+        session: SessionDep,
+        user: LocalTeam,
+        idem: UploadIdempotency,
+        settings: SettingsDep,
+        response: Response,
+        submit: Submit = False,
+    ) -> Any:
+        if (replay := idem.replay()) is not None:
+            return replay
+        result = service.import_needs(
+            session,
+            user,
+            round_id,
+            upload,
+            settings=settings,
+            layout=layout,
+            submit=submit,
+            idem=idem,
+        )
+        response.headers["Location"] = (
+            f"/api/v1/needs?round_id={round_id}&agency_id={user.agency_id}"
+        )
+        return result
+
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = doc
+    return endpoint
+
+
+_IMPORT_ROUTE: dict[str, Any] = {
+    "status_code": 201,
+    "response_model": ImportRead,
+    "responses": _import_responses(),
+}
+
+router.post(
     "/rounds/{round_id}/needs/import",
-    status_code=201,
-    response_model=ImportRead,
     summary="Import needs from a CSV or XLSX file",
-    responses=_import_responses(),
     openapi_extra=_UPLOAD_BODY,
-)
-def import_needs(
-    round_id: RoundId,
-    upload: UploadDep,
-    session: SessionDep,
-    user: LocalTeam,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-    submit: Submit = False,
-) -> Any:
-    """Local team: your agency's needs, one per row of the needs template (columns item,
+    **_IMPORT_ROUTE,
+)(
+    _needs_import(
+        "template",
+        "import_needs",
+        """Local team: your agency's needs, one per row of the needs template (columns item,
     location, quantity, need_by, priority, justification; see `GET /templates/needs`).
     Every row is checked with the same rules as `POST /rounds/{round_id}/needs`; if any
     row is bad nothing is imported and the 422 lists every problem by row and column.
-    409 once the round is closed. Send an Idempotency-Key to retry safely."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_needs(
-        session, user, round_id, upload, settings=settings, submit=submit, idem=idem
+    409 once the round is closed. Send an Idempotency-Key to retry safely.""",
     )
-    response.headers["Location"] = f"/api/v1/needs?round_id={round_id}&agency_id={user.agency_id}"
-    return result
-
-
-@router.post(
-    "/rounds/{round_id}/needs/import-hxl",
-    status_code=201,
-    response_model=ImportRead,
-    summary="Import needs from an HXL-tagged CSV",
-    responses=_import_responses(),
-    openapi_extra=_HXL_BODY,
 )
-def import_needs_hxl(
-    round_id: RoundId,
-    upload: UploadDep,
-    session: SessionDep,
-    user: LocalTeam,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-    submit: Submit = False,
-) -> Any:
-    """Local team: needs from a Humanitarian Exchange Language table. Columns are found by
+router.post(
+    "/rounds/{round_id}/needs/import-hxl",
+    summary="Import needs from an HXL-tagged CSV",
+    openapi_extra=_HXL_BODY,
+    **_IMPORT_ROUTE,
+)(
+    _needs_import(
+        "hxl",
+        "import_needs_hxl",
+        """Local team: needs from a Humanitarian Exchange Language table. Columns are found by
     hashtag, whatever their headers: `#item+code`, `#loc+code`, `#indicator+num+quantity`,
     `#date+needed`, `#severity+priority` (or `#priority`), optionally
     `#description+justification` and `#org+code` (which must be your agency). The file
     `GET /rounds/{round_id}/needs.hxl.csv` gives back imports here unchanged. All rows or
-    none, as the spreadsheet import."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_needs(
-        session, user, round_id, upload, settings=settings, layout="hxl", submit=submit, idem=idem
+    none, as the spreadsheet import.""",
     )
-    response.headers["Location"] = f"/api/v1/needs?round_id={round_id}&agency_id={user.agency_id}"
-    return result
+)
 
 
 def _catalogue_import(kind: service.CatalogueKind, name: str, doc: str) -> Callable[..., Any]:
@@ -254,12 +265,9 @@ def _catalogue_import(kind: service.CatalogueKind, name: str, doc: str) -> Calla
     return endpoint
 
 
-_IMPORT_ROUTE: dict[str, Any] = {"status_code": 201, "response_model": ImportRead}
-
 router.post(
     "/offers/import",
     summary="Import offers with their price tiers from a CSV or XLSX file",
-    responses=_import_responses(),
     openapi_extra=_OFFERS_BODY,
     **_IMPORT_ROUTE,
 )(
@@ -275,7 +283,6 @@ router.post(
 router.post(
     "/award-rules/import",
     summary="Import award rules from a CSV or XLSX file",
-    responses=_import_responses(),
     openapi_extra=_RULES_BODY,
     **_IMPORT_ROUTE,
 )(
@@ -290,7 +297,6 @@ router.post(
 router.post(
     "/routes/import",
     summary="Import delivery routes from a CSV or XLSX file",
-    responses=_import_responses(),
     openapi_extra=_ROUTES_BODY,
     **_IMPORT_ROUTE,
 )(
