@@ -8,6 +8,7 @@ with every problem, its path the sheet position (``row 5, quantity``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -60,11 +61,15 @@ def _import_responses() -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-def _file_response(
-    media_type: str, description: str, binary: bool = True
+def _download(
+    media_type: str, description: str, *problems: int, binary: bool = True
 ) -> dict[int | str, dict[str, Any]]:
+    """A file download's responses: the file (200), then the ``problems``' statuses."""
     schema = {"type": "string", "format": "binary"} if binary else {"type": "string"}
-    return {200: {"description": description, "content": {media_type: {"schema": schema}}}}
+    return {
+        200: {"description": description, "content": {media_type: {"schema": schema}}},
+        **problem_responses(*problems),
+    }
 
 
 def _send(download: Download) -> Response:
@@ -169,6 +174,7 @@ _ROUTES_BODY = _upload_body(
 
 def _needs_import(layout: service.NeedsLayout, name: str, doc: str) -> Callable[..., Any]:
     """The route that imports needs from a file of one layout: the template, or HXL."""
+    import_needs = functools.partial(service.import_needs, layout=layout)
 
     def endpoint(
         round_id: RoundId,
@@ -182,15 +188,8 @@ def _needs_import(layout: service.NeedsLayout, name: str, doc: str) -> Callable[
     ) -> Any:
         if (replay := idem.replay()) is not None:
             return replay
-        result = service.import_needs(
-            session,
-            user,
-            round_id,
-            upload,
-            settings=settings,
-            layout=layout,
-            submit=submit,
-            idem=idem,
+        result = import_needs(
+            session, user, round_id, upload, settings=settings, submit=submit, idem=idem
         )
         response.headers["Location"] = (
             f"/api/v1/needs?round_id={round_id}&agency_id={user.agency_id}"
@@ -339,16 +338,13 @@ def download_template(
 
 # --------------------------------------------------------------------------- exports
 
+_PLAN_SHEETS = "sheets summary, orders, awards, agencies, unmet, shipments, rules, coalitions"
+
 
 @router.get(
     "/runs/{run_id}/plan.xlsx",
     summary="Download a plan as an XLSX workbook",
-    responses={
-        **_file_response(
-            _XLSX, "sheets summary, orders, awards, agencies, unmet, shipments, rules, coalitions"
-        ),
-        **problem_responses(401, 403, 404, 409),
-    },
+    responses=_download(_XLSX, _PLAN_SHEETS, 401, 403, 404, 409),
 )
 def plan_xlsx(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response:
     """Every figure of the run's plan, typed (numbers, dates): the consolidated orders, the
@@ -361,10 +357,9 @@ def plan_xlsx(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response
 @router.get(
     "/runs/{run_id}/plan-csv.zip",
     summary="Download a plan as CSV files (one per sheet, zipped)",
-    responses={
-        **_file_response("application/zip", "one CSV per sheet of the XLSX export"),
-        **problem_responses(401, 403, 404, 409),
-    },
+    responses=_download(
+        "application/zip", "one CSV per sheet of the XLSX export", 401, 403, 404, 409
+    ),
 )
 def plan_csv_zip(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response:
     """The XLSX export's sheets as UTF-8 CSV files in one zip."""
@@ -374,10 +369,9 @@ def plan_csv_zip(run_id: RunId, session: SessionDep, user: CurrentUser) -> Respo
 @router.get(
     "/runs/{run_id}/plan/{sheet}.csv",
     summary="Download one sheet of a plan as CSV",
-    responses={
-        **_file_response("text/csv", "the sheet as UTF-8 CSV", binary=False),
-        **problem_responses(401, 403, 404, 409, 422),
-    },
+    responses=_download(
+        "text/csv", "the sheet as UTF-8 CSV", 401, 403, 404, 409, 422, binary=False
+    ),
 )
 def plan_csv(
     run_id: RunId,
@@ -396,10 +390,9 @@ def plan_csv(
 @router.get(
     "/runs/{run_id}/plan.hxl.csv",
     summary="Download a plan as HXL-tagged CSV",
-    responses={
-        **_file_response("text/csv", "awards and unmet needs, HXL hashtags", binary=False),
-        **problem_responses(401, 403, 404, 409),
-    },
+    responses=_download(
+        "text/csv", "awards and unmet needs, HXL hashtags", 401, 403, 404, 409, binary=False
+    ),
 )
 def plan_hxl(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response:
     """One row per award, then one per need left unmet, with a hashtag row under the
@@ -411,10 +404,7 @@ def plan_hxl(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response:
 @router.get(
     "/rounds/{round_id}/needs.hxl.csv",
     summary="Download a round's needs as HXL-tagged CSV",
-    responses={
-        **_file_response("text/csv", "one row per need, HXL hashtags", binary=False),
-        **problem_responses(401, 404, 422),
-    },
+    responses=_download("text/csv", "one row per need, HXL hashtags", 401, 404, 422, binary=False),
 )
 def needs_hxl(
     round_: ValidRound,
