@@ -129,16 +129,14 @@ def _fee_rate(value: Any) -> Decimal | None:
     return rate
 
 
+def _catalogue_id(name: str, example: str) -> Column:
+    """A required column naming an item, location or supplier by its catalogue id."""
+    return Column(name, v.code, example, f"{name} id from the catalogue", True, ref=name)
+
+
 _NEEDS = (
-    Column("item", v.code, "ppe-mask-n95", "item id from the catalogue", True, ref="item"),
-    Column(
-        "location",
-        v.code,
-        "pa-darien-lajas-blancas",
-        "location id from the catalogue",
-        True,
-        ref="location",
-    ),
+    _catalogue_id("item", "ppe-mask-n95"),
+    _catalogue_id("location", "pa-darien-lajas-blancas"),
     Column(
         "quantity",
         _whole(v.NEED_QUANTITY_MAX, 1),
@@ -193,8 +191,8 @@ _OFFERS = (
         "your reference for the offer (agreement or quote number), unique in the file",
         True,
     ),
-    Column("supplier", v.code, "sup-001", "supplier id from the catalogue", True, ref="supplier"),
-    Column("item", v.code, "ppe-mask-n95", "item id from the catalogue", True, ref="item"),
+    _catalogue_id("supplier", "sup-001"),
+    _catalogue_id("item", "ppe-mask-n95"),
     Column("capacity", _whole(v.INT32_MAX), 50000, "most units the offer delivers in a run", True),
     Column(
         "min_order_quantity", _whole(v.INT32_MAX), 1000, "0 or blank = none", optional_column=True
@@ -234,15 +232,8 @@ _OFFERS = (
 )
 
 _ROUTES = (
-    Column("supplier", v.code, "sup-001", "supplier id from the catalogue", True, ref="supplier"),
-    Column(
-        "location",
-        v.code,
-        "pa-darien-lajas-blancas",
-        "location id from the catalogue",
-        True,
-        ref="location",
-    ),
+    _catalogue_id("supplier", "sup-001"),
+    _catalogue_id("location", "pa-darien-lajas-blancas"),
     Column(
         "fixed_cost",
         v.money,
@@ -326,7 +317,7 @@ def _share(value: Any) -> Decimal | None:
 
 _RULES = (
     Column("kind", _rule_kind, "min_suppliers", ", ".join(RULE_KINDS), True),
-    Column("item", v.code, "test-rdt-covid", "item id from the catalogue", True, ref="item"),
+    _catalogue_id("item", "test-rdt-covid"),
     Column(
         "location",
         v.code,
