@@ -29,6 +29,7 @@ from app.auth.models import Agency, Role, User
 from app.catalogue.common import (
     audit_snapshot,
     by_id_where,
+    delete_row,
     flush_or_conflict,
     reference_issues,
 )
@@ -224,10 +225,7 @@ def delete_group(
     if_match.check(group)
     _require_may_group(session, actor, group.offer_ids)
     before = group_snapshot(group)
-    session.delete(group)
-    session.flush()
-    record(session, actor, "capacity_group.delete", "capacity_group", group.id, before, None)
-    session.commit()
+    delete_row(session, actor, group, before, f"capacity group {group.id} is in use")
 
 
 # --------------------------------------------------------------------- award rules
@@ -313,10 +311,7 @@ def update_rule(
 def delete_rule(session: Session, actor: User | None, rule: AwardRule, if_match: IfMatch) -> None:
     if_match.check(rule)
     before = audit_snapshot(rule)
-    session.delete(rule)
-    session.flush()
-    record(session, actor, "award_rule.delete", "award_rule", rule.id, before, None)
-    session.commit()
+    delete_row(session, actor, rule, before, f"award rule {rule.id} is in use")
 
 
 # ---------------------------------------------------------------- supplier exclusions
@@ -395,18 +390,7 @@ def delete_exclusion(
     require_may_vet_for(actor, exclusion.agency_id)
     if_match.check(exclusion)
     before = audit_snapshot(exclusion)
-    session.delete(exclusion)
-    session.flush()
-    record(
-        session,
-        actor,
-        "supplier_exclusion.delete",
-        "supplier_exclusion",
-        exclusion.id,
-        before,
-        None,
-    )
-    session.commit()
+    delete_row(session, actor, exclusion, before, f"supplier exclusion {exclusion.id} is in use")
 
 
 # ------------------------------------------------------------------------- budgets
@@ -515,10 +499,7 @@ def delete_budget(session: Session, actor: User, budget: AgencyBudget, if_match:
     _open_round(session, budget.round_id)
     if_match.check(budget)
     before = audit_snapshot(budget)
-    session.delete(budget)
-    session.flush()
-    record(session, actor, "agency_budget.delete", "agency_budget", budget.id, before, None)
-    session.commit()
+    delete_row(session, actor, budget, before, f"budget {budget.id} is in use")
 
 
 # ------------------------------------------------------- problem document (contract v2)
