@@ -163,6 +163,30 @@ MoneyIn = Annotated[
         }
     ),
 ]
+# An amount that must be more than 0 (a penalty), as the column holds it: a number at or
+# below half the last place rounds to 0 (half to even), and the string form excludes
+# zeros with ``not``, so that the schema never promises what is then refused.
+PositiveMoneyIn = Annotated[
+    Decimal,
+    BeforeValidator(_money),
+    Field(gt=0, lt=MONEY_LIMIT, description="more than 0"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "number",
+                    "exclusiveMinimum": float(_MONEY_QUANTUM / 2),
+                    "exclusiveMaximum": MONEY_LIMIT,
+                },
+                {
+                    "type": "string",
+                    "pattern": MONEY_TEXT,
+                    "not": {"pattern": rf"^0{{1,{18 - MONEY_SCALE}}}(\.0{{1,{MONEY_SCALE}}})?$"},
+                },
+            ]
+        }
+    ),
+]
 # A fee of 100% of the goods or more is a percentage typed as a fraction ("4.5" for 4.5%).
 FeeRate = Annotated[
     Decimal,

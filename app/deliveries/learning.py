@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -245,3 +246,95 @@ def decided_lead_times(session: Session, round_id: int) -> dict[str, int]:
         )
         if a.decided_days is not None
     }
+
+
+# ------------------------------------------------------------------- shown to people
+
+
+@dataclass(frozen=True)
+class AdjustmentEvidence:
+    """An adjustment with what a specialist weighs it by: the offer (supplier, item), the
+    realised figures the rule read, and who decided. The figures are the stored sample's,
+    so they are the ones the proposal was made from."""
+
+    adjustment: LeadTimeAdjustment
+    supplier_id: str
+    supplier_name: str
+    item_id: str
+    item_name: str
+    offer_reference: str | None
+    deliveries: int
+    shortest_days: int | None
+    longest_days: int | None
+    median_days: float | None
+    p90_days: float | None
+    decided_by_name: str | None
+
+    @property
+    def words(self) -> str:
+        """The evidence in one sentence (a confirmation cites it when nothing is added)."""
+        a = self.adjustment
+        return (
+            f"{self.deliveries} realised deliveries of {self.supplier_name} took "
+            f"{self.shortest_days} to {self.longest_days} days (median "
+            f"{_days(self.median_days)}, 90th percentile {_days(self.p90_days)}); the rule "
+            f"({a.rule}) gives {a.proposed_days} days against {a.promised_days} promised."
+        )
+
+
+def _days(value: float | None) -> str:
+    if value is None:
+        return "none"
+    return f"{value:g}" if value.is_integer() else f"{value:.1f}"
+
+
+RECEIPTS_SOURCE = "poolbuy receipts (the supplier record)"
+
+
+def evidence_of(
+    session: Session, adjustments: Iterable[LeadTimeAdjustment]
+) -> list[AdjustmentEvidence]:
+    rows = list(adjustments)
+    offers = {
+        o.id: o
+        for o in session.scalars(
+            sa.select(Offer)
+            .where(Offer.id.in_(sorted({a.offer_id for a in rows})))
+            .options(selectinload(Offer.supplier), selectinload(Offer.item))
+        )
+    }
+    shown = []
+    for a in rows:
+        offer = offers[a.offer_id]
+        sample = [int(d) for d in a.sample]
+        shown.append(
+            AdjustmentEvidence(
+                adjustment=a,
+                supplier_id=offer.supplier_id,
+                supplier_name=offer.supplier.name or offer.supplier_id,
+                item_id=offer.item_id,
+                item_name=offer.item.name or offer.item_id,
+                offer_reference=offer.reference,
+                deliveries=len(sample),
+                shortest_days=min(sample) if sample else None,
+                longest_days=max(sample) if sample else None,
+                median_days=figures.percentile(sample, 50),
+                p90_days=figures.percentile(sample, 90),
+                decided_by_name=a.decided_by.name if a.decided_by is not None else None,
+            )
+        )
+    return shown
+
+
+def round_evidence(session: Session, round_id: int) -> list[AdjustmentEvidence]:
+    """Every adjustment of a round (proposed and decided), with its evidence."""
+    return evidence_of(session, _of_round(session, round_id))
+
+
+def plan_lead_times(session: Session, round_id: int) -> list[AdjustmentEvidence]:
+    """The decided adjustments of a run's round: the lead times its snapshot took from
+    realised deliveries instead of the promise (decisions end when the round closes)."""
+    return evidence_of(
+        session,
+        session.scalars(adjustments_query(round_id).where(LeadTimeAdjustment.status.in_(DECIDED))),
+    )

@@ -49,12 +49,18 @@ class AdjustmentStatus(StrEnum):
 
 
 class PurchaseOrder(Base):
-    """One supplier's consolidated order of a round's binding run, issued at approval."""
+    """One supplier's consolidated order of a round's binding run, issued at approval.
+
+    Its number (``PO-<round>-<nn>``, ``app.runs.outputs.order_number``) is stored when the
+    order is issued: a number on paper must never change, whatever the computation does
+    later. Every reader of an issued order (the API, the PDF, the OCDS export) reads it.
+    """
 
     __tablename__ = "purchase_order"
     __table_args__ = (sa.UniqueConstraint("run_id", "supplier_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
     round_id: Mapped[int] = mapped_column(sa.ForeignKey("round.id"), index=True)
     run_id: Mapped[int] = mapped_column(sa.ForeignKey("run.id"))
     supplier_id: Mapped[str] = mapped_column(sa.ForeignKey("supplier.id"), index=True)

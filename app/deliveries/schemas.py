@@ -108,6 +108,7 @@ class OrderLineRead(BaseModel):
 
 class PurchaseOrderRead(BaseModel):
     id: int
+    number: str = Field(description="PO-<round id>-<nn>, stored when the order was issued")
     round_id: int
     run_id: int
     supplier_id: str

@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from app.api.etags import IfMatch
     from app.api.idempotency import Idempotency
     from app.runs.models import Run
+    from app.runs.schemas import PurchaseOrder as PlanOrder
 
 API_PREFIX = "/api/v1"
 # (action, entity type, entity id, before, after): one audit entry to write.
@@ -127,6 +128,7 @@ def issue_orders(
     orders = []
     for po in outputs.purchase_orders(problem, run.plan, round_id=run.round_id):
         order = PurchaseOrder(
+            number=po.number,
             round_id=run.round_id,
             run_id=run.id,
             supplier_id=po.supplier,
@@ -166,6 +168,33 @@ def issue_orders(
         after["lines"] = [snapshot(line) for line in order.lines]
         record(session, actor, "purchase_order.issue", "purchase_order", order.id, None, after)
     return orders
+
+
+def issued_numbers(session: Session, run_id: int) -> dict[str, str]:
+    """Supplier -> the number its order of the run was issued under (none before)."""
+    return dict(
+        session.execute(
+            sa.select(PurchaseOrder.supplier_id, PurchaseOrder.number).where(
+                PurchaseOrder.run_id == run_id
+            )
+        )
+        .tuples()
+        .all()
+    )
+
+
+def numbered_orders(
+    session: Session, run: Run, problem: Mapping[str, Any], plan: Mapping[str, Any]
+) -> list[PlanOrder]:
+    """The plan's purchase orders (``app.runs.outputs``), an issued order under the number
+    it was issued with: the stored number wins over today's computation."""
+    stored = issued_numbers(session, run.id)
+    return [
+        order.model_copy(update={"number": stored[order.supplier]})
+        if order.supplier in stored
+        else order
+        for order in outputs.purchase_orders(problem, plan, round_id=run.round_id)
+    ]
 
 
 # ------------------------------------------------------------------- visibility
@@ -275,6 +304,7 @@ def line_reads(
 def order_read(session: Session, order: PurchaseOrder, settings: Settings) -> PurchaseOrderRead:
     return PurchaseOrderRead(
         id=order.id,
+        number=order.number,
         round_id=order.round_id,
         run_id=order.run_id,
         supplier_id=order.supplier_id,
@@ -593,6 +623,7 @@ def ocds_deliveries(session: Session, round_id: int, settings: Settings) -> list
             ocds.LineDelivery(
                 agency=line.agency_id,
                 supplier=line.order.supplier_id,
+                order=line.order.number,
                 line_id=line.id,
                 offer=line.offer_ref,
                 quantity=line.quantity,

@@ -401,6 +401,7 @@ class LineDelivery:
 
     agency: str
     supplier: str
+    order: str  # the purchase order's number, as issued (PO-<round>-<nn>)
     line_id: int
     offer: str
     quantity: int
@@ -450,6 +451,7 @@ def add_implementation(
             milestone: dict[str, Any] = {
                 "id": f"line-{line.line_id}",
                 "title": f"Delivery of {line.quantity} units ({line.offer})",
+                "description": f"Purchase order {line.order}",
                 "type": "delivery",
                 "dueDate": _stamp(dt.datetime.combine(line.promised_on, dt.time(), zone)),
                 "status": _MILESTONE_STATUS.get(line.state, "scheduled"),

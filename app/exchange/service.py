@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -272,11 +272,25 @@ def plan_xlsx(session: Session, user: User, run_id: int) -> Download:
     return Download(body, plan_export.XLSX_MEDIA_TYPE, f"{_stem(run)}.xlsx")
 
 
-def purchase_order_pdf(session: Session, user: User, run_id: int, number: str) -> Download:
+def purchase_order_pdf(
+    session: Session,
+    user: User,
+    run_id: int,
+    number: str,
+    issued: Mapping[str, str] | None = None,
+) -> Download:
     """One supplier's purchase order of the run's plan, as a PDF (404 for a number the
-    plan does not have)."""
+    plan does not have). ``issued``: supplier -> the number its order was issued under
+    (``app.deliveries.service.issued_numbers``), which wins over the computed one."""
     run, problem, plan = plan_of(session, user, run_id)
-    orders = {o.number: o for o in outputs.purchase_orders(problem, plan, round_id=run.round_id)}
+    issued = issued or {}
+    orders = {
+        o.number: o
+        for o in (
+            o.model_copy(update={"number": issued[o.supplier]}) if o.supplier in issued else o
+            for o in outputs.purchase_orders(problem, plan, round_id=run.round_id)
+        )
+    }
     order = orders.get(number)
     if order is None:
         raise NotFound(f"run {run.id}'s plan has no purchase order {number!r}")

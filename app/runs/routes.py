@@ -19,6 +19,7 @@ from app.api.openapi import problem_responses
 from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser
 from app.db import SessionDep
+from app.deliveries import service as deliveries_service
 from app.errors import Forbidden
 from app.jobs import service as jobs_service
 from app.jobs.deps import JobBackendDep, JobManager, WaitDep
@@ -281,6 +282,7 @@ def read_approval(
 )
 def purchase_orders(
     visible: VisibleRunDep,
+    session: SessionDep,
     page: PageParamsDep,
     supplier: Annotated[str | None, Query(examples=["sup-001"])] = None,
 ) -> Any:
@@ -290,7 +292,7 @@ def purchase_orders(
     consolidate every agency's needs). 409 while the run has no plan."""
     service.require_full_view(visible, "purchase orders")
     problem, plan = service.require_plan(visible)
-    orders = outputs.purchase_orders(problem, plan, round_id=visible.run.round_id)
+    orders = deliveries_service.numbered_orders(session, visible.run, problem, plan)
     return page_of(
         [o for o in orders if supplier is None or o.supplier == supplier], page, PurchaseOrder
     )

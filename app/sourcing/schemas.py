@@ -20,6 +20,7 @@ from app.catalogue.schemas import (
     MoneyIn,
     MoneyOut,
     Name,
+    PositiveMoneyIn,
     Quantity,
     _whole_number,
 )
@@ -43,9 +44,8 @@ Share = Annotated[
     Field(gt=0, le=1, description="fraction of the units awarded in the rule's scope"),
 ]
 Penalty = Annotated[
-    MoneyIn,
+    PositiveMoneyIn,
     Field(
-        gt=0,
         description="objective units per supplier over/under the limit (count kinds) "
         "or per unit over/under the share (share kinds)",
     ),

@@ -601,6 +601,23 @@ WEB_ROUTES: dict[str, Call] = {
     ),
     "GET /supplier-records": Call("/supplier-records", SIGNED_IN),
     "GET /results": Call("/results", SIGNED_IN),
+    # Lead times learned from deliveries: the technical specialists' review, as the API's.
+    "GET /rounds/{round_id}/lead-times": Call(
+        "/rounds/{open}/lead-times", "anonymous=303 technical_specialist=200 *=403"
+    ),
+    "POST /rounds/{round_id}/lead-times/propose": Call(
+        "/rounds/{open}/lead-times/propose", "anonymous=303 technical_specialist=303 *=403"
+    ),
+    "GET /lead-time-adjustments/{adjustment_id}/review": Call(
+        "/lead-time-adjustments/{adjustment}/review",
+        "anonymous=303 technical_specialist=200 *=403",
+    ),
+    "POST /lead-time-adjustments/{adjustment_id}/review": Call(
+        "/lead-time-adjustments/{adjustment}/review",
+        "anonymous=303 technical_specialist=303 *=403",
+        form={"decision": "confirm", "evidence": "4 late deliveries", "source": "receipts"},
+        etag_field="adjustment",
+    ),
 }
 
 

@@ -227,6 +227,21 @@ _CRON_SEMANTICS = r"not a valid cron expression"
 _RECEIPT_COUNTS = r"would exceed the \d+ ordered plus|must be at least 1 \(a correction may set 0\)"
 _NOT_A_DUPLICATE = r"^(?!.*already (has|exists))"
 
+_GROUP_RULES = (
+    (r"\$\.supplier_id", _REFERENCE),
+    (
+        r"\$\.offer_ids\[\d+\]",
+        r"no offer \d+|offer \d+ listed twice|a group shares one supplier's capacity",
+    ),
+)
+_AWARD_RULES = (
+    (r"\$\.(item_id|location_id|supplier_id)", _REFERENCE),
+    (
+        r"\$\.(supplier_id|share|limit)",
+        r"a \w+ rule (counts suppliers|needs a|has a share)|must be at least 1 for min_suppliers",
+    ),
+)
+
 # Operation -> (path of the problem, its reason) pairs a positive request may meet.
 BEYOND_THE_SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
     "POST /api/v1/solve": ((r"\$\..*", _DOCUMENT),),
@@ -276,6 +291,14 @@ BEYOND_THE_SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
         (r"\$", r"is closed short: it takes corrections only"),
     ),
     "POST /api/v1/receipts/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),
+    # The sourcing resources (app.sourcing.service *_issues): their references, one
+    # supplier per capacity group, the fields each kind of award rule takes.
+    "POST /api/v1/capacity-groups": _GROUP_RULES,
+    "PATCH /api/v1/capacity-groups/{group_id}": _GROUP_RULES,
+    "POST /api/v1/award-rules": _AWARD_RULES,
+    "PATCH /api/v1/award-rules/{rule_id}": _AWARD_RULES,
+    "POST /api/v1/award-rules/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),
+    "POST /api/v1/supplier-exclusions": ((r"\$\.(supplier_id|agency_id)", _REFERENCE),),
     "POST /api/v1/offers/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),
     "POST /api/v1/routes/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),
     "POST /api/v1/rounds/{round_id}/needs/import": ((_FILE_ROW, _NOT_A_DUPLICATE),),

@@ -1,8 +1,10 @@
 """Deliveries on the web: a reception station's order lines, a line with its receipts and
-the phone-sized form a field team records a delivery with; the supplier record.
+the phone-sized form a field team records a delivery with; the supplier record; the
+technical specialists' review of the lead times the next round learns.
 
-Every write goes through ``app.deliveries.service.create_receipt``, the one core
-operation the API and the import use too; the page shows its problems by the fields.
+Every write goes through ``app.deliveries.service.create_receipt`` (or
+``app.deliveries.learning.review`` / ``propose``), the core operations the API and the
+import use too; the page shows their problems by the fields.
 """
 
 from __future__ import annotations
@@ -10,14 +12,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from app.auth.models import Role
+from app.api import IfMatch, etag_for
+from app.api.params import IdPath
+from app.auth.deps import require_roles
+from app.auth.models import Role, User
 from app.catalogue import service as catalogue_service
 from app.db import SessionDep
-from app.deliveries import record, results, service
-from app.deliveries.models import LineState
-from app.errors import InvalidInput
+from app.deliveries import learning, record, results, service
+from app.deliveries.learning import AdjustmentEvidence
+from app.deliveries.models import AdjustmentStatus, LineState
+from app.deliveries.schemas import LeadTimeReviewCreate
+from app.errors import FieldIssue, InvalidInput, PreconditionFailed, field_issues
+from app.exchange.service import group_zone
+from app.rounds import service as rounds_service
+from app.rounds.models import RoundStatus
+from app.settings import Settings
 from app.web import charts
 from app.web.deps import (
     CheckedForm,
@@ -216,4 +228,192 @@ def results_page(
             "otif_svg": page_markup(otif),
             "fill_svg": page_markup(fill),
         },
+    )
+
+
+# ------------------------------------------------------------- lead-time review
+
+REVIEW_FIELDS = ("decision", "days", "evidence", "source")
+REVIEW_LABELS = {
+    "decision": "Decision",
+    "days": "Lead time to use",
+    "evidence": "Reason",
+    "source": "Source",
+}
+STATUS_LABELS = {
+    AdjustmentStatus.proposed: "to review",
+    AdjustmentStatus.confirmed: "confirmed",
+    AdjustmentStatus.overridden: "overridden",
+}
+
+
+def _specialist(user: User) -> User:
+    """The review is the technical specialists' (as the API's): anyone else gets 403."""
+    return require_roles(Role.technical_specialist)(user)
+
+
+@router.get("/rounds/{round_id}/lead-times")
+def lead_times_page(
+    round_id: IdPath, request: Request, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    """A round's lead-time adjustments: the rule's proposals left to review and the
+    decisions taken, each with its evidence."""
+    _specialist(user)
+    round_ = rounds_service.get(session, round_id)
+    shown = learning.round_evidence(session, round_.id)
+    left = sum(e.adjustment.status == AdjustmentStatus.proposed for e in shown)
+    return render(
+        request,
+        settings,
+        "lead_times.html",
+        {
+            "round": round_,
+            "adjustments": shown,
+            "left_to_review": left,
+            "statuses": STATUS_LABELS,
+            "open": round_.status == RoundStatus.open,
+            "zone": group_zone(settings),
+        },
+    )
+
+
+@router.post("/rounds/{round_id}/lead-times/propose")
+def propose_lead_times(
+    round_id: IdPath, form: CheckedForm, session: SessionDep, user: WebUser, settings: SettingsDep
+) -> Response:
+    """The rule's proposals again, from the latest deliveries (decided ones are kept)."""
+    _specialist(user)
+    found = learning.propose(session, user, round_id)
+    left = sum(a.status == AdjustmentStatus.proposed for a in found)
+    return redirect(
+        f"/rounds/{round_id}/lead-times",
+        settings,
+        f"The rule was applied to the latest deliveries: {left} proposal"
+        f"{'s' if left != 1 else ''} to review.",
+    )
+
+
+def _review_context(
+    session: Any,
+    settings: Settings,
+    evidence: AdjustmentEvidence,
+    values: dict[str, str],
+    errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    adjustment = evidence.adjustment
+    round_ = rounds_service.get(session, adjustment.round_id)
+    return {
+        "round": round_,
+        "e": evidence,
+        "a": adjustment,
+        "statuses": STATUS_LABELS,
+        "values": values,
+        "errors": errors or {},
+        "labels": REVIEW_LABELS,
+        "etag": etag_for(adjustment),
+        "may_review": round_.status == RoundStatus.open,
+        "zone": group_zone(settings),
+    }
+
+
+def _evidence(session: Any, adjustment_id: int) -> AdjustmentEvidence:
+    return learning.evidence_of(session, [learning.get(session, adjustment_id)])[0]
+
+
+@router.get("/lead-time-adjustments/{adjustment_id}/review")
+def lead_time_review_page(
+    adjustment_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    _specialist(user)
+    evidence = _evidence(session, adjustment_id)
+    values = {"decision": "", "days": "", "evidence": "", "source": learning.RECEIPTS_SOURCE}
+    context = _review_context(session, settings, evidence, values)
+    return render(request, settings, "lead_time_review.html", context)
+
+
+def review_data(values: dict[str, str], evidence: AdjustmentEvidence) -> LeadTimeReviewCreate:
+    """The form as the service takes it, or every problem at once. A confirmation cites
+    the realised figures when no reason is given; an override needs its own figure, a
+    reason and a source."""
+    issues: list[FieldIssue] = []
+    raw: dict[str, Any] = {k: values[k] for k in ("decision", "evidence", "source")}
+    if values["decision"] == "override":
+        days = values["days"].replace(",", "").replace(" ", "")
+        if not days:
+            issues.append(
+                FieldIssue("$.days", "is required to override: the lead time to use, in days")
+            )
+        else:
+            raw["days"] = int(days) if days.lstrip("-").isdigit() else days
+        if not values["evidence"]:
+            issues.append(
+                FieldIssue(
+                    "$.evidence",
+                    "is required to override: say why the realised figure should not be used",
+                )
+            )
+        if not values["source"]:
+            issues.append(
+                FieldIssue("$.source", "is required to override: where the reason comes from")
+            )
+    elif values["decision"] == "confirm":
+        raw["evidence"] = values["evidence"] or evidence.words
+        raw["source"] = values["source"] or learning.RECEIPTS_SOURCE
+    else:
+        issues.append(
+            FieldIssue("$.decision", "choose to confirm the rule's figure or override it")
+        )
+    try:
+        data = LeadTimeReviewCreate.model_validate(raw)
+    except ValidationError as exc:
+        said = {i.path for i in issues}
+        issues += [i for i in field_issues(exc.errors(include_url=False)) if i.path not in said]
+        raise InvalidInput(issues) from exc
+    if issues:
+        raise InvalidInput(issues)
+    return data
+
+
+@router.post("/lead-time-adjustments/{adjustment_id}/review")
+def review_lead_time(
+    adjustment_id: IdPath,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    _specialist(user)
+    evidence = _evidence(session, adjustment_id)
+    values = {k: text(form, k) for k in REVIEW_FIELDS}
+    try:
+        data = review_data(values, evidence)
+        decided = learning.review(
+            session, user, adjustment_id, data, IfMatch((text(form, "etag"),))
+        )
+    except InvalidInput as exc:
+        context = _review_context(session, settings, evidence, values, field_errors(exc.errors))
+        return render(request, settings, "lead_time_review.html", context, status_code=422)
+    except PreconditionFailed:
+        session.expire_all()
+        evidence = _evidence(session, adjustment_id)
+        errors = {
+            "_form": [
+                "Someone decided this lead time after you opened it. It is shown below as it "
+                "is now: decide again if you still disagree."
+            ]
+        }
+        context = _review_context(session, settings, evidence, values, errors)
+        return render(request, settings, "lead_time_review.html", context, status_code=412)
+    how = "confirmed" if decided.status == AdjustmentStatus.confirmed else "overridden"
+    return redirect(
+        f"/rounds/{decided.round_id}/lead-times",
+        settings,
+        f"{evidence.supplier_name}'s lead time for {evidence.item_name} {how}: "
+        f"{decided.decided_days} days (promised {decided.promised_days}). The round's "
+        "snapshot will use it.",
     )

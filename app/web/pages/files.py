@@ -45,7 +45,8 @@ def purchase_order_pdf(
     run_id: int, number: OrderNumber, session: SessionDep, user: WebUser
 ) -> Response:
     """One supplier's purchase order, printable."""
-    return _send(exchange_service.purchase_order_pdf(session, user, run_id, number))
+    issued = deliveries_service.issued_numbers(session, run_id)
+    return _send(exchange_service.purchase_order_pdf(session, user, run_id, number, issued))
 
 
 @router.get("/files/runs/{run_id}/plan-csv.zip")

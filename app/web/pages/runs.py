@@ -16,6 +16,8 @@ from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
+from app.deliveries import learning
+from app.deliveries import service as deliveries_service
 from app.errors import Conflict, FieldIssue, field_issues
 from app.exchange.service import group_zone
 from app.jobs import service as jobs_service
@@ -319,6 +321,7 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
     context = run_context(session, user, run_id)
     run, read = context["run"], context["read"]
     context["zone"] = group_zone(settings)
+    context["lead_times"] = learning.plan_lead_times(session, run.round_id)
     if read.plan is None:
         return context
     problem, plan = read.problem, read.plan
@@ -333,7 +336,7 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
     context["why"] = {u.need: name_codes(u.detail, every_name) for u in context["unmet"]}
     context["share"] = _share(statements, context, user.agency_id)
     if context["viewer"].full:
-        context["orders"] = outputs.purchase_orders(problem, plan, round_id=run.round_id)
+        context["orders"] = deliveries_service.numbered_orders(session, run, problem, plan)
         context["baseline"] = plan.get("baseline") or {}
         context["plan"] = plan
         critical = critical_unmet_cells(problem, plan)
