@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query
 
-from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
+from app.api import Page, PageParamsDep, paginate
 from app.api.openapi import json_body as _json_body
 from app.api.openapi import problem_responses
 from app.api.params import IsoDate
+from app.api.resource import add_create, add_delete, add_read, add_update
 from app.auth.deps import CurrentUser
 from app.catalogue import service
 from app.catalogue.deps import (
@@ -102,11 +103,6 @@ Search = Annotated[
 ]
 
 
-def _created(response: Response, row: Any, url: str) -> None:
-    set_etag(response, row)
-    response.headers["Location"] = url
-
-
 # --------------------------------------------------------------------------- items
 
 
@@ -133,67 +129,57 @@ def list_items(
     return paginate(session, stmt, page, ItemRead)
 
 
-@router.post(
+add_create(
+    router,
     "/items",
+    name="create_item",
     summary="Add an item",
-    status_code=status.HTTP_201_CREATED,
     response_model=ItemRead,
     responses=_CREATE,
+    user=CatalogueManager,
+    body=ItemCreate,
+    create=service.create_item,
+    url=service.item_url,
+    doc="""Add a catalogue item (technical specialist or admin). 409 if the id is taken.
+    Send an Idempotency-Key to retry safely.""",
 )
-def create_item(
-    body: ItemCreate,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: IdempotencyDep,
-    response: Response,
-) -> Any:
-    """Add a catalogue item (technical specialist or admin). 409 if the id is taken.
-    Send an Idempotency-Key to retry safely."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    item = service.create_item(session, user, body, idem)
-    _created(response, item, service.item_url(item))
-    return item
-
-
-@router.get("/items/{item_id}", summary="Read an item", response_model=ItemRead, responses=_READ)
-def read_item(item: ItemDep, user: CurrentUser, response: Response) -> Any:
-    """One item, with its ETag for a later update."""
-    set_etag(response, item)
-    return item
-
-
-@router.patch(
-    "/items/{item_id}", summary="Change an item", response_model=ItemRead, responses=_UPDATE
-)
-def update_item(
-    user: CatalogueManager,
-    item: ItemDep,
-    if_match: IfMatchDep,
-    body: ItemUpdate,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Change name, unit, category, UNSPSC code or retire the item (needs If-Match).
-    The unit cannot change (409) once needs or offers count in it."""
-    item = service.update_item(session, user, item, body, if_match)
-    set_etag(response, item)
-    return item
-
-
-@router.delete(
+add_read(
+    router,
     "/items/{item_id}",
-    summary="Delete an item",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=_DELETE,
+    name="read_item",
+    summary="Read an item",
+    response_model=ItemRead,
+    responses=_READ,
+    user=CurrentUser,
+    row=ItemDep,
+    doc="One item, with its ETag for a later update.",
 )
-def delete_item(
-    user: CatalogueManager, item: ItemDep, if_match: IfMatchDep, session: SessionDep
-) -> Response:
-    """Delete an item nothing refers to (needs If-Match); 409 if needs or offers do:
-    retire it with `active: false` instead."""
-    service.delete_item(session, user, item, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+add_update(
+    router,
+    "/items/{item_id}",
+    name="update_item",
+    summary="Change an item",
+    response_model=ItemRead,
+    responses=_UPDATE,
+    user=CatalogueManager,
+    row=ItemDep,
+    body=ItemUpdate,
+    update=service.update_item,
+    doc="""Change name, unit, category, UNSPSC code or retire the item (needs If-Match).
+    The unit cannot change (409) once needs or offers count in it.""",
+)
+add_delete(
+    router,
+    "/items/{item_id}",
+    name="delete_item",
+    summary="Delete an item",
+    responses=_DELETE,
+    user=CatalogueManager,
+    row=ItemDep,
+    delete=service.delete_item,
+    doc="""Delete an item nothing refers to (needs If-Match); 409 if needs or offers do:
+    retire it with `active: false` instead.""",
+)
 
 
 # ----------------------------------------------------------------------- locations
@@ -216,71 +202,53 @@ def list_locations(
     )
 
 
-@router.post(
+add_create(
+    router,
     "/locations",
+    name="create_location",
     summary="Add a location",
-    status_code=status.HTTP_201_CREATED,
     response_model=LocationRead,
     responses=_CREATE,
+    user=CatalogueManager,
+    body=LocationCreate,
+    create=service.create_location,
+    url=service.location_url,
+    doc="Add a delivery location (technical specialist or admin). 409 if the id is taken.",
 )
-def create_location(
-    body: LocationCreate,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: IdempotencyDep,
-    response: Response,
-) -> Any:
-    """Add a delivery location (technical specialist or admin). 409 if the id is taken."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    location = service.create_location(session, user, body, idem)
-    _created(response, location, service.location_url(location))
-    return location
-
-
-@router.get(
+add_read(
+    router,
     "/locations/{location_id}",
+    name="read_location",
     summary="Read a location",
     response_model=LocationRead,
     responses=_READ,
+    user=CurrentUser,
+    row=LocationDep,
 )
-def read_location(location: LocationDep, user: CurrentUser, response: Response) -> Any:
-    set_etag(response, location)
-    return location
-
-
-@router.patch(
+add_update(
+    router,
     "/locations/{location_id}",
+    name="update_location",
     summary="Change a location",
     response_model=LocationRead,
     responses=_UPDATE_LOCATION,
+    user=CatalogueManager,
+    row=LocationDep,
+    body=LocationUpdate,
+    update=service.update_location,
+    doc="Change name, region, coordinates or retire the location (needs If-Match).",
 )
-def update_location(
-    user: CatalogueManager,
-    location: LocationDep,
-    if_match: IfMatchDep,
-    body: LocationUpdate,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Change name, region, coordinates or retire the location (needs If-Match)."""
-    location = service.update_location(session, user, location, body, if_match)
-    set_etag(response, location)
-    return location
-
-
-@router.delete(
+add_delete(
+    router,
     "/locations/{location_id}",
+    name="delete_location",
     summary="Delete a location",
-    status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,
+    user=CatalogueManager,
+    row=LocationDep,
+    delete=service.delete_location,
+    doc="Delete a location nothing refers to (needs If-Match); 409 if needs or routes do.",
 )
-def delete_location(
-    user: CatalogueManager, location: LocationDep, if_match: IfMatchDep, session: SessionDep
-) -> Response:
-    """Delete a location nothing refers to (needs If-Match); 409 if needs or routes do."""
-    service.delete_location(session, user, location, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # ----------------------------------------------------------------------- suppliers
@@ -303,72 +271,54 @@ def list_suppliers(
     )
 
 
-@router.post(
+add_create(
+    router,
     "/suppliers",
+    name="create_supplier",
     summary="Add a supplier",
-    status_code=status.HTTP_201_CREATED,
     response_model=SupplierRead,
     responses=_CREATE,
+    user=CatalogueManager,
+    body=SupplierCreate,
+    create=service.create_supplier,
+    url=service.supplier_url,
+    doc="Add a supplier (technical specialist or admin). 409 if the id is taken.",
 )
-def create_supplier(
-    body: SupplierCreate,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: IdempotencyDep,
-    response: Response,
-) -> Any:
-    """Add a supplier (technical specialist or admin). 409 if the id is taken."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    supplier = service.create_supplier(session, user, body, idem)
-    _created(response, supplier, service.supplier_url(supplier))
-    return supplier
-
-
-@router.get(
+add_read(
+    router,
     "/suppliers/{supplier_id}",
+    name="read_supplier",
     summary="Read a supplier",
     response_model=SupplierRead,
     responses=_READ,
+    user=CurrentUser,
+    row=SupplierDep,
 )
-def read_supplier(supplier: SupplierDep, user: CurrentUser, response: Response) -> Any:
-    set_etag(response, supplier)
-    return supplier
-
-
-@router.patch(
+add_update(
+    router,
     "/suppliers/{supplier_id}",
+    name="update_supplier",
     summary="Change a supplier",
     response_model=SupplierRead,
     responses=_UPDATE,
+    user=CatalogueManager,
+    row=SupplierDep,
+    body=SupplierUpdate,
+    update=service.update_supplier,
+    doc="""Change name, country, contact or retire the supplier (needs If-Match). A retired
+    supplier's offers are left out of the runs of rounds that close afterwards.""",
 )
-def update_supplier(
-    user: CatalogueManager,
-    supplier: SupplierDep,
-    if_match: IfMatchDep,
-    body: SupplierUpdate,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Change name, country, contact or retire the supplier (needs If-Match). A retired
-    supplier's offers are left out of the runs of rounds that close afterwards."""
-    supplier = service.update_supplier(session, user, supplier, body, if_match)
-    set_etag(response, supplier)
-    return supplier
-
-
-@router.delete(
+add_delete(
+    router,
     "/suppliers/{supplier_id}",
+    name="delete_supplier",
     summary="Delete a supplier",
-    status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,
+    user=CatalogueManager,
+    row=SupplierDep,
+    delete=service.delete_supplier,
+    doc="Delete a supplier nothing refers to (needs If-Match); 409 if offers or routes do.",
 )
-def delete_supplier(
-    user: CatalogueManager, supplier: SupplierDep, if_match: IfMatchDep, session: SessionDep
-) -> Response:
-    """Delete a supplier nothing refers to (needs If-Match); 409 if offers or routes do."""
-    service.delete_supplier(session, user, supplier, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # -------------------------------------------------------------------------- offers
@@ -403,75 +353,60 @@ def list_offers(
     return paginate(session, stmt, page, OfferRead)
 
 
-@router.post(
+add_create(
+    router,
     "/offers",
+    name="create_offer",
     summary="Add an offer",
-    status_code=status.HTTP_201_CREATED,
     response_model=OfferRead,
     responses=_CREATE_OFFER,
+    user=CatalogueManager,
+    body=OfferCreateBody,
+    create=service.create_offer,
+    url=service.offer_url,
     openapi_extra=_json_body(OfferCreate),
-)
-def create_offer(
-    user: CatalogueManager,
-    idem: IdempotencyDep,
-    body: OfferCreateBody,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Add a supplier's offer for an item: all-units price tiers, capacity, minimum
+    doc="""Add a supplier's offer for an item: all-units price tiers, capacity, minimum
     order, lead time, eligible agencies, validity (technical specialist or admin).
     An agency's long-term agreement (`owner_agency_id`) may be recorded only by that
-    agency's specialists or an admin. Every problem is listed in one 422."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    offer = service.create_offer(session, user, body, idem)
-    _created(response, offer, service.offer_url(offer))
-    return offer
-
-
-@router.get(
-    "/offers/{offer_id:id}", summary="Read an offer", response_model=OfferRead, responses=_READ
+    agency's specialists or an admin. Every problem is listed in one 422.""",
 )
-def read_offer(offer: OfferDep, user: CurrentUser, response: Response) -> Any:
-    set_etag(response, offer)
-    return offer
-
-
-@router.patch(
+add_read(
+    router,
     "/offers/{offer_id:id}",
+    name="read_offer",
+    summary="Read an offer",
+    response_model=OfferRead,
+    responses=_READ,
+    user=CurrentUser,
+    row=OfferDep,
+)
+add_update(
+    router,
+    "/offers/{offer_id:id}",
+    name="update_offer",
     summary="Change an offer",
     response_model=OfferRead,
     responses=_UPDATE_OFFER,
+    user=CatalogueManager,
+    row=ManagedOfferDep,
+    body=OfferUpdateBody,
+    update=service.update_offer,
     openapi_extra=_json_body(OfferUpdate),
+    doc="""Change an offer (needs If-Match); `price_tiers` replaces all tiers at once.
+    403 on another agency's long-term agreement.""",
 )
-def update_offer(
-    user: CatalogueManager,
-    offer: ManagedOfferDep,
-    if_match: IfMatchDep,
-    body: OfferUpdateBody,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Change an offer (needs If-Match); `price_tiers` replaces all tiers at once.
-    403 on another agency's long-term agreement."""
-    offer = service.update_offer(session, user, offer, body, if_match)
-    set_etag(response, offer)
-    return offer
-
-
-@router.delete(
+add_delete(
+    router,
     "/offers/{offer_id:id}",
+    name="delete_offer",
     summary="Delete an offer",
-    status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,
+    user=CatalogueManager,
+    row=ManagedOfferDep,
+    delete=service.delete_offer,
+    doc="""Delete an offer (needs If-Match). Runs already made keep their own copy of it.
+    403 on another agency's long-term agreement.""",
 )
-def delete_offer(
-    user: CatalogueManager, offer: ManagedOfferDep, if_match: IfMatchDep, session: SessionDep
-) -> Response:
-    """Delete an offer (needs If-Match). Runs already made keep their own copy of it.
-    403 on another agency's long-term agreement."""
-    service.delete_offer(session, user, offer, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # -------------------------------------------------------------------------- routes
@@ -490,64 +425,52 @@ def list_routes(
     return paginate(session, stmt, page, RouteRead)
 
 
-@router.post(
+add_create(
+    router,
     "/routes",
+    name="create_route",
     summary="Add a route",
-    status_code=status.HTTP_201_CREATED,
     response_model=RouteRead,
     responses=_CREATE_ROUTE,
+    user=CatalogueManager,
+    body=RouteCreateBody,
+    create=service.create_route,
+    url=service.route_url,
     openapi_extra=_json_body(RouteCreate),
+    doc="""Add the route from a supplier to a location (technical specialist or admin);
+    one per pair, 409 on a second.""",
 )
-def create_route(
-    user: CatalogueManager,
-    idem: IdempotencyDep,
-    body: RouteCreateBody,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Add the route from a supplier to a location (technical specialist or admin);
-    one per pair, 409 on a second."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    route = service.create_route(session, user, body, idem)
-    _created(response, route, service.route_url(route))
-    return route
-
-
-@router.get(
-    "/routes/{route_id:id}", summary="Read a route", response_model=RouteRead, responses=_READ
-)
-def read_route(route: RouteDep, user: CurrentUser, response: Response) -> Any:
-    set_etag(response, route)
-    return route
-
-
-@router.patch(
-    "/routes/{route_id:id}", summary="Change a route", response_model=RouteRead, responses=_UPDATE
-)
-def update_route(
-    user: CatalogueManager,
-    route: RouteDep,
-    if_match: IfMatchDep,
-    body: RouteUpdate,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Change a route's costs or transit days (needs If-Match)."""
-    route = service.update_route(session, user, route, body, if_match)
-    set_etag(response, route)
-    return route
-
-
-@router.delete(
+add_read(
+    router,
     "/routes/{route_id:id}",
-    summary="Delete a route",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=_DELETE,
+    name="read_route",
+    summary="Read a route",
+    response_model=RouteRead,
+    responses=_READ,
+    user=CurrentUser,
+    row=RouteDep,
 )
-def delete_route(
-    user: CatalogueManager, route: RouteDep, if_match: IfMatchDep, session: SessionDep
-) -> Response:
-    """Delete a route (needs If-Match)."""
-    service.delete_route(session, user, route, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+add_update(
+    router,
+    "/routes/{route_id:id}",
+    name="update_route",
+    summary="Change a route",
+    response_model=RouteRead,
+    responses=_UPDATE,
+    user=CatalogueManager,
+    row=RouteDep,
+    body=RouteUpdate,
+    update=service.update_route,
+    doc="Change a route's costs or transit days (needs If-Match).",
+)
+add_delete(
+    router,
+    "/routes/{route_id:id}",
+    name="delete_route",
+    summary="Delete a route",
+    responses=_DELETE,
+    user=CatalogueManager,
+    row=RouteDep,
+    delete=service.delete_route,
+    doc="Delete a route (needs If-Match).",
+)

@@ -8,6 +8,8 @@ with every problem, its path the sheet position (``row 5, quantity``).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
@@ -59,11 +61,15 @@ def _import_responses() -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-def _file_response(
-    media_type: str, description: str, binary: bool = True
+def _download(
+    media_type: str, description: str, *problems: int, binary: bool = True
 ) -> dict[int | str, dict[str, Any]]:
+    """A file download's responses: the file (200), then the ``problems``' statuses."""
     schema = {"type": "string", "format": "binary"} if binary else {"type": "string"}
-    return {200: {"description": description, "content": {media_type: {"schema": schema}}}}
+    return {
+        200: {"description": description, "content": {media_type: {"schema": schema}}},
+        **problem_responses(*problems),
+    }
 
 
 def _send(download: Download) -> Response:
@@ -166,148 +172,141 @@ _ROUTES_BODY = _upload_body(
 )
 
 
-@router.post(
+def _needs_import(layout: service.NeedsLayout, name: str, doc: str) -> Callable[..., Any]:
+    """The route that imports needs from a file of one layout: the template, or HXL."""
+    import_needs = functools.partial(service.import_needs, layout=layout)
+
+    def endpoint(
+        round_id: RoundId,
+        upload: UploadDep,
+        session: SessionDep,
+        user: LocalTeam,
+        idem: UploadIdempotency,
+        settings: SettingsDep,
+        response: Response,
+        submit: Submit = False,
+    ) -> Any:
+        if (replay := idem.replay()) is not None:
+            return replay
+        result = import_needs(
+            session, user, round_id, upload, settings=settings, submit=submit, idem=idem
+        )
+        response.headers["Location"] = (
+            f"/api/v1/needs?round_id={round_id}&agency_id={user.agency_id}"
+        )
+        return result
+
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = doc
+    return endpoint
+
+
+_IMPORT_ROUTE: dict[str, Any] = {
+    "status_code": 201,
+    "response_model": ImportRead,
+    "responses": _import_responses(),
+}
+
+router.post(
     "/rounds/{round_id}/needs/import",
-    status_code=201,
-    response_model=ImportRead,
     summary="Import needs from a CSV or XLSX file",
-    responses=_import_responses(),
     openapi_extra=_UPLOAD_BODY,
-)
-def import_needs(
-    round_id: RoundId,
-    upload: UploadDep,
-    session: SessionDep,
-    user: LocalTeam,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-    submit: Submit = False,
-) -> Any:
-    """Local team: your agency's needs, one per row of the needs template (columns item,
+    **_IMPORT_ROUTE,
+)(
+    _needs_import(
+        "template",
+        "import_needs",
+        """Local team: your agency's needs, one per row of the needs template (columns item,
     location, quantity, need_by, priority, justification; see `GET /templates/needs`).
     Every row is checked with the same rules as `POST /rounds/{round_id}/needs`; if any
     row is bad nothing is imported and the 422 lists every problem by row and column.
-    409 once the round is closed. Send an Idempotency-Key to retry safely."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_needs(
-        session, user, round_id, upload, settings=settings, submit=submit, idem=idem
+    409 once the round is closed. Send an Idempotency-Key to retry safely.""",
     )
-    response.headers["Location"] = f"/api/v1/needs?round_id={round_id}&agency_id={user.agency_id}"
-    return result
-
-
-@router.post(
-    "/rounds/{round_id}/needs/import-hxl",
-    status_code=201,
-    response_model=ImportRead,
-    summary="Import needs from an HXL-tagged CSV",
-    responses=_import_responses(),
-    openapi_extra=_HXL_BODY,
 )
-def import_needs_hxl(
-    round_id: RoundId,
-    upload: UploadDep,
-    session: SessionDep,
-    user: LocalTeam,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-    submit: Submit = False,
-) -> Any:
-    """Local team: needs from a Humanitarian Exchange Language table. Columns are found by
+router.post(
+    "/rounds/{round_id}/needs/import-hxl",
+    summary="Import needs from an HXL-tagged CSV",
+    openapi_extra=_HXL_BODY,
+    **_IMPORT_ROUTE,
+)(
+    _needs_import(
+        "hxl",
+        "import_needs_hxl",
+        """Local team: needs from a Humanitarian Exchange Language table. Columns are found by
     hashtag, whatever their headers: `#item+code`, `#loc+code`, `#indicator+num+quantity`,
     `#date+needed`, `#severity+priority` (or `#priority`), optionally
     `#description+justification` and `#org+code` (which must be your agency). The file
     `GET /rounds/{round_id}/needs.hxl.csv` gives back imports here unchanged. All rows or
-    none, as the spreadsheet import."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_needs(
-        session, user, round_id, upload, settings=settings, layout="hxl", submit=submit, idem=idem
+    none, as the spreadsheet import.""",
     )
-    response.headers["Location"] = f"/api/v1/needs?round_id={round_id}&agency_id={user.agency_id}"
-    return result
-
-
-@router.post(
-    "/offers/import",
-    status_code=201,
-    response_model=ImportRead,
-    summary="Import offers with their price tiers from a CSV or XLSX file",
-    responses=_import_responses(),
-    openapi_extra=_OFFERS_BODY,
 )
-def import_offers(
-    upload: UploadDep,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-) -> Any:
-    """Technical specialist or admin: one offer per row of the offers template (tiers as
+
+
+def _catalogue_import(kind: service.CatalogueKind, name: str, doc: str) -> Callable[..., Any]:
+    """The route that imports one catalogue template: the same for offers, rules, routes."""
+
+    def endpoint(
+        upload: UploadDep,
+        session: SessionDep,
+        user: CatalogueManager,
+        idem: UploadIdempotency,
+        settings: SettingsDep,
+        response: Response,
+    ) -> Any:
+        if (replay := idem.replay()) is not None:
+            return replay
+        result = service.import_catalogue(kind, session, user, upload, settings=settings, idem=idem)
+        response.headers["Location"] = service.catalogue_listed_at(kind)
+        return result
+
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = doc
+    return endpoint
+
+
+router.post(
+    "/offers/import",
+    summary="Import offers with their price tiers from a CSV or XLSX file",
+    openapi_extra=_OFFERS_BODY,
+    **_IMPORT_ROUTE,
+)(
+    _catalogue_import(
+        "offers",
+        "import_offers",
+        """Technical specialist or admin: one offer per row of the offers template (tiers as
     `tier1_min_quantity`, `tier1_unit_price`, ... up to 5). A row whose supplier already
     has an offer with the same `offer_id` (reference) is refused, so a file uploaded twice
-    adds nothing twice. All rows or none."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_offers(session, user, upload, settings=settings, idem=idem)
-    response.headers["Location"] = "/api/v1/offers"
-    return result
-
-
-@router.post(
+    adds nothing twice. All rows or none.""",
+    )
+)
+router.post(
     "/award-rules/import",
-    status_code=201,
-    response_model=ImportRead,
     summary="Import award rules from a CSV or XLSX file",
-    responses=_import_responses(),
     openapi_extra=_RULES_BODY,
-)
-def import_rules(
-    upload: UploadDep,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-) -> Any:
-    """Technical specialist or admin: one award rule per row of the rules template (kind,
+    **_IMPORT_ROUTE,
+)(
+    _catalogue_import(
+        "rules",
+        "import_rules",
+        """Technical specialist or admin: one award rule per row of the rules template (kind,
     item, location, supplier, limit, share, penalty, reason). Every bad row is listed;
-    all rows or none."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_rules(session, user, upload, settings=settings, idem=idem)
-    response.headers["Location"] = "/api/v1/award-rules"
-    return result
-
-
-@router.post(
-    "/routes/import",
-    status_code=201,
-    response_model=ImportRead,
-    summary="Import delivery routes from a CSV or XLSX file",
-    responses=_import_responses(),
-    openapi_extra=_ROUTES_BODY,
+    all rows or none.""",
+    )
 )
-def import_routes(
-    upload: UploadDep,
-    session: SessionDep,
-    user: CatalogueManager,
-    idem: UploadIdempotency,
-    settings: SettingsDep,
-    response: Response,
-) -> Any:
-    """Technical specialist or admin: one route per row (supplier, location, fixed_cost,
+router.post(
+    "/routes/import",
+    summary="Import delivery routes from a CSV or XLSX file",
+    openapi_extra=_ROUTES_BODY,
+    **_IMPORT_ROUTE,
+)(
+    _catalogue_import(
+        "routes",
+        "import_routes",
+        """Technical specialist or admin: one route per row (supplier, location, fixed_cost,
     unit_cost, transit_days). A supplier and location that already have a route are
-    refused at their row. All rows or none."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    result = service.import_routes(session, user, upload, settings=settings, idem=idem)
-    response.headers["Location"] = "/api/v1/routes"
-    return result
+    refused at their row. All rows or none.""",
+    )
+)
 
 
 @router.get(
@@ -339,16 +338,13 @@ def download_template(
 
 # --------------------------------------------------------------------------- exports
 
+_PLAN_SHEETS = "sheets summary, orders, awards, agencies, unmet, shipments, rules, coalitions"
+
 
 @router.get(
     "/runs/{run_id}/plan.xlsx",
     summary="Download a plan as an XLSX workbook",
-    responses={
-        **_file_response(
-            _XLSX, "sheets summary, orders, awards, agencies, unmet, shipments, rules, coalitions"
-        ),
-        **problem_responses(401, 403, 404, 409),
-    },
+    responses=_download(_XLSX, _PLAN_SHEETS, 401, 403, 404, 409),
 )
 def plan_xlsx(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response:
     """Every figure of the run's plan, typed (numbers, dates): the consolidated orders, the
@@ -361,10 +357,9 @@ def plan_xlsx(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response
 @router.get(
     "/runs/{run_id}/plan-csv.zip",
     summary="Download a plan as CSV files (one per sheet, zipped)",
-    responses={
-        **_file_response("application/zip", "one CSV per sheet of the XLSX export"),
-        **problem_responses(401, 403, 404, 409),
-    },
+    responses=_download(
+        "application/zip", "one CSV per sheet of the XLSX export", 401, 403, 404, 409
+    ),
 )
 def plan_csv_zip(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response:
     """The XLSX export's sheets as UTF-8 CSV files in one zip."""
@@ -374,10 +369,9 @@ def plan_csv_zip(run_id: RunId, session: SessionDep, user: CurrentUser) -> Respo
 @router.get(
     "/runs/{run_id}/plan/{sheet}.csv",
     summary="Download one sheet of a plan as CSV",
-    responses={
-        **_file_response("text/csv", "the sheet as UTF-8 CSV", binary=False),
-        **problem_responses(401, 403, 404, 409, 422),
-    },
+    responses=_download(
+        "text/csv", "the sheet as UTF-8 CSV", 401, 403, 404, 409, 422, binary=False
+    ),
 )
 def plan_csv(
     run_id: RunId,
@@ -396,10 +390,9 @@ def plan_csv(
 @router.get(
     "/runs/{run_id}/plan.hxl.csv",
     summary="Download a plan as HXL-tagged CSV",
-    responses={
-        **_file_response("text/csv", "awards and unmet needs, HXL hashtags", binary=False),
-        **problem_responses(401, 403, 404, 409),
-    },
+    responses=_download(
+        "text/csv", "awards and unmet needs, HXL hashtags", 401, 403, 404, 409, binary=False
+    ),
 )
 def plan_hxl(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response:
     """One row per award, then one per need left unmet, with a hashtag row under the
@@ -411,10 +404,7 @@ def plan_hxl(run_id: RunId, session: SessionDep, user: CurrentUser) -> Response:
 @router.get(
     "/rounds/{round_id}/needs.hxl.csv",
     summary="Download a round's needs as HXL-tagged CSV",
-    responses={
-        **_file_response("text/csv", "one row per need, HXL hashtags", binary=False),
-        **problem_responses(401, 404, 422),
-    },
+    responses=_download("text/csv", "one row per need, HXL hashtags", 401, 404, 422, binary=False),
 )
 def needs_hxl(
     round_: ValidRound,

@@ -18,7 +18,8 @@ purchase orders do; a round's OCDS package is served once the round is approved.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -154,7 +155,38 @@ def import_needs(
     )
 
 
-def import_offers(
+CatalogueKind = Literal["offers", "routes", "rules"]
+
+
+@dataclass(frozen=True)
+class _CatalogueImport:
+    """How one catalogue template is read and stored: its parser, the ids its rows may
+    name, the batch write (``app.exchange.batch``) and where the rows are listed."""
+
+    parse: Callable[..., ParseResult]
+    names: tuple[str, ...]
+    create: Callable[[Session, User, Sequence[Any], Sequence[int]], Sequence[Any]]
+    listed_at: str
+
+
+_CATALOGUE_IMPORTS: dict[CatalogueKind, _CatalogueImport] = {
+    "offers": _CatalogueImport(
+        spreadsheets.parse_offers, ("item", "supplier", "agency"), batch.create_offers, "offers"
+    ),
+    "routes": _CatalogueImport(
+        spreadsheets.parse_routes, ("supplier", "location"), batch.create_routes, "routes"
+    ),
+    "rules": _CatalogueImport(
+        spreadsheets.parse_rules,
+        ("item", "location", "supplier"),
+        batch.create_rules,
+        "award-rules",
+    ),
+}
+
+
+def import_catalogue(
+    kind: CatalogueKind,
     session: Session,
     actor: User,
     upload: Upload,
@@ -162,62 +194,30 @@ def import_offers(
     settings: Settings,
     idem: Idempotency | None = None,
 ) -> ImportRead:
-    """Offers with their price tiers from a CSV/XLSX; every row or none."""
-    result = spreadsheets.parse_offers(
+    """Offers with their price tiers, routes or award rules from a CSV/XLSX of their
+    template; every row or none."""
+    spec = _CATALOGUE_IMPORTS[kind]
+    result = spec.parse(
         upload.data,
         upload.filename,
         upload.content_type,
-        known_ids=known_ids(session, "item", "supplier", "agency"),
+        known_ids=known_ids(session, *spec.names),
         max_rows=settings.upload_max_rows,
         max_bytes=settings.max_body_bytes,
     )
-    _raise_parse_errors(result, "offers")
-    offers = batch.create_offers(session, actor, result.rows, result.row_numbers)
-    return _finish(session, "offers", [o.id for o in offers], idem, "/api/v1/offers")
+    _raise_parse_errors(result, kind)
+    rows = spec.create(session, actor, result.rows, result.row_numbers)
+    return _finish(session, kind, [r.id for r in rows], idem, catalogue_listed_at(kind))
 
 
-def import_routes(
-    session: Session,
-    actor: User,
-    upload: Upload,
-    *,
-    settings: Settings,
-    idem: Idempotency | None = None,
-) -> ImportRead:
-    """Routes from a CSV/XLSX; every row or none."""
-    result = spreadsheets.parse_routes(
-        upload.data,
-        upload.filename,
-        upload.content_type,
-        known_ids=known_ids(session, "supplier", "location"),
-        max_rows=settings.upload_max_rows,
-        max_bytes=settings.max_body_bytes,
-    )
-    _raise_parse_errors(result, "routes")
-    routes = batch.create_routes(session, actor, result.rows, result.row_numbers)
-    return _finish(session, "routes", [r.id for r in routes], idem, "/api/v1/routes")
+def catalogue_listed_at(kind: CatalogueKind) -> str:
+    """Where the imported rows are listed (the import's Location)."""
+    return f"/api/v1/{_CATALOGUE_IMPORTS[kind].listed_at}"
 
 
-def import_rules(
-    session: Session,
-    actor: User,
-    upload: Upload,
-    *,
-    settings: Settings,
-    idem: Idempotency | None = None,
-) -> ImportRead:
-    """Award rules from a CSV/XLSX (the rules template); every row or none."""
-    result = spreadsheets.parse_rules(
-        upload.data,
-        upload.filename,
-        upload.content_type,
-        known_ids=known_ids(session, "item", "location", "supplier"),
-        max_rows=settings.upload_max_rows,
-        max_bytes=settings.max_body_bytes,
-    )
-    _raise_parse_errors(result, "rules")
-    rules = batch.create_rules(session, actor, result.rows, result.row_numbers)
-    return _finish(session, "rules", [r.id for r in rules], idem, "/api/v1/award-rules")
+import_offers = functools.partial(import_catalogue, "offers")
+import_routes = functools.partial(import_catalogue, "routes")
+import_rules = functools.partial(import_catalogue, "rules")
 
 
 def template(kind: spreadsheets.Kind, fmt: spreadsheets.Format) -> Download:

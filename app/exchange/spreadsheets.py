@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -128,16 +129,14 @@ def _fee_rate(value: Any) -> Decimal | None:
     return rate
 
 
+def _catalogue_id(name: str, example: str) -> Column:
+    """A required column naming an item, location or supplier by its catalogue id."""
+    return Column(name, v.code, example, f"{name} id from the catalogue", True, ref=name)
+
+
 _NEEDS = (
-    Column("item", v.code, "ppe-mask-n95", "item id from the catalogue", True, ref="item"),
-    Column(
-        "location",
-        v.code,
-        "pa-darien-lajas-blancas",
-        "location id from the catalogue",
-        True,
-        ref="location",
-    ),
+    _catalogue_id("item", "ppe-mask-n95"),
+    _catalogue_id("location", "pa-darien-lajas-blancas"),
     Column(
         "quantity",
         _whole(v.NEED_QUANTITY_MAX, 1),
@@ -192,8 +191,8 @@ _OFFERS = (
         "your reference for the offer (agreement or quote number), unique in the file",
         True,
     ),
-    Column("supplier", v.code, "sup-001", "supplier id from the catalogue", True, ref="supplier"),
-    Column("item", v.code, "ppe-mask-n95", "item id from the catalogue", True, ref="item"),
+    _catalogue_id("supplier", "sup-001"),
+    _catalogue_id("item", "ppe-mask-n95"),
     Column("capacity", _whole(v.INT32_MAX), 50000, "most units the offer delivers in a run", True),
     Column(
         "min_order_quantity", _whole(v.INT32_MAX), 1000, "0 or blank = none", optional_column=True
@@ -233,15 +232,8 @@ _OFFERS = (
 )
 
 _ROUTES = (
-    Column("supplier", v.code, "sup-001", "supplier id from the catalogue", True, ref="supplier"),
-    Column(
-        "location",
-        v.code,
-        "pa-darien-lajas-blancas",
-        "location id from the catalogue",
-        True,
-        ref="location",
-    ),
+    _catalogue_id("supplier", "sup-001"),
+    _catalogue_id("location", "pa-darien-lajas-blancas"),
     Column(
         "fixed_cost",
         v.money,
@@ -325,7 +317,7 @@ def _share(value: Any) -> Decimal | None:
 
 _RULES = (
     Column("kind", _rule_kind, "min_suppliers", ", ".join(RULE_KINDS), True),
-    Column("item", v.code, "test-rdt-covid", "item id from the catalogue", True, ref="item"),
+    _catalogue_id("item", "test-rdt-covid"),
     Column(
         "location",
         v.code,
@@ -753,90 +745,13 @@ def parse_row(
         result.row_meta.append({})
 
 
-def parse_needs(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    today: dt.date | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Needs from a CSV/XLSX upload (rows for ``NeedCreate``); see :func:`parse`."""
-    return parse(
-        "needs",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        today=today,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
-
-
-def parse_offers(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Offers with their price tiers (rows for ``OfferCreate``); see :func:`parse`."""
-    return parse(
-        "offers",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
-
-
-def parse_rules(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Award rules (rows for ``AwardRuleCreate``); see :func:`parse`."""
-    return parse(
-        "rules",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
-
-
-def parse_routes(
-    data: bytes,
-    filename: str | None = None,
-    content_type: str | None = None,
-    *,
-    known_ids: KnownIds | None = None,
-    max_rows: int = DEFAULT_MAX_ROWS,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> ParseResult:
-    """Routes (rows for ``RouteCreate``); see :func:`parse`."""
-    return parse(
-        "routes",
-        data,
-        filename,
-        content_type,
-        known_ids=known_ids,
-        max_rows=max_rows,
-        max_bytes=max_bytes,
-    )
+# One kind's parser, as :func:`parse` with the kind given: needs (rows for ``NeedCreate``),
+# offers with their price tiers (``OfferCreate``), award rules (``AwardRuleCreate``),
+# routes (``RouteCreate``).
+parse_needs = functools.partial(parse, "needs")
+parse_offers = functools.partial(parse, "offers")
+parse_rules = functools.partial(parse, "rules")
+parse_routes = functools.partial(parse, "routes")
 
 
 # --------------------------------------------------------------------------- templates

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api import IdempotencyDep, IfMatchDep, Page, PageParamsDep, paginate, set_etag
 from app.api.openapi import json_body, problem_responses
+from app.api.resource import add_create, add_delete, add_read, add_update
 from app.auth.deps import CurrentUser
 from app.catalogue.deps import CatalogueManager
 from app.db import SessionDep
@@ -84,74 +85,56 @@ def list_groups(
     return paginate(session, service.groups_query(supplier_id), page, CapacityGroupRead)
 
 
-@router.post(
+add_create(
+    router,
     "/capacity-groups",
+    name="create_group",
     summary="Add a capacity group",
-    status_code=status.HTTP_201_CREATED,
     response_model=CapacityGroupRead,
     responses=problem_responses(401, 403, 409, 415, 422, beyond_schema=_GROUP_RULES),
+    user=CatalogueManager,
+    body=GroupCreateBody,
+    create=service.create_group,
+    url=service.group_url,
     openapi_extra=json_body(CapacityGroupCreate),
+    doc="""Offers of one supplier that share one capacity (technical specialist or admin);
+    another agency's long-term agreement joins only by its own specialists (403).""",
 )
-def create_group(
-    user: CatalogueManager,
-    idem: IdempotencyDep,
-    body: GroupCreateBody,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Offers of one supplier that share one capacity (technical specialist or admin);
-    another agency's long-term agreement joins only by its own specialists (403)."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    group = service.create_group(session, user, body, idem)
-    _created(response, group, service.group_url(group))
-    return group
-
-
-@router.get(
+add_read(
+    router,
     "/capacity-groups/{group_id}",
+    name="read_group",
     summary="Read a capacity group",
     response_model=CapacityGroupRead,
     responses=_READ,
+    user=CurrentUser,
+    row=GroupDep,
 )
-def read_group(group: GroupDep, response: Response) -> Any:
-    set_etag(response, group)
-    return group
-
-
-@router.patch(
+add_update(
+    router,
     "/capacity-groups/{group_id}",
+    name="update_group",
     summary="Change a capacity group",
     response_model=CapacityGroupRead,
     responses=problem_responses(401, 403, 404, 409, 412, 415, 422, 428, beyond_schema=_GROUP_RULES),
+    user=CatalogueManager,
+    row=GroupDep,
+    body=GroupUpdateBody,
+    update=service.update_group,
     openapi_extra=json_body(CapacityGroupUpdate),
+    doc="Change name, capacity or members (needs If-Match); `offer_ids` replaces them all.",
 )
-def update_group(
-    user: CatalogueManager,
-    group: GroupDep,
-    if_match: IfMatchDep,
-    body: GroupUpdateBody,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Change name, capacity or members (needs If-Match); `offer_ids` replaces them all."""
-    group = service.update_group(session, user, group, body, if_match)
-    set_etag(response, group)
-    return group
-
-
-@router.delete(
+add_delete(
+    router,
     "/capacity-groups/{group_id}",
+    name="delete_group",
     summary="Delete a capacity group",
-    status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,
+    user=CatalogueManager,
+    row=GroupDep,
+    delete=service.delete_group,
+    doc="Delete a group (needs If-Match); runs already made keep their own copy.",
 )
-def delete_group(
-    user: CatalogueManager, group: GroupDep, if_match: IfMatchDep, session: SessionDep
-) -> Response:
-    """Delete a group (needs If-Match); runs already made keep their own copy."""
-    service.delete_group(session, user, group, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --------------------------------------------------------------------- award rules
@@ -171,74 +154,56 @@ def list_rules(
     return paginate(session, service.rules_query(item_id=item_id, kind=kind), page, AwardRuleRead)
 
 
-@router.post(
+add_create(
+    router,
     "/award-rules",
+    name="create_rule",
     summary="Add an award rule",
-    status_code=status.HTTP_201_CREATED,
     response_model=AwardRuleRead,
     responses=problem_responses(401, 403, 409, 415, 422, beyond_schema=_RULE_RULES),
+    user=CatalogueManager,
+    body=RuleCreateBody,
+    create=service.create_rule,
+    url=service.rule_url,
     openapi_extra=json_body(AwardRuleCreate),
-)
-def create_rule(
-    user: CatalogueManager,
-    idem: IdempotencyDep,
-    body: RuleCreateBody,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """A soft rule on an item (at a location, or everywhere): at most / at least so many
+    doc="""A soft rule on an item (at a location, or everywhere): at most / at least so many
     suppliers, or a supplier's share capped or reserved; a plan that breaks it pays its
-    penalty. Technical specialist or admin; every problem is listed in one 422."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    rule = service.create_rule(session, user, body, idem)
-    _created(response, rule, service.rule_url(rule))
-    return rule
-
-
-@router.get(
+    penalty. Technical specialist or admin; every problem is listed in one 422.""",
+)
+add_read(
+    router,
     "/award-rules/{rule_id}",
+    name="read_rule",
     summary="Read an award rule",
     response_model=AwardRuleRead,
     responses=_READ,
+    user=CurrentUser,
+    row=RuleDep,
 )
-def read_rule(rule: RuleDep, response: Response) -> Any:
-    set_etag(response, rule)
-    return rule
-
-
-@router.patch(
+add_update(
+    router,
     "/award-rules/{rule_id}",
+    name="update_rule",
     summary="Change an award rule",
     response_model=AwardRuleRead,
     responses=problem_responses(401, 403, 404, 409, 412, 415, 422, 428, beyond_schema=_RULE_RULES),
+    user=CatalogueManager,
+    row=RuleDep,
+    body=RuleUpdateBody,
+    update=service.update_rule,
     openapi_extra=json_body(AwardRuleUpdate),
+    doc="Change a rule's scope, limit, share, penalty or reason (needs If-Match).",
 )
-def update_rule(
-    user: CatalogueManager,
-    rule: RuleDep,
-    if_match: IfMatchDep,
-    body: RuleUpdateBody,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Change a rule's scope, limit, share, penalty or reason (needs If-Match)."""
-    rule = service.update_rule(session, user, rule, body, if_match)
-    set_etag(response, rule)
-    return rule
-
-
-@router.delete(
+add_delete(
+    router,
     "/award-rules/{rule_id}",
+    name="delete_rule",
     summary="Delete an award rule",
-    status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,
+    user=CatalogueManager,
+    row=RuleDep,
+    delete=service.delete_rule,
 )
-def delete_rule(
-    user: CatalogueManager, rule: RuleDep, if_match: IfMatchDep, session: SessionDep
-) -> Response:
-    service.delete_rule(session, user, rule, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # ---------------------------------------------------------------- supplier exclusions
@@ -262,56 +227,45 @@ def list_exclusions(
     return paginate(session, stmt, page, ExclusionRead)
 
 
-@router.post(
+add_create(
+    router,
     "/supplier-exclusions",
+    name="create_exclusion",
     summary="Exclude a supplier for an agency",
-    status_code=status.HTTP_201_CREATED,
     response_model=ExclusionRead,
     responses=problem_responses(
         401, 403, 409, 415, 422, beyond_schema="an agency or supplier that does not exist"
     ),
+    user=CatalogueManager,
+    body=ExclusionCreateBody,
+    create=service.create_exclusion,
+    url=service.exclusion_url,
     openapi_extra=json_body(ExclusionCreate),
-)
-def create_exclusion(
-    user: CatalogueManager,
-    idem: IdempotencyDep,
-    body: ExclusionCreateBody,
-    session: SessionDep,
-    response: Response,
-) -> Any:
-    """Record that an agency may not buy from a supplier, citing the evidence and its
+    doc="""Record that an agency may not buy from a supplier, citing the evidence and its
     source: that agency's technical specialists or an admin (403 otherwise); 409 if
-    already excluded. Runs of rounds that close afterwards leave the pair out."""
-    if (replay := idem.replay()) is not None:
-        return replay
-    exclusion = service.create_exclusion(session, user, body, idem)
-    _created(response, exclusion, service.exclusion_url(exclusion))
-    return exclusion
-
-
-@router.get(
+    already excluded. Runs of rounds that close afterwards leave the pair out.""",
+)
+add_read(
+    router,
     "/supplier-exclusions/{exclusion_id}",
+    name="read_exclusion",
     summary="Read a supplier exclusion",
     response_model=ExclusionRead,
     responses=_READ,
+    user=CurrentUser,
+    row=ExclusionDep,
 )
-def read_exclusion(exclusion: ExclusionDep, response: Response) -> Any:
-    set_etag(response, exclusion)
-    return exclusion
-
-
-@router.delete(
+add_delete(
+    router,
     "/supplier-exclusions/{exclusion_id}",
+    name="delete_exclusion",
     summary="Lift a supplier exclusion",
-    status_code=status.HTTP_204_NO_CONTENT,
     responses=_DELETE,
+    user=CatalogueManager,
+    row=ExclusionDep,
+    delete=service.delete_exclusion,
+    doc="Lift an exclusion (needs If-Match): the agency's own specialists or an admin.",
 )
-def delete_exclusion(
-    user: CatalogueManager, exclusion: ExclusionDep, if_match: IfMatchDep, session: SessionDep
-) -> Response:
-    """Lift an exclusion (needs If-Match): the agency's own specialists or an admin."""
-    service.delete_exclusion(session, user, exclusion, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # ------------------------------------------------------------------------- budgets

@@ -26,13 +26,15 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record
 from app.auth.models import Agency, Role, User
-from app.catalogue.models import Item, Location, Offer, Supplier
-from app.catalogue.service import (
+from app.catalogue.common import (
     audit_snapshot,
+    by_id_where,
+    delete_row,
     flush_or_conflict,
     reference_issues,
-    require_may_manage_offer,
 )
+from app.catalogue.models import Item, Location, Offer, Supplier
+from app.catalogue.offers import require_may_manage_offer
 from app.db import touch, utcnow
 from app.errors import Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from app.rounds.models import Round
@@ -104,10 +106,7 @@ def get_group(session: Session, group_id: int) -> CapacityGroup:
 
 
 def groups_query(supplier_id: str | None = None) -> sa.Select[CapacityGroup]:
-    stmt = sa.select(CapacityGroup).order_by(CapacityGroup.id)
-    if supplier_id is not None:
-        stmt = stmt.where(CapacityGroup.supplier_id == supplier_id)
-    return stmt
+    return by_id_where(CapacityGroup, supplier_id=supplier_id)
 
 
 def group_issues(
@@ -226,10 +225,7 @@ def delete_group(
     if_match.check(group)
     _require_may_group(session, actor, group.offer_ids)
     before = group_snapshot(group)
-    session.delete(group)
-    session.flush()
-    record(session, actor, "capacity_group.delete", "capacity_group", group.id, before, None)
-    session.commit()
+    delete_row(session, actor, group, before, f"capacity group {group.id} is in use")
 
 
 # --------------------------------------------------------------------- award rules
@@ -242,12 +238,7 @@ def get_rule(session: Session, rule_id: int) -> AwardRule:
 def rules_query(
     *, item_id: str | None = None, kind: RuleKind | None = None
 ) -> sa.Select[AwardRule]:
-    stmt = sa.select(AwardRule).order_by(AwardRule.id)
-    if item_id is not None:
-        stmt = stmt.where(AwardRule.item_id == item_id)
-    if kind is not None:
-        stmt = stmt.where(AwardRule.kind == kind)
-    return stmt
+    return by_id_where(AwardRule, item_id=item_id, kind=kind)
 
 
 def rule_issues(
@@ -320,10 +311,7 @@ def update_rule(
 def delete_rule(session: Session, actor: User | None, rule: AwardRule, if_match: IfMatch) -> None:
     if_match.check(rule)
     before = audit_snapshot(rule)
-    session.delete(rule)
-    session.flush()
-    record(session, actor, "award_rule.delete", "award_rule", rule.id, before, None)
-    session.commit()
+    delete_row(session, actor, rule, before, f"award rule {rule.id} is in use")
 
 
 # ---------------------------------------------------------------- supplier exclusions
@@ -336,12 +324,7 @@ def get_exclusion(session: Session, exclusion_id: int) -> SupplierExclusion:
 def exclusions_query(
     *, agency_id: str | None = None, supplier_id: str | None = None
 ) -> sa.Select[SupplierExclusion]:
-    stmt = sa.select(SupplierExclusion).order_by(SupplierExclusion.id)
-    if agency_id is not None:
-        stmt = stmt.where(SupplierExclusion.agency_id == agency_id)
-    if supplier_id is not None:
-        stmt = stmt.where(SupplierExclusion.supplier_id == supplier_id)
-    return stmt
+    return by_id_where(SupplierExclusion, agency_id=agency_id, supplier_id=supplier_id)
 
 
 def require_may_vet_for(actor: User | None, agency_id: str) -> None:
@@ -407,18 +390,7 @@ def delete_exclusion(
     require_may_vet_for(actor, exclusion.agency_id)
     if_match.check(exclusion)
     before = audit_snapshot(exclusion)
-    session.delete(exclusion)
-    session.flush()
-    record(
-        session,
-        actor,
-        "supplier_exclusion.delete",
-        "supplier_exclusion",
-        exclusion.id,
-        before,
-        None,
-    )
-    session.commit()
+    delete_row(session, actor, exclusion, before, f"supplier exclusion {exclusion.id} is in use")
 
 
 # ------------------------------------------------------------------------- budgets
@@ -527,10 +499,7 @@ def delete_budget(session: Session, actor: User, budget: AgencyBudget, if_match:
     _open_round(session, budget.round_id)
     if_match.check(budget)
     before = audit_snapshot(budget)
-    session.delete(budget)
-    session.flush()
-    record(session, actor, "agency_budget.delete", "agency_budget", budget.id, before, None)
-    session.commit()
+    delete_row(session, actor, budget, before, f"budget {budget.id} is in use")
 
 
 # ------------------------------------------------------- problem document (contract v2)
