@@ -109,6 +109,8 @@ def solve_with_coalitions(
     """
     cores = workers if workers and workers > 0 else available_cores()
     parts, distinct = plan_parts(problem, coalitions)
+    if not any(len(c) > 1 for c in coalitions):
+        parts, distinct = merge_small_parts(parts)
     tally = _Tally(parts, progress, problem.settings.relative_gap)
 
     def run_here(part: Part) -> None:
@@ -158,6 +160,44 @@ def solve_with_coalitions(
                 future.cancel()
             raise
     return pooled_result, tally.values()
+
+
+# Parts of one baseline are solved together up to this many needs: every solve costs
+# a model and a HiGHS run whatever its size (milliseconds), which dominated the small
+# instance's baselines (18 parts of 1 to 6 needs for 8 agencies). Measured in
+# `docs/performance.md`.
+MERGED_PART_MAX_NEEDS = 400
+
+
+def merge_small_parts(
+    parts: dict[Coalition, list[Part]], max_needs: int = MERGED_PART_MAX_NEEDS
+) -> tuple[dict[Coalition, list[Part]], dict[tuple[int, Coalition], Part]]:
+    """Each coalition's consecutive parts merged while they hold at most `max_needs` needs.
+
+    Only for coalitions that share no part (the baselines alone: a part's members are
+    its coalition): the parts are independent, so a merged part's value is their sum.
+    A merged part is numbered after every bundle, so its key is its own.
+    """
+    merged: dict[Coalition, list[Part]] = {}
+    distinct: dict[tuple[int, Coalition], Part] = {}
+    number = 1 + max((p.bundle for ps in parts.values() for p in ps), default=0)
+    for coalition, coalition_parts in parts.items():
+        runs: list[list[Part]] = []
+        for part in coalition_parts:
+            if runs and sum(len(p.needs) for p in runs[-1]) + len(part.needs) <= max_needs:
+                runs[-1].append(part)
+            else:
+                runs.append([part])
+        merged[coalition] = []
+        for run in runs:
+            if len(run) == 1:
+                part = run[0]
+            else:
+                needs = tuple(sorted(n for p in run for n in p.needs))
+                part, number = Part(number, coalition, needs), number + 1
+            merged[coalition].append(part)
+            distinct[part.key] = part
+    return merged, distinct
 
 
 def _solve_part(problem: Problem, part: Part, cancel: CancelToken | None) -> CoalitionValue:

@@ -152,7 +152,8 @@ def solve_model(
 
     route_columns = np.flatnonzero(item_of_column < 0)
     shares = route_shares(arrays, item_of_column, relaxation.row_duals)
-    models = list(item_models(arrays, item_of_column, shares))
+    priced, tie_constant = price_ties(arrays, item_of_column, relaxation.row_duals)
+    models = list(item_models(priced, item_of_column, shares))
     deadline = started + time_limit
     bound = relaxation.objective + model.unavoidable
     results, stopped = solve_items(models, deadline, cancel, report, bound)
@@ -161,7 +162,7 @@ def solve_model(
     if stopped == "optimal" and all(r.bound is not None for r in results):
         # Each item's bound is its own optimum or better; a route priced to an
         # item at its share is never dearer than the route itself.
-        bound = max(bound, sum(r.bound or 0.0 for r in results) + offset)
+        bound = max(bound, sum(r.bound or 0.0 for r in results) + offset + tie_constant)
 
     def plan_of(results: list[ItemResult]) -> Vector:
         return assemble(nothing, arrays, route_columns, results)
@@ -171,9 +172,18 @@ def solve_model(
         # recomputed figures cannot push the gap back over it.
         return gap_of(cost + offset, bound, model.unavoidable) <= 0.9 * relative_gap
 
-    if model.ties and breaks_rows(arrays, values):
-        values = keep_ties(model, variables, values, deadline, relative_gap, cancel, nothing)
-        # The items' solutions broke a tie; none of them is the plan's any more.
+    broken = bool(model.ties) and breaks_rows(arrays, values)
+    if broken or (
+        model.ties and stopped == "optimal" and not close_enough(float(arrays.cost @ values))
+    ):
+        # The items' plan broke a tie, or keeps them all but leaves budget unspent
+        # (their prices are the LP's, their awards whole): search within its decisions.
+        tied = keep_ties(
+            model, variables, values, deadline, relative_gap, cancel, nothing, warm=not broken
+        )
+        if broken or arrays.cost @ tied < arrays.cost @ values:
+            values = tied
+        # None of the items' solutions is the plan's any more.
         results = []
         if stopped == "optimal":
             stopped = "tied"
@@ -396,6 +406,10 @@ def breaks_rows(arrays: ModelArrays, values: Vector) -> bool:
 
 # Share of the time left that the search within the items' decisions may take.
 _TIED_SEARCH_SHARE = 1 / 3
+# When the items' plan keeps every row already, the search within its decisions starts
+# from it and is where the plan improves (medium v2 with budgets, docs/performance.md):
+# the whole model's search after it rarely moves within the time left.
+_POLISH_SEARCH_SHARE = 2 / 3
 
 
 def keep_ties(
@@ -406,6 +420,8 @@ def keep_ties(
     relative_gap: float,
     cancel: CancelToken | None,
     nothing: Vector,
+    *,
+    warm: bool = False,
 ) -> Vector:
     """A plan that keeps every row, searched within the tiers and routes the items chose.
 
@@ -420,12 +436,21 @@ def keep_ties(
     ]
     for z in closed:
         z.upBound = 0
+    if warm:
+        # A plan that keeps every row: HiGHS's first incumbent.
+        for variable, value in zip(variables, values, strict=True):
+            variable.varValue = float(value)
     try:
         outcome = run_highs(
             model,
-            time_limit=max(0.0, (deadline - time.perf_counter()) * _TIED_SEARCH_SHARE),
+            time_limit=max(
+                0.0,
+                (deadline - time.perf_counter())
+                * (_POLISH_SEARCH_SHARE if warm else _TIED_SEARCH_SHARE),
+            ),
             relative_gap=relative_gap,
             cancel=cancel,
+            warm_start=warm,
         )
     finally:
         for z in closed:
@@ -468,6 +493,34 @@ def route_shares(
             part = worth[route, item] / total if total > 0 else 1.0 / len(items)
             shares[route, item] = fixed_cost * part
     return shares
+
+
+def price_ties(
+    arrays: ModelArrays, item_of_column: Vector, row_duals: Vector
+) -> tuple[ModelArrays, float]:
+    """The model with each row that ties items (a budget, a capacity group) moved into
+    the objective at its LP dual price, and the constant that move leaves.
+
+    A Lagrangian relaxation of the rows the items' models leave out: with `y` a tie
+    row's dual (HiGHS's sign: at most 0 on a binding upper side, at least 0 on a lower
+    one), each column's cost becomes `c - y * a` and the objective gains `y * rhs`;
+    for any plan keeping the row the added term `-y * (a x - rhs)` is at most 0, so the
+    items' optima plus the constant stay a lower bound, at least the LP's. Priced so,
+    the items buy what the budget affords instead of everything, and their plan is
+    close to one that keeps the rows.
+    """
+    tie_rows = item_of_rows(arrays, item_of_column) < 0
+    duals = np.where(tie_rows, row_duals, 0.0)
+    rhs = np.where(duals < 0, arrays.row_upper, arrays.row_lower)
+    duals = np.where(np.isfinite(rhs), duals, 0.0)
+    if not duals.any():
+        return arrays, 0.0
+    weights = arrays.value * duals[arrays.row_of_entry]
+    shift = np.bincount(arrays.column, weights=weights, minlength=len(arrays.cost))
+    # Only the items' own columns: a route binary's cost is shared out separately.
+    shift[item_of_column < 0] = 0.0
+    constant = float(np.sum(duals[duals != 0] * rhs[duals != 0]))
+    return replace(arrays, cost=arrays.cost - shift), constant
 
 
 def item_models(
