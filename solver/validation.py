@@ -214,6 +214,8 @@ _SHARE_KINDS = ("max_share", "min_share")
 def _rule_checks(base: str, rule: Mapping[str, Any]) -> Iterator[Issue]:
     """What a rule's kind asks of its other fields (their types are the models' checks)."""
     kind = rule.get("kind")
+    if not isinstance(kind, str):
+        return  # not a kind at all: the field check says so (and a dict is no key)
     if kind in _COUNT_KINDS:
         limit = rule.get("limit")
         if limit is None:

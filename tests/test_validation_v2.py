@@ -103,6 +103,9 @@ CASES = {
     "group without offers": ("capacity_groups[0]", {"id": "g", "capacity": 1},
                              "$.capacity_groups[0].offers", REQUIRED),
     "rule kind": ("rules[0].kind", "max_vendors", "$.rules[0].kind", KIND),
+    # Found by the outside fuzzing (tests/security/outside_fuzz.sh): not a string at all.
+    "rule kind object": ("rules[0].kind", {}, "$.rules[0].kind", KIND),
+    "rule kind list": ("rules[0].kind", ["max_suppliers"], "$.rules[0].kind", KIND),
     "rule item unknown": ("rules[0].item", "gizmo", "$.rules[0].item", UNKNOWN),
     "rule location unknown": ("rules[1].location", "Atlantis", "$.rules[1].location", UNKNOWN),
     "rule supplier unknown": ("rules[2].supplier", "S9", "$.rules[2].supplier", UNKNOWN),
