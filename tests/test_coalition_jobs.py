@@ -41,14 +41,14 @@ TOTAL = 254  # 2^8 - 2: every non-empty proper subset of eight agencies
 SINGLES = 8
 
 
-def eight_agency_document(quantity_bump: int = 0) -> dict[str, Any]:
-    """The small example cut to one need per agency (eight), fairness checked: each
-    coalition is a tiny solve."""
+def eight_agency_document(quantity_bump: int = 0, *, every_need: bool = False) -> dict[str, Any]:
+    """The small example (eight agencies), fairness checked; cut to one need per agency
+    unless ``every_need``, so that each coalition is a tiny solve."""
     document = generate_problem("small", seed=1)
     seen: set[str] = set()
     needs = []
     for need in document["needs"]:
-        if need["agency"] not in seen:
+        if every_need or need["agency"] not in seen:
             seen.add(need["agency"])
             needs.append(need)
     needs[0]["quantity"] += quantity_bump

@@ -366,12 +366,20 @@ def store_values(session: Session, job: Job, values: Sequence[dict[str, Any]]) -
 
 
 def _batches(session: Session, run_id: int) -> list[tuple[int, JobState, str | None]]:
+    """The run's batch jobs; a running one whose lease ran out (its worker was killed)
+    counts as queued: the run's job takes it over rather than wait for its message,
+    which the broker may hand back to this very worker, busy here."""
+    now = utcnow()
     rows = session.execute(
-        sa.select(Job.id, Job.state, Job.error)
+        sa.select(Job.id, Job.state, Job.error, Job.lease_until)
         .where(Job.run_id == run_id, Job.kind == JobKind.coalitions)
         .order_by(Job.id)
     ).all()
-    return [(r.id, r.state, r.error) for r in rows]
+    found = []
+    for r in rows:
+        lapsed = r.state == JobState.running and r.lease_until is not None and r.lease_until < now
+        found.append((r.id, JobState.queued if lapsed else r.state, r.error))
+    return found
 
 
 def cancel_batches(session: Session, run_id: int, reason: str) -> None:
@@ -387,7 +395,9 @@ def cancel_batches(session: Session, run_id: int, reason: str) -> None:
                     JobState.cancelled,
                     reason,
                 )
-            elif state == JobState.running:
+            # Running (a lapsed one is seen as queued): stopped at its next heartbeat, or
+            # settled cancelled by whoever claims it next.
+            if state in (JobState.queued, JobState.running):
                 session.execute(
                     sa.update(Job)
                     .where(Job.id == job_id, Job.state == JobState.running)
