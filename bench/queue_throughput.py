@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     from app.db import load_models, make_engine, upgrade_database
 
     load_models()
+    from app.bootstrap import register_all
+
+    register_all()  # the job kinds' handlers: a job is refused for a kind without one
     from app.jobs.backends import BrokerBackend
     from app.jobs.models import FINISHED, Job
     from app.settings import Settings

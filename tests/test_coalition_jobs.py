@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import time
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.models import Role
 from app.bootstrap import register_all
-from app.jobs import runner
+from app.jobs import backends, runner, scheduler
+from app.jobs import service as jobs_service
 from app.jobs.models import Job, JobKind, JobState
 from app.jobs.registry import JobContext
 from app.rounds.flows import execute_run
@@ -39,6 +42,7 @@ register_all()
 TIMING = ("seconds", "stages")
 TOTAL = 254  # 2^8 - 2: every non-empty proper subset of eight agencies
 SINGLES = 8
+FINISHED_RUNS = (RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled)
 
 
 def eight_agency_document(quantity_bump: int = 0, *, every_need: bool = False) -> dict[str, Any]:
@@ -245,3 +249,54 @@ def test_a_rerun_reuses_every_value_whose_sub_problem_did_not_change(session: Se
     assert len(solved) == 2**7 - 2  # coalitions with the agency, but neither it alone nor all
     assert len(reused) == TOTAL - SINGLES - len(solved)
     assert comparable(third.plan or {}) == comparable(solve(changed))
+
+
+def test_the_embedded_pool_and_its_sweeper_solve_the_batches_in_other_processes(
+    isolated_engine: sa.Engine,
+) -> None:
+    """No broker: the run's job runs in a pool process; the batches it queued are solved
+    there or handed to the pool by the service's sweeper, never in this process."""
+    url = isolated_engine.url.render_as_string(hide_password=False)
+    factory = sessionmaker(bind=isolated_engine, expire_on_commit=False)
+    with factory() as session:
+        run = queued_run(session, eight_agency_document())
+        run_id = run.id
+        run_job = jobs_service.run_job(session, run_id)
+        assert run_job is not None
+        job_id = run_job.id
+    settings = Settings(
+        database_url=url,
+        jobs_embedded_workers=2,
+        jobs_worker_nice=0,
+        jobs_scheduler_interval_seconds=0.5,
+    )
+    backend = backends.EmbeddedBackend(settings)
+    sweeper = scheduler.Sweeper(settings, backend, factory, url)
+    try:
+        sweeper.start()
+        backend.dispatch([job_id], url)
+
+        def finished() -> bool:
+            with factory() as session:
+                return session.get_one(Run, run_id).status in FINISHED_RUNS
+
+        deadline = time.monotonic() + 300
+        while not finished():
+            assert time.monotonic() < deadline, "the run did not finish"
+            time.sleep(0.2)
+    finally:
+        sweeper.stop()
+        backend.close()
+        backends.close_all()
+    with factory() as session:
+        run = session.get_one(Run, run_id)
+        assert run.status == RunStatus.succeeded, run.error
+        rows = stored(session, run_id)
+        assert len(rows) == TOTAL and all(r.status == CoalitionStatus.done for r in rows)
+        jobs = batch_jobs(session, run_id)
+        assert jobs and all(job.state == JobState.succeeded for job in jobs)
+        here = str(os.getpid())
+        for job in [*jobs, session.get_one(Job, job_id)]:
+            assert (job.worker or "").startswith("embedded:"), job.worker
+            assert (job.worker or "").split(":")[2] != here
+        assert comparable(run.plan or {}) == comparable(solve(run.problem))
