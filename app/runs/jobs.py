@@ -36,10 +36,17 @@ from app.settings import Settings
 from app.solve.service import effective_time_limit
 from solver import SolveProgress, solve
 from solver.baseline import Standalone, solve_with_coalitions
-from solver.coalitions import CoalitionChecks, coalitions_to_check, fairness_asked
+from solver.coalitions import (
+    Coalition,
+    CoalitionChecks,
+    CoalitionValue,
+    coalitions_to_check,
+    fairness_asked,
+)
 from solver.highs import SolveCancelled
 from solver.pipeline import SolveResult, solve_needs
 from solver.plan import agencies_with_needs, build_plan
+from solver.problem import Problem
 
 if TYPE_CHECKING:
     from solver.highs import CancelToken
@@ -59,6 +66,32 @@ def solve_problem(
     return solve(
         problem,
         time_limit_seconds=effective_time_limit(time_limit_seconds, settings.max_solve_seconds),
+        workers=settings.solver_workers or None,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def solve_pooled(
+    problem: Problem,
+    *,
+    settings: Settings,
+    progress: Callable[[SolveProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[SolveResult, dict[Coalition, CoalitionValue]]:
+    """The pooled solve and each agency's stand-alone value, as ``solver.solve`` makes them
+    (the run's own part when its coalitions are jobs)."""
+
+    def pooled() -> SolveResult:
+        result = solve_needs(problem, stage="pooled", progress=progress, cancel=cancel)
+        if cancel is not None and cancel.is_set():
+            raise SolveCancelled("the pooled solve was cancelled")
+        return result
+
+    return solve_with_coalitions(
+        problem,
+        [(a,) for a in agencies_with_needs(problem)],
+        pooled,
         workers=settings.solver_workers or None,
         progress=progress,
         cancel=cancel,
@@ -198,20 +231,9 @@ class RunJobs:
         validated = time.perf_counter()
         agencies = agencies_with_needs(prepared)
 
-        def pooled() -> SolveResult:
-            result = solve_needs(prepared, stage="pooled", progress=progress, cancel=cancel)
-            if cancel is not None and cancel.is_set():
-                raise SolveCancelled("the pooled solve was cancelled")
-            return result
-
         # The pooled plan and the baselines here, exactly as solver.solve does them.
-        result, singles = solve_with_coalitions(
-            prepared,
-            [(a,) for a in agencies],
-            pooled,
-            workers=settings.solver_workers or None,
-            progress=progress,
-            cancel=cancel,
+        result, singles = solve_pooled(
+            prepared, settings=settings, progress=progress, cancel=cancel
         )
         baselines_done = time.perf_counter()
         checked, exhaustive = coalitions_to_check(agencies)
