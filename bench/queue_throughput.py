@@ -19,6 +19,12 @@ Run it when the machine is otherwise idle::
 
 Options: ``--runs 20 --size medium --workers 1 2 --nice 10`` and ``--database``,
 ``--broker`` for other servers than the local PostgreSQL and RabbitMQ.
+
+``--fairness`` checks fairness in every run (a round's default): each run's 254
+coalitions become batch jobs spread over the workers, and the wall time runs
+until every run's job (which builds the plan from the stored values) ended::
+
+    uv run --frozen python -m bench.queue_throughput --fairness --runs 1
 """
 
 from __future__ import annotations
@@ -83,7 +89,9 @@ def _measure(url: str, token: str, stop: threading.Event, into: Latency, pause: 
         stop.wait(pause)
 
 
-def _seed(factory: sessionmaker[Session], runs: int, size: str) -> tuple[str, list[int]]:
+def _seed(
+    factory: sessionmaker[Session], runs: int, size: str, *, fairness: bool = False
+) -> tuple[str, list[int]]:
     from app.auth.models import Role
     from app.jobs import service as jobs_service
     from app.jobs.models import JobKind
@@ -99,6 +107,10 @@ def _seed(factory: sessionmaker[Session], runs: int, size: str) -> tuple[str, li
         for seed in range(runs):
             round_ = make_round(session, created_by=coordinator, status=RoundStatus.closed)
             problem = generate_problem(size=size, seed=seed)
+            if fairness:
+                # A round's default: the 254 coalitions of eight agencies become batch jobs
+                # (app.runs.coalitions) that every worker takes, beside the run's own job.
+                problem["settings"] = {**problem.get("settings", {}), "fairness": "core"}
             run = Run(
                 round_id=round_.id,
                 number=1,
@@ -145,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     parser.add_argument(
+        "--fairness", action="store_true", help="check fairness: coalitions as batch jobs"
+    )
+    parser.add_argument(
         "--nice",
         type=int,
         default=10,
@@ -156,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     from app.db import load_models, make_engine, upgrade_database
 
     load_models()
+    from app.bootstrap import register_all
+
+    register_all()  # the job kinds' handlers: a job is refused for a kind without one
     from app.jobs.backends import BrokerBackend
     from app.jobs.models import FINISHED, Job
     from app.settings import Settings
@@ -217,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             database_url=url, jobs_backend="broker", broker_url=args.broker, jobs_queue=queue
         )
         for count in args.workers:
-            _, jobs = _seed(factory, args.runs, args.size)
+            _, jobs = _seed(factory, args.runs, args.size, fairness=args.fairness)
             workers = [
                 subprocess.Popen(
                     [str(BIN / "poolbuy"), "worker", "--no-sweeper"],
@@ -283,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
 
         base = idle.summary()
         print(
-            f"\n{args.runs} queued {args.size} runs, broker mode, this machine "
+            f"\n{args.runs} queued {args.size} runs"
+            f"{', fairness checked' if args.fairness else ''}, broker mode, this machine "
             f"({os.cpu_count()} cores)\n"
         )
         print(

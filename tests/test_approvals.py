@@ -277,6 +277,7 @@ def test_decisions_wait_for_a_plan_and_for_the_latest_run(
 
     world = build_world(session)
     monkeypatch.setattr(run_jobs, "solve", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(run_jobs, "solve_pooled", lambda *a, **k: 1 / 0)
     failed = close(client, world, auth_headers).json()
     monkeypatch.undo()
     assert failed["status"] == "failed"

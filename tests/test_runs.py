@@ -344,6 +344,7 @@ def test_a_failed_solve_is_stored_and_leaves_the_round_closed(
         raise RuntimeError("HiGHS crashed")
 
     monkeypatch.setattr(run_jobs, "solve", broken)
+    monkeypatch.setattr(run_jobs, "solve_pooled", broken)  # fairness checked: coalition jobs
     response = close(client, world, auth_headers)
     assert response.status_code == 201
     run = response.json()
@@ -515,6 +516,7 @@ def _fail_first_run(
     """A round left closed (its run failed), so it is not yet open to member agencies."""
     world = build_world(session)
     monkeypatch.setattr(run_jobs, "solve", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(run_jobs, "solve_pooled", lambda *a, **k: 1 / 0)
     run = close(client, world, auth_headers).json()
     monkeypatch.undo()
     return world, run

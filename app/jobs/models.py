@@ -41,6 +41,8 @@ FINISHED = frozenset({JobState.succeeded, JobState.failed, JobState.cancelled})
 class JobKind(StrEnum):
     run = "run"
     scenario = "scenario"
+    # A batch of a run's coalitions (fairness): values stored by their domain's handler.
+    coalitions = "coalitions"
 
 
 class Job(Base):

@@ -9,6 +9,12 @@ them. A process the service spawns to solve (the embedded pool) is given the
 names of those modules and imports them first (``modules``, ``load``).
 
 A kind with no handler is refused loudly (``handler_for``), never guessed.
+
+Two optional hooks, for a job that fans out into further jobs (a run whose
+coalitions are jobs of their own): ``solve_in_context`` is called instead of
+``solve`` with a ``JobContext`` (sessions on the job's database, a way to run
+another job here and to hand new jobs over), and ``solves(problem)`` says how
+many solves the job holds (its overrun allowance).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +34,23 @@ if TYPE_CHECKING:
     from app.settings import Settings
     from solver import SolveProgress
     from solver.highs import CancelToken
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job's solve may use of the queue, when its handler asks for it."""
+
+    job_id: int
+    run_id: int
+    attempt: int
+    settings: Settings
+    # A session on the job's database (a new one, or the inline caller's own).
+    sessions: Callable[[], AbstractContextManager[Session]]
+    # Claim, solve and complete another job in this thread; what became of it.
+    run_here: Callable[[int], str]
+    # Hand committed, queued jobs over to the other workers (a no-op where they are
+    # found by the sweeper, or solved here).
+    hand_over: Callable[[list[int]], None]
 
 
 class JobHandler(Protocol):

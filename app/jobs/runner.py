@@ -144,7 +144,7 @@ def run_job(
     with factory() as session:
         job = session.get_one(Job, job_id)
         problem = registry.handler_for(job.kind).problem(session, job)
-    solves = 1 + len(problem.get("agencies") or ())
+    solves = solves_of(claim, problem)
     recorder = ProgressRecorder(attempt=claim.attempt)
     signal = StopSignal()
     heartbeat = Heartbeat(
@@ -157,8 +157,19 @@ def run_job(
         claim.time_limit_seconds * solves + OVERRUN_GRACE_SECONDS,
     )
     heartbeat.start()
+    context = registry.JobContext(
+        job_id,
+        claim.run_id,
+        claim.attempt,
+        settings,
+        sessions=factory,
+        run_here=lambda other: run_job(
+            other, factory=factory, settings=settings, worker=worker, shutdown=shutdown
+        ),
+        hand_over=lambda ids: hand_over(factory, settings, ids),
+    )
     try:
-        plan, error = solve(problem, claim, settings, recorder, signal)
+        plan, error = solve(problem, claim, settings, recorder, signal, context)
     finally:
         heartbeat.finish()
 
@@ -191,7 +202,17 @@ def run_inline(
     problem = registry.handler_for(job.kind).problem(session, job)
     session.rollback()  # no transaction open while solving (SQLite's write lock)
     recorder = ProgressRecorder(attempt=claim.attempt)
-    plan, error = solve(problem, claim, settings, recorder, None)
+    context = registry.JobContext(
+        job_id,
+        claim.run_id,
+        claim.attempt,
+        settings,
+        sessions=lambda: contextlib.nullcontext(session),
+        run_here=lambda other: run_inline(session, other, settings),
+        # Inline, nobody else is there: the job runs what it queued itself.
+        hand_over=lambda ids: None,
+    )
+    plan, error = solve(problem, claim, settings, recorder, None, context)
     try:
         return store(session, claim, plan, error, recorder, None, on_finished)
     except BaseException:
@@ -245,16 +266,48 @@ def acquire(
         time.sleep(min(max(remaining, 0.05), settings.jobs_heartbeat_seconds))
 
 
+def solves_of(claim: Claim, problem: dict[str, Any]) -> int:
+    """How many solves a job holds: its handler's count, else pooled + one per agency."""
+    count = getattr(registry.handler_for(claim.kind), "solves", None)
+    if count is not None:
+        return int(count(problem))
+    return 1 + len(problem.get("agencies") or ())
+
+
+def hand_over(factory: sessionmaker[Session], settings: Settings, job_ids: list[int]) -> None:
+    """Jobs a job queued, to the other workers: published in the broker mode; in the
+    embedded mode the service's sweeper hands them to its pool (this process is one of it)."""
+    if not job_ids or settings.jobs_backend != "broker":
+        return
+    from app.jobs import backends
+
+    url = factory.kw["bind"].url.render_as_string(hide_password=False)
+    backends.get_backend(settings).dispatch(job_ids, url)
+
+
 def solve(
     problem: dict[str, Any],
     claim: Claim,
     settings: Settings,
     recorder: ProgressRecorder,
     signal: StopSignal | None,
+    context: registry.JobContext | None = None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The plan, or why there is none. A stop (``signal``) leaves both empty."""
+    handler = registry.handler_for(claim.kind)
+    in_context = getattr(handler, "solve_in_context", None)
     try:
-        plan = registry.handler_for(claim.kind).solve(
+        if in_context is not None and context is not None:
+            plan: dict[str, Any] = in_context(
+                problem,
+                context=context,
+                time_limit_seconds=claim.time_limit_seconds,
+                settings=settings,
+                progress=recorder,
+                cancel=signal,
+            )
+            return plan, None
+        plan = handler.solve(
             problem,
             time_limit_seconds=claim.time_limit_seconds,
             settings=settings,

@@ -17,7 +17,12 @@ Read this module to follow a round; each step calls the service that owns it.
    the job is claimed (the run turns ``running``), solved with no transaction
    open and a heartbeat beside it, then completed once: in one transaction the
    job's conditional update, the plan on the run, the run's status, and the
-   round's move to ``optimised`` when the plan is optimal or feasible.
+   round's move to ``optimised`` when the plan is optimal or feasible. With
+   fairness checked (a round's default), the run's job fans the coalitions out
+   as batch jobs of their own (``app.runs.coalitions``), spread over every
+   worker, and builds the plan from their stored values; the run shows "112 of
+   254 coalitions" meanwhile, and a re-run reuses every value whose sub-problem
+   did not change.
 4. **Re-run** (``rerun``), when run #1 failed, after a rejection, or to try
    other settings: a new run of the same frozen document, queued as in 1-3.
 5. **Decide** (``decide``, ``app.runs.approvals``): each agency's chief of

@@ -14,6 +14,7 @@ Registered with the queue (``app.jobs.registry``) when this module is imported
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -29,11 +30,23 @@ from app.jobs import registry
 from app.jobs.models import Job, JobKind, JobState
 from app.rounds.models import RoundStatus
 from app.rounds.service import lock_round, transition
-from app.runs import service, visibility
+from app.runs import coalitions, service, visibility
 from app.runs.models import PlanStatus, Run, RunStatus
 from app.settings import Settings
 from app.solve.service import effective_time_limit
 from solver import SolveProgress, solve
+from solver.baseline import Standalone, solve_with_coalitions
+from solver.coalitions import (
+    Coalition,
+    CoalitionChecks,
+    CoalitionValue,
+    coalitions_to_check,
+    fairness_asked,
+)
+from solver.highs import SolveCancelled
+from solver.pipeline import SolveResult, solve_needs
+from solver.plan import agencies_with_needs, build_plan
+from solver.problem import Problem
 
 if TYPE_CHECKING:
     from solver.highs import CancelToken
@@ -53,6 +66,32 @@ def solve_problem(
     return solve(
         problem,
         time_limit_seconds=effective_time_limit(time_limit_seconds, settings.max_solve_seconds),
+        workers=settings.solver_workers or None,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def solve_pooled(
+    problem: Problem,
+    *,
+    settings: Settings,
+    progress: Callable[[SolveProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[SolveResult, dict[Coalition, CoalitionValue]]:
+    """The pooled solve and each agency's stand-alone value, as ``solver.solve`` makes them
+    (the run's own part when its coalitions are jobs)."""
+
+    def pooled() -> SolveResult:
+        result = solve_needs(problem, stage="pooled", progress=progress, cancel=cancel)
+        if cancel is not None and cancel.is_set():
+            raise SolveCancelled("the pooled solve was cancelled")
+        return result
+
+    return solve_with_coalitions(
+        problem,
+        [(a,) for a in agencies_with_needs(problem)],
+        pooled,
         workers=settings.solver_workers or None,
         progress=progress,
         cancel=cancel,
@@ -156,6 +195,70 @@ class RunJobs:
             progress=progress,
             cancel=cancel,
         )
+
+    def solves(self, problem: dict[str, Any]) -> int:
+        """Pooled, one per agency, and with fairness every coalition the contract names."""
+        agencies = len(problem.get("agencies") or ())
+        settings = problem.get("settings") or {}
+        fairness = settings.get("fairness") == "core" or settings.get("allocation") == "least_core"
+        if not fairness:
+            return 1 + agencies
+        checked, _exhaustive = coalitions_to_check([str(a) for a in range(agencies)])
+        return 1 + agencies + len(checked)
+
+    def solve_in_context(
+        self,
+        problem: dict[str, Any],
+        *,
+        context: registry.JobContext,
+        time_limit_seconds: float,
+        settings: Settings,
+        progress: Callable[[SolveProgress], None] | None,
+        cancel: CancelToken | None,
+    ) -> dict[str, Any]:
+        """As ``solve``; with fairness asked for, the coalitions are jobs of their own
+        (``app.runs.coalitions``) and the plan is built from their stored values."""
+        started = time.perf_counter()
+        prepared = coalitions.prepared(problem, time_limit_seconds, settings)
+        if not fairness_asked(prepared):
+            return self.solve(
+                problem,
+                time_limit_seconds=time_limit_seconds,
+                settings=settings,
+                progress=progress,
+                cancel=cancel,
+            )
+        validated = time.perf_counter()
+        agencies = agencies_with_needs(prepared)
+
+        # The pooled plan and the baselines here, exactly as solver.solve does them.
+        result, singles = solve_pooled(
+            prepared, settings=settings, progress=progress, cancel=cancel
+        )
+        baselines_done = time.perf_counter()
+        checked, exhaustive = coalitions_to_check(agencies)
+        with context.sessions() as session:
+            batches = coalitions.fan_out(
+                session, context.run_id, prepared, checked, singles, time_limit_seconds
+            )
+        context.hand_over(batches)
+        values = coalitions.collect(context, checked, progress, cancel)
+        collected = time.perf_counter()
+        standalone = {a: Standalone.of(values[(a,)]) for a in agencies}
+        plan = build_plan(
+            prepared, result, standalone, CoalitionChecks(checked, exhaustive, values)
+        )
+        finished = time.perf_counter()
+        stages = {
+            "validate": validated - started,
+            **result.stages,
+            "baselines_wait": baselines_done - validated - sum(result.stages.values()),
+            "coalitions": collected - baselines_done,
+            "plan": finished - collected,
+        }
+        plan["solver"]["seconds"] = round(finished - started, 3)
+        plan["solver"]["stages"] = {k: round(v, 4) for k, v in stages.items()}
+        return plan
 
     def started(self, session: Session, job: Job, attempt: int) -> None:
         start_run(session, job.run_id, attempt)

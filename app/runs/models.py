@@ -107,3 +107,33 @@ class Approval(Base):
     run: Mapped[Run] = relationship(back_populates="approvals")
     agency: Mapped[Agency] = relationship()
     user: Mapped[User] = relationship()
+
+
+class CoalitionStatus(StrEnum):
+    pending = "pending"  # its batch job has not stored it yet
+    done = "done"  # solved for this run (by its batch job, or by the run's job: singles)
+    reused = "reused"  # copied from an earlier run of the round with the same sub-problem
+
+
+class StoredCoalition(Base):
+    """One coalition's value v(S) for a run with fairness checked (``app.runs.coalitions``).
+
+    ``coalition`` is the members' agency ids, sorted, as a JSON list: one row per
+    (run, coalition), so a batch delivered twice stores nothing twice.
+    ``sub_problem`` hashes the document cut down to the coalition's needs: an
+    equal hash in a later run of the round means the same value.
+    """
+
+    __tablename__ = "coalition_value"
+    __table_args__ = (sa.UniqueConstraint("run_id", "coalition"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("run.id"), index=True)
+    coalition: Mapped[str] = mapped_column(sa.Text)
+    size: Mapped[int]
+    status: Mapped[CoalitionStatus] = mapped_column(str_enum(CoalitionStatus, "status"))
+    sub_problem: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # The batch job that solves it (null for the singles the run's own job solved).
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("job.id"), index=True)
+    value: Mapped[dict[str, Any] | None] = mapped_column(json_column())
+    stored_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
