@@ -34,12 +34,12 @@ LocalTeam = Annotated[User, Depends(require_roles(Role.local_team))]
 Specialist = Annotated[User, Depends(require_roles(Role.technical_specialist))]
 
 
-def json_object(body: JsonBody) -> dict[str, Any]:
+async def json_object(body: JsonBody) -> dict[str, Any]:
     """The request body as a JSON object, unvalidated (parsed by ``app.api.bodies``).
 
     Need bodies are validated by the service, field rules and database rules
     in one pass, so that one 422 lists every problem; FastAPI's own body
-    validation would answer before the database rules ran.
+    validation would answer before the database rules ran. async: no I/O, no thread hop.
     """
     if not isinstance(body, dict):
         raise InvalidInput([FieldIssue("$", "the body must be a JSON object")])
