@@ -8,7 +8,7 @@ from fastapi import Depends, Path
 
 from app.api.bodies import JsonBody
 from app.api.params import DIGITS, MAX_ID
-from app.auth.deps import CurrentUser, require_roles
+from app.auth.deps import CurrentUser, require_roles, role_dependency
 from app.auth.models import Role, User
 from app.db import SessionDep
 from app.errors import FieldIssue, InvalidInput
@@ -30,7 +30,7 @@ def valid_need_id(
 
 ValidNeed = Annotated[Need, Depends(valid_need_id)]
 
-LocalTeam = Annotated[User, Depends(require_roles(Role.local_team))]
+LocalTeam = Annotated[User, Depends(role_dependency(Role.local_team))]
 Specialist = Annotated[User, Depends(require_roles(Role.technical_specialist))]
 
 
