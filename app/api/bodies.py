@@ -118,8 +118,10 @@ def parse_json(raw: bytes) -> Any:
 _MISSING = object()
 
 
-def json_body(request: Request) -> Any:
-    """The request's JSON body as ``RequestGuard`` parsed it (422 if there is none)."""
+async def json_body(request: Request) -> Any:
+    """The request's JSON body as ``RequestGuard`` parsed it (422 if there is none).
+
+    async: it does no I/O, so FastAPI calls it on the event loop, not in the thread pool."""
     value = request.scope.get(_SCOPE_KEY, _MISSING)
     if value is _MISSING:
         raise InvalidInput([FieldIssue("$", "a JSON body is required")])

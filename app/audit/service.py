@@ -34,7 +34,7 @@ from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.audit.models import GENESIS_HASH, AuditChainHead, AuditEntry
 from app.db import insert_columns, utcnow
@@ -148,6 +148,28 @@ def entry_hash(entry: AuditEntry | dict[str, Any]) -> str:
 
 
 _NO_SYNC = {"synchronize_session": False}
+_STORED = (*_HASHED, "hash")
+# record's statements, built once (plain tables: no ORM layer in between).
+_HEAD: sa.Table = AuditChainHead.__table__  # type: ignore[assignment]
+_ENTRY: sa.Table = AuditEntry.__table__  # type: ignore[assignment]
+_CLAIM = (
+    sa.update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq + 1)
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_SET_HASH = (
+    sa.update(_HEAD)
+    .where(_HEAD.c.id == sa.bindparam("head_id"))
+    .values(hash=sa.bindparam("new_hash"))
+)
+# Named apart from the columns: the CTE's UPDATE would take a column's name for a SET.
+_APPEND = (
+    sa.insert(_ENTRY)
+    .values({key: sa.bindparam(f"entry_{key}") for key in _STORED})
+    .returning(_ENTRY.c.id)
+)
+_APPEND_PG = _APPEND.add_cte(_SET_HASH.cte("head"))
 
 
 def record(
@@ -167,13 +189,7 @@ def record(
     # Claim the next position by updating the head row first: the UPDATE takes
     # the row lock on PostgreSQL (a concurrent writer waits, then sees our
     # committed head, or our rollback) and SQLite already holds its write lock.
-    claimed = session.execute(
-        sa.update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(seq=AuditChainHead.seq + 1)
-        .returning(AuditChainHead.seq, AuditChainHead.hash),
-        execution_options=_NO_SYNC,
-    ).one()
+    claimed = session.execute(_CLAIM).one()
     entry = AuditEntry(
         seq=claimed.seq,
         occurred_at=utcnow(),
@@ -187,12 +203,21 @@ def record(
         prev_hash=claimed.hash,
     )
     entry.hash = entry_hash(entry)
-    session.execute(
-        sa.update(AuditChainHead).where(AuditChainHead.id == 1).values(hash=entry.hash),
-        execution_options=_NO_SYNC,
-    )
+    # From the claim to the commit every other audited write waits: the head's new hash
+    # and the entry go in one statement where the database takes one (PostgreSQL: a
+    # data-modifying CTE). Prepared Core statements, not the unit of work's flush: it
+    # costs several times the CPU, and each GIL wait of this thread holds the head.
+    values = {f"entry_{key}": getattr(entry, key) for key in _STORED}
+    if session.get_bind().dialect.name == "postgresql":
+        entry.id = session.execute(
+            _APPEND_PG, {**values, "head_id": 1, "new_hash": entry.hash}
+        ).scalar_one()
+    else:
+        session.execute(_SET_HASH, {"head_id": 1, "new_hash": entry.hash})
+        entry.id = session.execute(_APPEND, values).scalar_one()
+    # Persistent in the session as if flushed: no second INSERT, readable by identity.
+    make_transient_to_detached(entry)
     session.add(entry)
-    session.flush()
     return entry
 
 

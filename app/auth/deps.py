@@ -20,7 +20,7 @@ touch is the domain service's business (``user.agency_id``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -39,10 +39,12 @@ from app.settings import Settings, get_settings
 _bearer = HTTPBearer(auto_error=False, description="an API token: 'Bearer pb_...'")
 
 
-def limits_of(request: Request, settings: Settings) -> Limits:
-    """The app's limiters, made on first use from the app's settings."""
+def limits_of(request: Request, settings: Settings | None = None) -> Limits:
+    """The app's limiters, made on first use from the app's settings (``settings``, or
+    those the app's routes get)."""
     limits: Limits | None = getattr(request.app.state, "limits", None)
     if limits is None:
+        settings = settings or _app_settings(request)
         window = settings.auth_failure_window_seconds
         limits = Limits(
             SlidingWindow(settings.auth_failure_limit, window),
@@ -54,7 +56,7 @@ def limits_of(request: Request, settings: Settings) -> Limits:
 
 
 def authenticate_limited(
-    request: Request, session: Session, settings: Settings, token: str
+    request: Request, session: Session, token: str, settings: Settings | None = None
 ) -> User:
     """``authenticate`` under the limits of ``app.auth.ratelimit``: the API's and the pages'.
 
@@ -77,15 +79,21 @@ def authenticate_limited(
     return user
 
 
+def _app_settings(request: Request) -> Settings:
+    # The settings the app's routes get (a test's override of get_settings included),
+    # read here rather than as a dependency: a sync dependency is a hop to the thread
+    # pool on every request, for a value that is needed once, to make the limiters.
+    return request.app.dependency_overrides.get(get_settings, get_settings)()
+
+
 def get_current_user(
     request: Request,
     session: SessionDep,
-    settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None:
         raise Unauthorized("send 'Authorization: Bearer <token>'")
-    return authenticate_limited(request, session, settings, credentials.credentials)
+    return authenticate_limited(request, session, credentials.credentials)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -102,6 +110,18 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
         if not user.has_role(*roles):
             raise Forbidden(f"only {wanted} may do this")
         return user
+
+    return _check
+
+
+def role_dependency(*roles: Role) -> Callable[[User], Awaitable[User]]:
+    """``require_roles`` for ``Depends``, as a coroutine: the check does no I/O, so FastAPI
+    runs it on the event loop instead of handing it to the thread pool. (``require_roles``
+    stays a plain function: pages call it directly.)"""
+    check = require_roles(*roles)
+
+    async def _check(user: CurrentUser) -> User:
+        return check(user)
 
     return _check
 

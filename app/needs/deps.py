@@ -8,7 +8,7 @@ from fastapi import Depends, Path
 
 from app.api.bodies import JsonBody
 from app.api.params import DIGITS, MAX_ID
-from app.auth.deps import CurrentUser, require_roles
+from app.auth.deps import CurrentUser, require_roles, role_dependency
 from app.auth.models import Role, User
 from app.db import SessionDep
 from app.errors import FieldIssue, InvalidInput
@@ -30,16 +30,16 @@ def valid_need_id(
 
 ValidNeed = Annotated[Need, Depends(valid_need_id)]
 
-LocalTeam = Annotated[User, Depends(require_roles(Role.local_team))]
+LocalTeam = Annotated[User, Depends(role_dependency(Role.local_team))]
 Specialist = Annotated[User, Depends(require_roles(Role.technical_specialist))]
 
 
-def json_object(body: JsonBody) -> dict[str, Any]:
+async def json_object(body: JsonBody) -> dict[str, Any]:
     """The request body as a JSON object, unvalidated (parsed by ``app.api.bodies``).
 
     Need bodies are validated by the service, field rules and database rules
     in one pass, so that one 422 lists every problem; FastAPI's own body
-    validation would answer before the database rules ran.
+    validation would answer before the database rules ran. async: no I/O, no thread hop.
     """
     if not isinstance(body, dict):
         raise InvalidInput([FieldIssue("$", "the body must be a JSON object")])

@@ -171,17 +171,26 @@ def _reference_issues(
     session: Session, raw: Mapping[str, Any], current: Need | None = None
 ) -> list[FieldIssue]:
     """Unknown or retired items and locations, read from the raw body tolerantly."""
+    codes = {field: _text(raw.get(field)) for field in ("item_id", "location_id")}
+    # absent or not a string: the field rules report it. Both looked up in one query of
+    # plain columns: every submission runs it.
+    lookups = [
+        sa.select(sa.literal(field), table.id, table.active).where(table.id == code)
+        for field, table, code in (
+            ("item_id", Item, codes["item_id"]),
+            ("location_id", Location, codes["location_id"]),
+        )
+        if code
+    ]
+    found = {row[0]: row[2] for row in session.execute(sa.union_all(*lookups))} if lookups else {}
     issues = []
     for field, noun in (("item_id", "item"), ("location_id", "location")):
-        code = _text(raw.get(field))
+        code = codes[field]
         if not code:
-            continue  # absent or not a string: the field rules report it
-        row: Item | Location | None = (
-            session.get(Item, code) if field == "item_id" else session.get(Location, code)
-        )
-        if row is None:
+            continue
+        if field not in found:
             issues.append(FieldIssue(f"$.{field}", f"no {noun} {code!r}"))
-        elif not row.active and (current is None or getattr(current, field) != code):
+        elif not found[field] and (current is None or getattr(current, field) != code):
             # A need already on it may stay; no new need may name it.
             issues.append(FieldIssue(f"$.{field}", f"{noun} {code!r} is retired"))
     return issues
@@ -545,8 +554,19 @@ def duplicates_of(session: Session, needs: Sequence[_NeedLike]) -> dict[int, lis
     }
     if not keys:
         return {}
-    candidates = session.scalars(
-        sa.select(Need)
+    # Plain columns, not Need rows: a busy round has many candidates, and loading each
+    # into the session cost more than the rest of a submission's reads together.
+    candidates = session.execute(
+        sa.select(
+            Need.id,
+            Need.round_id,
+            Need.item_id,
+            Need.location_id,
+            Need.agency_id,
+            Need.quantity,
+            Need.need_by,
+            Need.status,
+        )
         .where(
             Need.status == NeedStatus.submitted,
             sa.or_(
@@ -558,7 +578,7 @@ def duplicates_of(session: Session, needs: Sequence[_NeedLike]) -> dict[int, lis
         )
         .order_by(Need.id)
     ).all()
-    by_key: dict[tuple[int, str, str], list[Need]] = defaultdict(list)
+    by_key: dict[tuple[int, str, str], list[Any]] = defaultdict(list)
     for candidate in candidates:
         by_key[candidate.round_id, candidate.item_id, candidate.location_id].append(candidate)
     return {

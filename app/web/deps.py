@@ -197,7 +197,7 @@ def current_user(request: Request, session: SessionDep, settings: SettingsDep) -
     if state is None or state.token is None:
         raise SignInRequired(_next_path(request))
     try:
-        user = authenticate_limited(request, session, settings, state.token)
+        user = authenticate_limited(request, session, state.token, settings)
     except Unauthorized as exc:
         raise SignInRequired(_next_path(request), f"Your session ended: {exc.detail}.") from exc
     request.state.web_session = state

@@ -72,8 +72,13 @@ class World:
 
 
 @contextmanager
-def scratch_database(server: str) -> Iterator[str]:
-    name = f"poolbuy_load_{uuid.uuid4().hex[:10]}"
+def scratch_database(server: str, prefix: str | None = None) -> Iterator[str]:
+    """A new database on ``server`` named ``prefix`` and a random suffix, dropped after.
+
+    ``prefix`` defaults to ``$POOLBUY_LOAD_DB_PREFIX`` or ``poolbuy_load_``: sessions
+    sharing one server tell their scratch databases apart by it."""
+    prefix = prefix or os.environ.get("POOLBUY_LOAD_DB_PREFIX") or "poolbuy_load_"
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -147,6 +152,46 @@ def seed(url: str) -> World:
 
 # ------------------------------------------------------------------ servers
 
+# The process group (uvicorn's supervisor and its workers) of each running server, by URL.
+_GROUPS: dict[str, int] = {}
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: str) -> tuple[int, float] | None:
+    """(process group, CPU seconds used so far) of a live process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def group_cpu_seconds(group: int) -> float:
+    """The CPU time (user and system) the live processes of ``group`` have used."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (found := _cpu_seconds(entry.name)) and found[0] == group:
+            total += found[1]
+    return total
+
+
+def backends_cpu_seconds(url: str) -> dict[int, float]:
+    """CPU time so far of each PostgreSQL backend connected to ``url``'s database (a server
+    on this machine: its processes are read from /proc; empty if they cannot be)."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            pids = conn.scalars(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return {pid: found[1] for pid in pids if (found := _cpu_seconds(str(pid))) is not None}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -200,8 +245,10 @@ def server(app: str, workers: int, env: dict[str, str], cwd: Path = ROOT) -> Ite
             time.sleep(0.2)
         # Every worker imports the app; give the last ones a moment past the first answer.
         time.sleep(1.0 + workers)
+        _GROUPS[base] = process.pid
         yield base
     finally:
+        _GROUPS.pop(base, None)
         # The process group is the one started above: uvicorn's supervisor and its workers.
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -275,9 +322,20 @@ def bare_ops(world: World) -> list[Op]:
 
 
 def phase(
-    name: str, base: str, ops: list[Op], tokens: list[str], args: argparse.Namespace
+    name: str,
+    base: str,
+    ops: list[Op],
+    tokens: list[str],
+    args: argparse.Namespace,
+    database: str | None = None,
 ) -> dict[str, Any]:
+    """One closed-loop load phase against ``base``; its figures, with the CPU time the
+    server's processes (and ``database``'s backends) spent per request: unlike req/s and
+    latencies, those hardly move with the machine's other load."""
     load_before = os.getloadavg()
+    group = _GROUPS.get(base)
+    server_cpu = group_cpu_seconds(group) if group is not None else None
+    db_cpu = backends_cpu_seconds(database) if database is not None else None
     result = asyncio.run(
         run_load(
             base,
@@ -289,11 +347,22 @@ def phase(
         )
     )
     summary = result.summary()
+    count = max(summary["requests"], 1)
+    summary["server_cpu_ms"] = (
+        None
+        if server_cpu is None or group is None
+        else round((group_cpu_seconds(group) - server_cpu) / count * 1e3, 2)
+    )
+    if db_cpu is not None and database is not None:
+        after = backends_cpu_seconds(database)
+        spent = sum(cpu - db_cpu.get(pid, 0.0) for pid, cpu in after.items())
+        summary["db_cpu_ms"] = round(spent / count * 1e3, 2)
     summary["loadavg_before"] = [round(x, 2) for x in load_before]
     summary["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(
         f"  {name:<34} {summary['rps']:>8.1f} req/s  p50 {summary['p50_ms']} ms  "
         f"p95 {summary['p95_ms']} ms  p99 {summary['p99_ms']} ms  errors {summary['errors']}  "
+        f"server CPU {summary['server_cpu_ms']} ms/req  db CPU {summary.get('db_cpu_ms')} ms/req  "
         f"(driver CPU {summary['driver_cpu_pct']}%, load {summary['loadavg_after'][0]})",
         flush=True,
     )
@@ -354,7 +423,7 @@ def _run(args: argparse.Namespace, other: Path | None) -> int:
                     else None
                 )
                 figures["mix"] = phase(
-                    "mixed officers", poolbuy, poolbuy_ops(world, mix=True), world.tokens, args
+                    "mixed officers", poolbuy, poolbuy_ops(world, mix=True), world.tokens, args, url
                 )
                 if before is not None:
                     figures["mix_compared"] = phase(
@@ -363,6 +432,7 @@ def _run(args: argparse.Namespace, other: Path | None) -> int:
                         poolbuy_ops(world, mix=True),
                         world.tokens,
                         args,
+                        url,
                     )
                 # Interleaved, so a change in the machine's background load hits every side.
                 for n in range(1, args.rounds + 1):
@@ -372,6 +442,7 @@ def _run(args: argparse.Namespace, other: Path | None) -> int:
                         poolbuy_ops(world, mix=False),
                         world.tokens,
                         args,
+                        url,
                     )
                     if before is not None:
                         figures[f"compared_post_{n}"] = phase(
@@ -380,9 +451,10 @@ def _run(args: argparse.Namespace, other: Path | None) -> int:
                             poolbuy_ops(world, mix=False),
                             world.tokens,
                             args,
+                            url,
                         )
                     figures[f"bare_post_{n}"] = phase(
-                        f"bare FastAPI insert ({n})", bare, bare_ops(world), [], args
+                        f"bare FastAPI insert ({n})", bare, bare_ops(world), [], args, url
                     )
             bare_rps = sum(figures[f"bare_post_{n}"]["rps"] for n in range(1, args.rounds + 1))
             for side, label in (("poolbuy", "poolbuy"), ("compared", args.compare)):

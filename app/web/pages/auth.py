@@ -70,7 +70,7 @@ def sign_in(
         problem = "Paste your API token (it starts with pb_)."
     else:
         try:
-            user = authenticate_limited(request, session, settings, token)
+            user = authenticate_limited(request, session, token, settings)
         except Unauthorized as exc:
             problem = f"This token cannot sign you in: {exc.detail}."
         else:
