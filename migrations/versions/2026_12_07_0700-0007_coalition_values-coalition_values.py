@@ -1,7 +1,7 @@
 """A run's coalition values, stored by the jobs that solve them; a job kind for them.
 
 Revision ID: 0007_coalition_values
-Revises: 0004_sourcing
+Revises: 0006_po_number
 Create Date: 2026-12-07 07:00:00+00:00
 
 ``coalition_value``: one row per (run, coalition) with fairness checked, its value
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_coalition_values"
-down_revision: str | Sequence[str] | None = "0004_sourcing"
+down_revision: str | Sequence[str] | None = "0006_po_number"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
