@@ -242,7 +242,8 @@ class RunJobs:
                 session, context.run_id, prepared, checked, singles, time_limit_seconds
             )
         context.hand_over(batches)
-        values = coalitions.collect(context, checked, progress, cancel)
+        # The baselines are the run's own (a lone agency has no coalition to check).
+        values = {**singles, **coalitions.collect(context, checked, progress, cancel)}
         collected = time.perf_counter()
         standalone = {a: Standalone.of(values[(a,)]) for a in agencies}
         plan = build_plan(
