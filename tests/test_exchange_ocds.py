@@ -511,3 +511,60 @@ def test_split_to_cents_adds_up_and_stays_within_a_cent(
         exact = amount * shares[key] / weight if weight else amount / len(shares)
         assert abs(part - exact) < Decimal("0.01")
         assert part == part.quantize(Decimal("0.01"))
+
+
+def test_a_v2_plan_exports_its_fees_and_packs(validator: Any) -> None:
+    """Masks sold in cartons of 50 with a 5% fee: 120 awarded units are 3 cartons (30 over),
+    goods 150 x 0.80 = 120.00, fee 6.00; the award's and contracts' values hold them."""
+    problem = _hand_problem()
+    problem["offers"][0].update(pack_size=50, fee_rate=0.05)
+    plan = solve(problem)
+    assert plan["unmet"] == []
+    order = next(o for o in plan["orders"] if o["offer"] == "o-1")
+    assert (order["packs"], order["surplus"], order["quantity"]) == (3, 30, 150)
+    assert (order["goods_cost"], order["fee"], order["cost"]) == (120.0, 6.0, 126.0)
+    package = release_package(problem, plan, round_id=3, coordinator="IOM", published_at=PUBLISHED)
+    assert problems(validator, package) == []
+    assert problems(strict_validator(package.get("extensions", [])), package) == []
+    release = package["releases"][0]
+    (award,) = release["awards"]
+    # Landed value: goods + fees + shipping, the plan's money cost.
+    shipping = sum(s["cost"] for s in plan["shipments"])
+    goods = sum(o["goods_cost"] for o in plan["orders"])
+    fees = sum(o["fee"] for o in plan["orders"])
+    assert award["value"]["amount"] == pytest.approx(goods + fees + shipping)
+    assert award["value"]["amount"] == pytest.approx(plan["money_cost"]) == pytest.approx(278.0)
+    assert fees == pytest.approx(plan["fees"]) == pytest.approx(6.0)
+    # Goods: the cartons (120.00) and the tent (100.00).
+    assert "goods USD 220.00 + fees USD 6.00 + shipping USD 52.00" in award["description"]
+    items = {i["id"]: i for i in award["items"]}
+    # The carton order in cartons, valued per carton; units for the tent.
+    assert items["o-1"]["quantity"] == 3
+    assert items["o-1"]["unit"] == {
+        "name": "pack of 50 x each",
+        "value": {"amount": 40.0, "currency": "USD"},
+    }
+    assert items["o-2"]["quantity"] == 1 and items["o-2"]["unit"]["name"] == "each"
+    for o in plan["orders"]:
+        item = items[o["offer"]]
+        assert item["quantity"] * item["unit"]["value"]["amount"] == pytest.approx(o["goods_cost"])
+    # Each agency's contract: its half of the carton order's cost (126.00, fee and surplus
+    # included), half of route L1 (30 + 0.10 x 120); UNHCR also the tent and route L2.
+    contracts = {c["buyers"][0]["id"]: c for c in release["contracts"]}
+    values = {k: c["value"]["amount"] for k, c in contracts.items()}
+    assert values == {"agency-IOM": 84.0, "agency-UNHCR": 194.0}
+    assert sum(values.values()) == pytest.approx(award["value"]["amount"])
+    assert {i["id"]: i["quantity"] for i in contracts["agency-IOM"]["items"]} == {"o-1": 60}
+    assert "fees (5.00% of the goods)" in contracts["agency-IOM"]["description"]
+    assert "surplus of whole packs" in contracts["agency-IOM"]["description"]
+
+
+def test_a_plan_without_fees_or_packs_keeps_units_and_says_no_fee() -> None:
+    problem = _hand_problem()
+    plan = solve(problem)
+    package = release_package(problem, plan, round_id=4, coordinator="IOM", published_at=PUBLISHED)
+    (award,) = package["releases"][0]["awards"]
+    assert {i["id"]: i["quantity"] for i in award["items"]} == {"o-1": 120, "o-2": 1}
+    assert "+ fees USD 0.00 +" in award["description"]
+    for contract in package["releases"][0]["contracts"]:
+        assert "fee" not in contract["description"] and "surplus" not in contract["description"]
