@@ -2,8 +2,10 @@
 
 Kept apart from ``app.web.pages.runs`` (the plan page's v1 part), which calls
 ``sourcing_context`` once and includes ``_plan_sourcing.html``. Every figure is
-the plan's own; the only arithmetic is a budget's use (direct spend / budget) and
-an agency's margin against going alone (stand-alone value - objective share).
+the plan's own; the only arithmetic is a budget's use (direct spend / budget),
+an agency's margin against going alone (stand-alone value - objective share) and,
+the same figure turned round, a single agency's excess (objective share - value
+alone: contract v2's ``v`` of one agency is its stand-alone objective).
 """
 
 from __future__ import annotations
@@ -56,6 +58,53 @@ def _got(line: Mapping[str, Any]) -> str:
     if line.get("count") is not None:
         return f"{line['count']} suppliers"
     return "nothing awarded" if line.get("share") is None else f"{float(line['share']):.0%}"
+
+
+@dataclass(frozen=True)
+class CoalitionExcess:
+    """A coalition's excess: its members' objective shares minus its value alone."""
+
+    members: tuple[str, ...]
+    excess: float
+    label: str
+
+
+# How many of the worst coalitions the plan page charts.
+WORST_SHOWN = 5
+
+
+def worst_coalitions(
+    problem: Mapping[str, Any], plan: Mapping[str, Any], limit: int = WORST_SHOWN
+) -> list[CoalitionExcess]:
+    """The coalitions with the largest excess that the plan states, largest first.
+
+    The plan's ``fairness`` block names the one with the largest excess
+    (``coalition``, ``max_excess``); beside it, every agency alone, whose excess
+    is its objective share minus its stand-alone objective (both in the plan).
+    Empty when fairness was not checked or there was no coalition to check (one
+    agency with needs). Ties in order of the label."""
+    fairness = plan.get("fairness")
+    if not fairness or not fairness.get("coalitions"):
+        return []
+    with_needs = {n["agency"] for n in problem.get("needs", [])}
+    shares = {f["agency"]: f.get("objective_share") for f in fairness.get("agencies", [])}
+    excess: dict[tuple[str, ...], float] = {}
+    for line in plan.get("agencies", []):
+        share, alone = shares.get(line["agency"]), line.get("standalone_objective")
+        if line["agency"] in with_needs and share is not None and alone is not None:
+            excess[(line["agency"],)] = round(float(share) - float(alone), 2)
+    worst = tuple(fairness.get("coalition") or ())
+    if worst:
+        excess[worst] = float(fairness.get("max_excess") or 0)
+
+    def label(members: tuple[str, ...]) -> str:
+        others = sorted(with_needs - set(members))
+        if len(with_needs) > 2 and len(others) == 1:
+            return f"all but {others[0]}"
+        return " + ".join(members)
+
+    lines = [CoalitionExcess(m, e, label(m)) for m, e in excess.items()]
+    return sorted(lines, key=lambda c: (-c.excess, c.label))[:limit]
 
 
 def verdict(fairness: Mapping[str, Any] | None, currency: str) -> str | None:
@@ -161,5 +210,22 @@ def sourcing_context(
     context["v2_fees"] = plan.get("fees")
     context["v2_rule_penalty"] = plan.get("rule_penalty")
     context["v2_verdict"] = verdict(plan.get("fairness"), currency)
+    worst = worst_coalitions(problem, plan)
+    context["v2_worst"] = worst
+    if worst:
+        context["excess_svg"] = page_markup(
+            charts.bar_chart(
+                [charts.Bar(c.label, c.excess) for c in worst],
+                title=(
+                    "Excess of the worst coalitions: their objective shares minus their "
+                    "value alone (above zero, they would do better on their own)"
+                ),
+                unit=currency,
+                fmt=lambda v: money(v),
+                label_width=min(240, max(96, 7 * max(len(c.label) for c in worst) + 16)),
+                # Orange from a cent of excess up: a coalition that would leave.
+                colour_of=lambda v: charts.NEGATIVE if v >= 0.005 else charts.POSITIVE,
+            )
+        )
     context["v2_fairness"] = plan.get("fairness")
     return context
