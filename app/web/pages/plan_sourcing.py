@@ -73,6 +73,11 @@ class CoalitionExcess:
 WORST_SHOWN = 5
 
 
+def _label_width(labels: list[str]) -> int:
+    """Room for the longest bar label (up to 9 px a character, capitals, at 13 px)."""
+    return min(240, max(96, 9 * max((len(x) for x in labels), default=0) + 16))
+
+
 def worst_coalitions(
     problem: Mapping[str, Any], plan: Mapping[str, Any], limit: int = WORST_SHOWN
 ) -> list[CoalitionExcess]:
@@ -164,19 +169,21 @@ def sourcing_context(
         )
     paired = [a for a in agencies if a.objective_share is not None]
     if paired:
+        pairs = [
+            bar
+            for a in paired
+            for bar in (
+                charts.Bar(f"{a.agency} pooled", a.objective_share or 0),
+                charts.Bar(f"{a.agency} alone", a.standalone_objective or 0),
+            )
+        ]
         context["share_svg"] = page_markup(
             charts.bar_chart(
-                [
-                    bar
-                    for a in paired
-                    for bar in (
-                        charts.Bar(f"{a.agency} pooled", a.objective_share or 0),
-                        charts.Bar(f"{a.agency} alone", a.standalone_objective or 0),
-                    )
-                ],
+                pairs,
                 title="Each agency's objective share in the pool beside its value alone",
                 unit=currency,
                 fmt=lambda v: money(v),
+                label_width=_label_width([b.label for b in pairs]),
             )
         )
     if not full:
@@ -222,7 +229,7 @@ def sourcing_context(
                 ),
                 unit=currency,
                 fmt=lambda v: money(v),
-                label_width=min(240, max(96, 7 * max(len(c.label) for c in worst) + 16)),
+                label_width=_label_width([c.label for c in worst]),
                 # Orange from a cent of excess up: a coalition that would leave.
                 colour_of=lambda v: charts.NEGATIVE if v >= 0.005 else charts.POSITIVE,
             )
