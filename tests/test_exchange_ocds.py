@@ -553,6 +553,8 @@ def test_a_v2_plan_exports_its_fees_and_packs(validator: Any) -> None:
     contracts = {c["buyers"][0]["id"]: c for c in release["contracts"]}
     values = {k: c["value"]["amount"] for k, c in contracts.items()}
     assert values == {"agency-IOM": 84.0, "agency-UNHCR": 194.0}
+    # With one supplier and the usage allocation, the contracts are the agencies' shares.
+    assert values == {f"agency-{a['agency']}": a["allocated_cost"] for a in plan["agencies"]}
     assert sum(values.values()) == pytest.approx(award["value"]["amount"])
     assert {i["id"]: i["quantity"] for i in contracts["agency-IOM"]["items"]} == {"o-1": 60}
     assert "fees (5.00% of the goods)" in contracts["agency-IOM"]["description"]
@@ -568,3 +570,46 @@ def test_a_plan_without_fees_or_packs_keeps_units_and_says_no_fee() -> None:
     assert "+ fees USD 0.00 +" in award["description"]
     for contract in package["releases"][0]["contracts"]:
         assert "fee" not in contract["description"] and "surplus" not in contract["description"]
+
+
+def test_a_generated_v2_round_with_cartons_and_fees_adds_up_and_validates(
+    validator: Any,
+) -> None:
+    problem = generate_problem("small", 1, sourcing=True)
+    plan = solve(problem)
+    assert plan["fees"] > 0 and any(o["surplus"] for o in plan["orders"])
+    package = release_package(problem, plan, round_id=5, coordinator="OCHA", published_at=PUBLISHED)
+    assert problems(validator, package) == []
+    assert problems(strict_validator(package["extensions"]), package) == []
+    release = package["releases"][0]
+    sizes = {o["id"]: o.get("pack_size", 1) for o in problem["offers"]}
+    orders = {o["offer"]: o for o in plan["orders"]}
+    for award in release["awards"]:
+        for item in award["items"]:
+            order = orders[item["id"]]
+            # In packs where the offer sells packs; quantity x unit value = the goods.
+            assert item["quantity"] == (
+                order["packs"] if sizes[item["id"]] > 1 else order["quantity"]
+            )
+            assert item["quantity"] * item["unit"]["value"]["amount"] == pytest.approx(
+                order["goods_cost"], abs=0.005
+            )
+    # Awards are the landed money cost (goods + fees + shipping), contracts add up to them.
+    total = sum(Decimal(str(a["value"]["amount"])) for a in release["awards"])
+    assert total == Decimal(str(plan["money_cost"]))
+    per_award: dict[str, Decimal] = defaultdict(Decimal)
+    for contract in release["contracts"]:
+        per_award[contract["awardID"]] += Decimal(str(contract["value"]["amount"]))
+    assert per_award == {a["id"]: Decimal(str(a["value"]["amount"])) for a in release["awards"]}
+    # The usage allocation's figures: each agency's contracts are its allocated cost,
+    # within a cent of rounding per contract.
+    mine: dict[str, Decimal] = defaultdict(Decimal)
+    count: dict[str, int] = defaultdict(int)
+    for contract in release["contracts"]:
+        mine[contract["buyers"][0]["id"]] += Decimal(str(contract["value"]["amount"]))
+        count[contract["buyers"][0]["id"]] += 1
+    for line in plan["agencies"]:
+        key = f"agency-{line['agency']}"
+        assert abs(mine[key] - Decimal(str(line["allocated_cost"]))) <= Decimal("0.01") * max(
+            count[key], 1
+        ), line["agency"]
