@@ -8,14 +8,16 @@ share minus its stand-alone objective. No fairness block, no chart.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.runs.models import Run
+from app.runs.models import Run, StoredCoalition
 from app.web.charts import NEGATIVE, POSITIVE
 from app.web.deps import templates
 from app.web.pages.plan_sourcing import sourcing_context, worst_coalitions
@@ -157,3 +159,35 @@ def test_the_plan_page_charts_the_worst_coalitions_of_a_round_with_fairness(
     assert page.text.count("data-coalition=") == len(worst)
     # Beside the chart of each agency's objective share and its value alone.
     assert "objective share in the pool" in page.text
+
+
+@pytest.mark.integration
+def test_with_the_runs_stored_coalition_values_every_coalition_is_ranked(
+    session: Session, client: TestClient, auth_headers: Any
+) -> None:
+    _, body = closed_world(session, client, auth_headers)
+    run = session.get_one(Run, body["id"], populate_existing=True)
+    assert run.plan is not None
+    fairness = run.plan["fairness"]
+    stored = session.scalars(sa.select(StoredCoalition).where(StoredCoalition.run_id == run.id))
+    values = {
+        tuple(json.loads(row.coalition)): float(row.value["objective"])
+        for row in stored
+        if row.value is not None
+    }
+    assert len(values) == fairness["coalitions"]
+    shares = {f["agency"]: f["objective_share"] for f in fairness["agencies"]}
+    expected = sorted(
+        (round(sum(shares[a] for a in members) - v, 2) for members, v in values.items()),
+        reverse=True,
+    )
+    worst = worst_coalitions(run.problem, run.plan, values=values)
+    assert [c.excess for c in worst] == pytest.approx(expected[:5], abs=0.011)
+    # The largest is the plan's own max_excess, for the coalition the plan names.
+    assert worst[0].excess == fairness["max_excess"]
+    assert sorted(worst[0].members) == sorted(fairness["coalition"])
+    context = sourcing_context(
+        run.problem, run.plan, full=True, agency=None, coalition_values=values
+    )
+    bars = _bars(_excess_svg(_render(context)))
+    assert [label for label, _, _ in bars] == [c.label for c in worst]

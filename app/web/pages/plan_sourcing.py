@@ -10,7 +10,7 @@ alone: contract v2's ``v`` of one agency is its stand-alone objective).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,27 +79,42 @@ def _label_width(labels: list[str]) -> int:
 
 
 def worst_coalitions(
-    problem: Mapping[str, Any], plan: Mapping[str, Any], limit: int = WORST_SHOWN
+    problem: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    limit: int = WORST_SHOWN,
+    values: Mapping[tuple[str, ...], float] | None = None,
 ) -> list[CoalitionExcess]:
-    """The coalitions with the largest excess that the plan states, largest first.
+    """The coalitions with the largest excess, largest first, from the plan's figures.
 
     The plan's ``fairness`` block names the one with the largest excess
     (``coalition``, ``max_excess``); beside it, every agency alone, whose excess
     is its objective share minus its stand-alone objective (both in the plan).
-    Empty when fairness was not checked or there was no coalition to check (one
-    agency with needs). Ties in order of the label."""
+    ``values``: the run's stored coalition values v(S) (members -> objective),
+    when the caller has them: then every coalition's excess, the members'
+    objective shares minus v(S). Empty when fairness was not checked or there
+    was no coalition to check (one agency with needs). Ties in order of the label."""
     fairness = plan.get("fairness")
     if not fairness or not fairness.get("coalitions"):
         return []
     with_needs = {n["agency"] for n in problem.get("needs", [])}
     shares = {f["agency"]: f.get("objective_share") for f in fairness.get("agencies", [])}
+    rank = {a["id"]: i for i, a in enumerate(problem.get("agencies", []))}
+
+    def key(members: Iterable[str]) -> tuple[str, ...]:
+        # Members in the problem's order of agencies, however they were listed.
+        return tuple(sorted(members, key=lambda a: (rank.get(a, len(rank)), a)))
+
     excess: dict[tuple[str, ...], float] = {}
     for line in plan.get("agencies", []):
         share, alone = shares.get(line["agency"]), line.get("standalone_objective")
         if line["agency"] in with_needs and share is not None and alone is not None:
             excess[(line["agency"],)] = round(float(share) - float(alone), 2)
-    worst = tuple(fairness.get("coalition") or ())
-    if worst:
+    for members, value in (values or {}).items():
+        if members and all(shares.get(a) is not None and a in with_needs for a in members):
+            total = sum(float(shares[a] or 0) for a in members)
+            excess[key(members)] = round(total - float(value), 2)
+    worst = key(fairness.get("coalition") or ())
+    if worst:  # the plan's own figure for it
         excess[worst] = float(fairness.get("max_excess") or 0)
 
     def label(members: tuple[str, ...]) -> str:
@@ -131,9 +146,17 @@ def verdict(fairness: Mapping[str, Any] | None, currency: str) -> str | None:
 
 
 def sourcing_context(
-    problem: Mapping[str, Any], plan: Mapping[str, Any], *, full: bool, agency: str | None
+    problem: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    *,
+    full: bool,
+    agency: str | None,
+    coalition_values: Mapping[tuple[str, ...], float] | None = None,
 ) -> dict[str, Any]:
-    """What ``_plan_sourcing.html`` shows; group-wide parts only for a full view."""
+    """What ``_plan_sourcing.html`` shows; group-wide parts only for a full view.
+
+    ``coalition_values``: the run's stored v(S) by members, if the caller read them,
+    so the chart of the worst coalitions ranks every coalition checked."""
     currency = str(problem.get("currency", ""))
     shares = {f["agency"]: f for f in (plan.get("fairness") or {}).get("agencies", [])}
     agencies = []
@@ -217,7 +240,7 @@ def sourcing_context(
     context["v2_fees"] = plan.get("fees")
     context["v2_rule_penalty"] = plan.get("rule_penalty")
     context["v2_verdict"] = verdict(plan.get("fairness"), currency)
-    worst = worst_coalitions(problem, plan)
+    worst = worst_coalitions(problem, plan, values=coalition_values)
     context["v2_worst"] = worst
     if worst:
         context["excess_svg"] = page_markup(
