@@ -511,3 +511,105 @@ def test_split_to_cents_adds_up_and_stays_within_a_cent(
         exact = amount * shares[key] / weight if weight else amount / len(shares)
         assert abs(part - exact) < Decimal("0.01")
         assert part == part.quantize(Decimal("0.01"))
+
+
+def test_a_v2_plan_exports_its_fees_and_packs(validator: Any) -> None:
+    """Masks sold in cartons of 50 with a 5% fee: 120 awarded units are 3 cartons (30 over),
+    goods 150 x 0.80 = 120.00, fee 6.00; the award's and contracts' values hold them."""
+    problem = _hand_problem()
+    problem["offers"][0].update(pack_size=50, fee_rate=0.05)
+    plan = solve(problem)
+    assert plan["unmet"] == []
+    order = next(o for o in plan["orders"] if o["offer"] == "o-1")
+    assert (order["packs"], order["surplus"], order["quantity"]) == (3, 30, 150)
+    assert (order["goods_cost"], order["fee"], order["cost"]) == (120.0, 6.0, 126.0)
+    package = release_package(problem, plan, round_id=3, coordinator="IOM", published_at=PUBLISHED)
+    assert problems(validator, package) == []
+    assert problems(strict_validator(package.get("extensions", [])), package) == []
+    release = package["releases"][0]
+    (award,) = release["awards"]
+    # Landed value: goods + fees + shipping, the plan's money cost.
+    shipping = sum(s["cost"] for s in plan["shipments"])
+    goods = sum(o["goods_cost"] for o in plan["orders"])
+    fees = sum(o["fee"] for o in plan["orders"])
+    assert award["value"]["amount"] == pytest.approx(goods + fees + shipping)
+    assert award["value"]["amount"] == pytest.approx(plan["money_cost"]) == pytest.approx(278.0)
+    assert fees == pytest.approx(plan["fees"]) == pytest.approx(6.0)
+    # Goods: the cartons (120.00) and the tent (100.00).
+    assert "goods USD 220.00 + fees USD 6.00 + shipping USD 52.00" in award["description"]
+    items = {i["id"]: i for i in award["items"]}
+    # The carton order in cartons, valued per carton; units for the tent.
+    assert items["o-1"]["quantity"] == 3
+    assert items["o-1"]["unit"] == {
+        "name": "pack of 50 x each",
+        "value": {"amount": 40.0, "currency": "USD"},
+    }
+    assert items["o-2"]["quantity"] == 1 and items["o-2"]["unit"]["name"] == "each"
+    for o in plan["orders"]:
+        item = items[o["offer"]]
+        assert item["quantity"] * item["unit"]["value"]["amount"] == pytest.approx(o["goods_cost"])
+    # Each agency's contract: its half of the carton order's cost (126.00, fee and surplus
+    # included), half of route L1 (30 + 0.10 x 120); UNHCR also the tent and route L2.
+    contracts = {c["buyers"][0]["id"]: c for c in release["contracts"]}
+    values = {k: c["value"]["amount"] for k, c in contracts.items()}
+    assert values == {"agency-IOM": 84.0, "agency-UNHCR": 194.0}
+    # With one supplier and the usage allocation, the contracts are the agencies' shares.
+    assert values == {f"agency-{a['agency']}": a["allocated_cost"] for a in plan["agencies"]}
+    assert sum(values.values()) == pytest.approx(award["value"]["amount"])
+    assert {i["id"]: i["quantity"] for i in contracts["agency-IOM"]["items"]} == {"o-1": 60}
+    assert "fees (5.00% of the goods)" in contracts["agency-IOM"]["description"]
+    assert "surplus of whole packs" in contracts["agency-IOM"]["description"]
+
+
+def test_a_plan_without_fees_or_packs_keeps_units_and_says_no_fee() -> None:
+    problem = _hand_problem()
+    plan = solve(problem)
+    package = release_package(problem, plan, round_id=4, coordinator="IOM", published_at=PUBLISHED)
+    (award,) = package["releases"][0]["awards"]
+    assert {i["id"]: i["quantity"] for i in award["items"]} == {"o-1": 120, "o-2": 1}
+    assert "+ fees USD 0.00 +" in award["description"]
+    for contract in package["releases"][0]["contracts"]:
+        assert "fee" not in contract["description"] and "surplus" not in contract["description"]
+
+
+def test_a_generated_v2_round_with_cartons_and_fees_adds_up_and_validates(
+    validator: Any,
+) -> None:
+    problem = generate_problem("small", 1, sourcing=True)
+    plan = solve(problem)
+    assert plan["fees"] > 0 and any(o["surplus"] for o in plan["orders"])
+    package = release_package(problem, plan, round_id=5, coordinator="OCHA", published_at=PUBLISHED)
+    assert problems(validator, package) == []
+    assert problems(strict_validator(package["extensions"]), package) == []
+    release = package["releases"][0]
+    sizes = {o["id"]: o.get("pack_size", 1) for o in problem["offers"]}
+    orders = {o["offer"]: o for o in plan["orders"]}
+    for award in release["awards"]:
+        for item in award["items"]:
+            order = orders[item["id"]]
+            # In packs where the offer sells packs; quantity x unit value = the goods.
+            assert item["quantity"] == (
+                order["packs"] if sizes[item["id"]] > 1 else order["quantity"]
+            )
+            assert item["quantity"] * item["unit"]["value"]["amount"] == pytest.approx(
+                order["goods_cost"], abs=0.005
+            )
+    # Awards are the landed money cost (goods + fees + shipping), contracts add up to them.
+    total = sum(Decimal(str(a["value"]["amount"])) for a in release["awards"])
+    assert total == Decimal(str(plan["money_cost"]))
+    per_award: dict[str, Decimal] = defaultdict(Decimal)
+    for contract in release["contracts"]:
+        per_award[contract["awardID"]] += Decimal(str(contract["value"]["amount"]))
+    assert per_award == {a["id"]: Decimal(str(a["value"]["amount"])) for a in release["awards"]}
+    # The usage allocation's figures: each agency's contracts are its allocated cost,
+    # within a cent of rounding per contract.
+    mine: dict[str, Decimal] = defaultdict(Decimal)
+    count: dict[str, int] = defaultdict(int)
+    for contract in release["contracts"]:
+        mine[contract["buyers"][0]["id"]] += Decimal(str(contract["value"]["amount"]))
+        count[contract["buyers"][0]["id"]] += 1
+    for line in plan["agencies"]:
+        key = f"agency-{line['agency']}"
+        assert abs(mine[key] - Decimal(str(line["allocated_cost"]))) <= Decimal("0.01") * max(
+            count[key], 1
+        ), line["agency"]

@@ -21,18 +21,30 @@ How the plan maps onto OCDS:
   classification ``x_poolbuy`` with the catalogue's item id.
 * ``awards``: one per supplier with orders, status ``active``: items = its
   orders (id = the offer's id; quantity; unit value = the pooled tier's unit
-  price), value = its orders' cost plus its shipments' cost, contract period
-  from ``as_of`` to its last delivery date.
+  price, before fees), value = its orders' cost plus its shipments' cost,
+  contract period from ``as_of`` to its last delivery date. An offer sold in
+  packs (contract v2's ``pack_size`` > 1) is ordered in packs: the item's
+  quantity is the order's ``packs``, its unit named ``"pack of <n> x <unit>"``
+  and valued at the tier's unit price times the pack size, so quantity x unit
+  value is the order's goods (surplus included). An order's cost is its goods
+  plus its fee (contract v2's ``fee_rate``: handling, insurance, service), so
+  the award's value is the landed value: goods + fees + shipping. OCDS 1.1 has
+  no field for a fee, so the award's ``description`` states the three figures
+  (the plan's own, to the cent; they add up to the value).
 * ``contracts``: one per (agency, supplier) with awards, status ``pending``
   (approved, not yet signed), ``awardID`` = the supplier's award, items = the
-  agency's units per offer at the pooled unit prices. Its value is the
-  agency's units at the pooled unit prices, plus a share of each of the
-  supplier's shipments (route fixed and unit cost) in proportion to the
-  agency's units on that route -- the contract's ``usage`` rule. Rounded to
-  the cent by largest remainder per supplier, so a supplier's contracts add
-  up exactly to its award. (With ``allocation: proportional`` the agencies'
-  allocated costs differ from these: a contract states what an agency buys
-  from a supplier, not the split of the pooling's savings.)
+  agency's awarded units per offer (in units, not packs: an agency's part of
+  an order need not be whole packs) at the pooled unit prices. Its value is,
+  for each offer, the order's cost (goods + fee, surplus included) in
+  proportion to the agency's awarded units on it -- the agency's units at the
+  pooled price plus the offer's fee and a share of the surplus, contract v2's
+  ``usage`` rule -- plus a share of each of the supplier's shipments (route
+  fixed and unit cost) in proportion to the agency's units on that route.
+  Rounded to the cent by largest remainder per supplier, so a supplier's
+  contracts add up exactly to its award; the ``description`` says what the
+  value holds. (With ``allocation: proportional`` or ``least_core`` the
+  agencies' allocated costs differ from these: a contract states what an
+  agency buys from a supplier, not the split of the pooling's savings.)
 * OCDS 1.1 has one release-level ``buyer``; a pooled round has several, so it
   is left out and each contract names its agency in ``buyers`` (the field of
   the "Multiple buyers per contract" extension: a list of party references),
@@ -211,7 +223,10 @@ def release_package(
     for shipment in plan.get("shipments", []):
         shipments_of[shipment["supplier"]].append(shipment)
     unit_price = {o["offer"]: to_decimal(o["unit_price"]) for o in plan.get("orders", [])}
+    order_cost = {o["offer"]: to_decimal(o["cost"]) for o in plan.get("orders", [])}
     offer_item = {o["offer"]: o["item"] for o in plan.get("orders", [])}
+    pack_size = {o["id"]: int(o.get("pack_size") or 1) for o in problem.get("offers", [])}
+    fee_rate = {o["id"]: to_decimal(o.get("fee_rate") or 0) for o in problem.get("offers", [])}
 
     # Units per (agency, supplier, offer) and per (agency, supplier, location).
     units: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -224,31 +239,64 @@ def release_package(
         on_route[(line["supplier"], need["location"])][need["agency"]] += int(line["quantity"])
         for k in (key, ("", line["supplier"])):
             last_delivery[k] = max(last_delivery.get(k, ""), line["delivery_date"])
+    awarded: dict[str, int] = defaultdict(int)
+    for agency_units in units.values():
+        for offer, quantity in agency_units.items():
+            awarded[offer] += quantity
+
+    def unit_name(item_id: str) -> str:
+        return str(items.get(item_id, {}).get("unit") or "unit")
+
+    def order_item(order: Mapping[str, Any]) -> dict[str, Any]:
+        # Ordered in packs where the offer sells packs: quantity x unit value = goods.
+        size = pack_size.get(order["offer"], 1)
+        price = to_decimal(order["unit_price"])
+        if size > 1:
+            packs = int(order.get("packs") or int(order["quantity"]) // size)
+            quantity, unit = packs, f"pack of {size} x {unit_name(order['item'])}"
+            price *= size
+        else:
+            quantity, unit = int(order["quantity"]), unit_name(order["item"])
+        return {
+            "id": order["offer"],
+            **item_fields(order["item"]),
+            "quantity": quantity,
+            "unit": {"name": unit, "value": _money(price, currency)},
+        }
 
     awards: list[dict[str, Any]] = []
     contracts: list[dict[str, Any]] = []
     for supplier in sorted(orders_of):
         award_id = f"{ocid}-award-{supplier}"
-        total = sum((cents(o["cost"]) for o in orders_of[supplier]), Decimal(0)) + sum(
-            (cents(s["cost"]) for s in shipments_of[supplier]), Decimal(0)
+        # A v1 plan's order has no goods/fee split: its cost is its goods.
+        goods = sum(
+            (cents(o.get("goods_cost", o["cost"])) for o in orders_of[supplier]), Decimal(0)
         )
+        fees = sum((cents(o.get("fee") or 0) for o in orders_of[supplier]), Decimal(0))
+        shipping = sum((cents(s["cost"]) for s in shipments_of[supplier]), Decimal(0))
+        total = sum((cents(o["cost"]) for o in orders_of[supplier]), Decimal(0)) + shipping
+        surplus = sum(int(o.get("surplus") or 0) for o in orders_of[supplier])
         award: dict[str, Any] = {
             "id": award_id,
             "title": f"Pooled order from {supplier_ref(supplier)['name']}",
+            "description": (
+                f"Landed value {currency} {total:,.2f} = goods {currency} {goods:,.2f}"
+                f" + fees {currency} {fees:,.2f} + shipping {currency} {shipping:,.2f}."
+                " Fees: handling, insurance and service, at each offer's rate on its goods."
+                " Items are valued at the pooled tier's unit prices before fees"
+                + (
+                    f"; offers sold in packs are ordered in whole packs, {surplus:,} units"
+                    " over the awards."
+                    if surplus
+                    else "."
+                )
+            ),
             "status": "active",
             "date": published,
             "value": _money(total, currency),
             "suppliers": [supplier_ref(supplier)],
             "items": [
-                {
-                    "id": o["offer"],
-                    **item_fields(o["item"]),
-                    "quantity": int(o["quantity"]),
-                    "unit": {
-                        "name": items.get(o["item"], {}).get("unit") or "unit",
-                        "value": _money(to_decimal(o["unit_price"]), currency),
-                    },
-                }
+                order_item(o)
                 for o in sorted(orders_of[supplier], key=lambda o: natural_key(o["offer"]))
             ],
         }
@@ -259,13 +307,15 @@ def release_package(
             }
         awards.append(award)
 
-        # Each agency's exact share: its units at the pooled prices, plus shipping
-        # in proportion to its units on each route.
+        # Each agency's exact share: each order's cost (goods + fee, surplus included)
+        # in proportion to its awarded units on the offer, plus shipping in proportion
+        # to its units on each route.
         buying = sorted({a for (a, s) in units if s == supplier})
         exact: dict[str, Decimal] = {}
         for agency in buying:
             share = sum(
-                (unit_price[o] * q for o, q in units[(agency, supplier)].items()), Decimal(0)
+                (order_cost[o] * q / awarded[o] for o, q in units[(agency, supplier)].items()),
+                Decimal(0),
             )
             for shipment in shipments_of[supplier]:
                 moved = on_route[(supplier, shipment["location"])]
@@ -276,10 +326,23 @@ def release_package(
         values = split_to_cents(total, exact)
         for agency in buying:
             lines = units[(agency, supplier)]
+            charged = sorted(
+                {f"{float(fee_rate.get(o, Decimal(0))):.2%}" for o in lines if fee_rate.get(o)}
+            )
+            packed = any(pack_size.get(o, 1) > 1 for o in lines)
+            holds = ["the agency's awarded units at the pooled unit prices"]
+            if charged:
+                holds.append(f"the offers' fees ({', '.join(charged)} of the goods)")
+            if packed:
+                holds.append("its share of the surplus of whole packs, in proportion to its units")
+            holds.append("its share of the shipping, in proportion to its units on each route")
             contract: dict[str, Any] = {
                 "id": f"{ocid}-contract-{agency}-{supplier}",
                 "awardID": award_id,
                 "title": f"{agency} purchase from {supplier_ref(supplier)['name']}",
+                "description": (
+                    "Value: " + ", ".join(holds[:-1]) + " and " + holds[-1] + ". Items in units."
+                ),
                 "status": "pending",
                 "value": _money(values[agency], currency),
                 "buyers": [agency_ref(agency)],

@@ -109,10 +109,18 @@ def bar_chart(
     unit: str = "",
     fmt: Callable[[float], str] | None = None,
     width: int = 560,
+    label_width: int = 96,
+    colour_of: Callable[[float], str] | None = None,
 ) -> str:
-    """Horizontal bars from a zero line; negative values to the left, in another colour."""
+    """Horizontal bars from a zero line; negative values to the left, in another colour.
+
+    ``colour_of``: a bar's colour from its value, where above zero is the bad side
+    (default: negative values in ``NEGATIVE``, others in ``POSITIVE``). The value is
+    always written beside the bar, sign included, so colour tells nothing alone.
+    """
     show = fmt or (lambda v: f"{v:,.2f}")
-    label_w, value_w, row_h, top, bottom = 96, 150, 30, 12, 30
+    colour_for = colour_of or (lambda v: NEGATIVE if v < 0 else POSITIVE)
+    label_w, value_w, row_h, top, bottom = label_width, 150, 30, 12, 30
     area = width - label_w - value_w
     height = top + row_h * max(len(bars), 1) + bottom
     values = [b.value for b in bars] or [0.0]
@@ -151,7 +159,7 @@ def bar_chart(
         y = top + i * row_h
         x_end = x_of(bar.value)
         left, right = min(zero, x_end), max(zero, x_end)
-        colour = NEGATIVE if bar.value < 0 else POSITIVE
+        colour = colour_for(bar.value)
         label = f"{bar.label}: {show(bar.value)} {unit}".strip()
         out.append(
             f'<rect x="{_num(left)}" y="{_num(y + 6)}" width="{_num(max(right - left, 1))}" '

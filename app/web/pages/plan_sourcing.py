@@ -2,13 +2,15 @@
 
 Kept apart from ``app.web.pages.runs`` (the plan page's v1 part), which calls
 ``sourcing_context`` once and includes ``_plan_sourcing.html``. Every figure is
-the plan's own; the only arithmetic is a budget's use (direct spend / budget) and
-an agency's margin against going alone (stand-alone value - objective share).
+the plan's own; the only arithmetic is a budget's use (direct spend / budget),
+an agency's margin against going alone (stand-alone value - objective share) and,
+the same figure turned round, a single agency's excess (objective share - value
+alone: contract v2's ``v`` of one agency is its stand-alone objective).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +60,73 @@ def _got(line: Mapping[str, Any]) -> str:
     return "nothing awarded" if line.get("share") is None else f"{float(line['share']):.0%}"
 
 
+@dataclass(frozen=True)
+class CoalitionExcess:
+    """A coalition's excess: its members' objective shares minus its value alone."""
+
+    members: tuple[str, ...]
+    excess: float
+    label: str
+
+
+# How many of the worst coalitions the plan page charts.
+WORST_SHOWN = 5
+
+
+def _label_width(labels: list[str]) -> int:
+    """Room for the longest bar label (up to 9 px a character, capitals, at 13 px)."""
+    return min(240, max(96, 9 * max((len(x) for x in labels), default=0) + 16))
+
+
+def worst_coalitions(
+    problem: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    limit: int = WORST_SHOWN,
+    values: Mapping[tuple[str, ...], float] | None = None,
+) -> list[CoalitionExcess]:
+    """The coalitions with the largest excess, largest first, from the plan's figures.
+
+    The plan's ``fairness`` block names the one with the largest excess
+    (``coalition``, ``max_excess``); beside it, every agency alone, whose excess
+    is its objective share minus its stand-alone objective (both in the plan).
+    ``values``: the run's stored coalition values v(S) (members -> objective),
+    when the caller has them: then every coalition's excess, the members'
+    objective shares minus v(S). Empty when fairness was not checked or there
+    was no coalition to check (one agency with needs). Ties in order of the label."""
+    fairness = plan.get("fairness")
+    if not fairness or not fairness.get("coalitions"):
+        return []
+    with_needs = {n["agency"] for n in problem.get("needs", [])}
+    shares = {f["agency"]: f.get("objective_share") for f in fairness.get("agencies", [])}
+    rank = {a["id"]: i for i, a in enumerate(problem.get("agencies", []))}
+
+    def key(members: Iterable[str]) -> tuple[str, ...]:
+        # Members in the problem's order of agencies, however they were listed.
+        return tuple(sorted(members, key=lambda a: (rank.get(a, len(rank)), a)))
+
+    excess: dict[tuple[str, ...], float] = {}
+    for line in plan.get("agencies", []):
+        share, alone = shares.get(line["agency"]), line.get("standalone_objective")
+        if line["agency"] in with_needs and share is not None and alone is not None:
+            excess[(line["agency"],)] = round(float(share) - float(alone), 2)
+    for members, value in (values or {}).items():
+        if members and all(shares.get(a) is not None and a in with_needs for a in members):
+            total = sum(float(shares[a] or 0) for a in members)
+            excess[key(members)] = round(total - float(value), 2)
+    worst = key(fairness.get("coalition") or ())
+    if worst:  # the plan's own figure for it
+        excess[worst] = float(fairness.get("max_excess") or 0)
+
+    def label(members: tuple[str, ...]) -> str:
+        others = sorted(with_needs - set(members))
+        if len(with_needs) > 2 and len(others) == 1:
+            return f"all but {others[0]}"
+        return " + ".join(members)
+
+    lines = [CoalitionExcess(m, e, label(m)) for m, e in excess.items()]
+    return sorted(lines, key=lambda c: (-c.excess, c.label))[:limit]
+
+
 def verdict(fairness: Mapping[str, Any] | None, currency: str) -> str | None:
     """The fairness verdict as a sentence, or None when fairness was not checked."""
     if not fairness:
@@ -77,9 +146,17 @@ def verdict(fairness: Mapping[str, Any] | None, currency: str) -> str | None:
 
 
 def sourcing_context(
-    problem: Mapping[str, Any], plan: Mapping[str, Any], *, full: bool, agency: str | None
+    problem: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    *,
+    full: bool,
+    agency: str | None,
+    coalition_values: Mapping[tuple[str, ...], float] | None = None,
 ) -> dict[str, Any]:
-    """What ``_plan_sourcing.html`` shows; group-wide parts only for a full view."""
+    """What ``_plan_sourcing.html`` shows; group-wide parts only for a full view.
+
+    ``coalition_values``: the run's stored v(S) by members, if the caller read them,
+    so the chart of the worst coalitions ranks every coalition checked."""
     currency = str(problem.get("currency", ""))
     shares = {f["agency"]: f for f in (plan.get("fairness") or {}).get("agencies", [])}
     agencies = []
@@ -115,19 +192,21 @@ def sourcing_context(
         )
     paired = [a for a in agencies if a.objective_share is not None]
     if paired:
+        pairs = [
+            bar
+            for a in paired
+            for bar in (
+                charts.Bar(f"{a.agency} pooled", a.objective_share or 0),
+                charts.Bar(f"{a.agency} alone", a.standalone_objective or 0),
+            )
+        ]
         context["share_svg"] = page_markup(
             charts.bar_chart(
-                [
-                    bar
-                    for a in paired
-                    for bar in (
-                        charts.Bar(f"{a.agency} pooled", a.objective_share or 0),
-                        charts.Bar(f"{a.agency} alone", a.standalone_objective or 0),
-                    )
-                ],
+                pairs,
                 title="Each agency's objective share in the pool beside its value alone",
                 unit=currency,
                 fmt=lambda v: money(v),
+                label_width=_label_width([b.label for b in pairs]),
             )
         )
     if not full:
@@ -161,5 +240,22 @@ def sourcing_context(
     context["v2_fees"] = plan.get("fees")
     context["v2_rule_penalty"] = plan.get("rule_penalty")
     context["v2_verdict"] = verdict(plan.get("fairness"), currency)
+    worst = worst_coalitions(problem, plan, values=coalition_values)
+    context["v2_worst"] = worst
+    if worst:
+        context["excess_svg"] = page_markup(
+            charts.bar_chart(
+                [charts.Bar(c.label, c.excess) for c in worst],
+                title=(
+                    "Excess of the worst coalitions: their objective shares minus their "
+                    "value alone (above zero, they would do better on their own)"
+                ),
+                unit=currency,
+                fmt=lambda v: money(v),
+                label_width=_label_width([c.label for c in worst]),
+                # Orange from a cent of excess up: a coalition that would leave.
+                colour_of=lambda v: charts.NEGATIVE if v >= 0.005 else charts.POSITIVE,
+            )
+        )
     context["v2_fairness"] = plan.get("fairness")
     return context
