@@ -98,6 +98,21 @@ def value_document(value: CoalitionValue) -> dict[str, Any]:
     }
 
 
+def stored_objectives(session: Session, run_id: int) -> dict[Coalition, float]:
+    """v(S) of every coalition the run stored a value for, by its members (sorted): what
+    the plan page's chart of the worst coalitions ranks."""
+    rows = session.scalars(
+        sa.select(StoredCoalition).where(
+            StoredCoalition.run_id == run_id, StoredCoalition.value.is_not(None)
+        )
+    )
+    return {
+        tuple(json.loads(row.coalition)): float(row.value["objective"])
+        for row in rows
+        if row.value is not None
+    }
+
+
 def value_of(members: Coalition, document: dict[str, Any]) -> CoalitionValue:
     """The stored value back, for ``members`` in the order the run checks them."""
     return CoalitionValue(

@@ -24,6 +24,7 @@ from app.jobs import service as jobs_service
 from app.jobs.deps import JobBackendDep
 from app.rounds import flows
 from app.rounds.models import RoundStatus
+from app.runs import coalitions as run_coalitions
 from app.runs import outputs, three_w
 from app.runs import service as runs_service
 from app.runs.models import Decision, RunStatus
@@ -356,7 +357,14 @@ def plan_context(session: Any, user: User, run_id: int, settings: Settings) -> d
             fmt=lambda v: money(v),
         )
     )
-    context |= sourcing_context(problem, plan, full=context["viewer"].full, agency=user.agency_id)
+    checked = plan.get("fairness") is not None and context["viewer"].full
+    context |= sourcing_context(
+        problem,
+        plan,
+        full=context["viewer"].full,
+        agency=user.agency_id,
+        coalition_values=run_coalitions.stored_objectives(session, run.id) if checked else None,
+    )
     context |= _decision_context(user, run, read)
     return context
 
