@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.runs.coalitions import stored_objectives
 from app.runs.models import Run, StoredCoalition
 from app.web.charts import NEGATIVE, POSITIVE
 from app.web.deps import templates
@@ -152,8 +153,10 @@ def test_the_plan_page_charts_the_worst_coalitions_of_a_round_with_fairness(
     page = sign_in(client, world.tokens["coordinator"]).get(f"/runs/{run.id}/plan")
     assert page.status_code == 200, page.text
     bars = _bars(_excess_svg(page.text))
-    worst = worst_coalitions(run.problem, run.plan)
+    # The page ranks every coalition the run stored a value for.
+    worst = worst_coalitions(run.problem, run.plan, values=stored_objectives(session, run.id))
     assert len(bars) == len(worst) >= 1
+    assert [b[0] for b in bars] == [c.label for c in worst]
     assert bars[0][1] == f"{run.plan['fairness']['max_excess']:,.2f}".replace("-", "\u2212")
     # The same figures in a table beside the chart.
     assert page.text.count("data-coalition=") == len(worst)
