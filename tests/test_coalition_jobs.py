@@ -117,6 +117,22 @@ def test_every_coalition_is_stored_once_and_the_plan_equals_an_in_process_solve(
     assert run.progress is not None and run.progress["state"] == "done"
 
 
+def test_one_agency_with_fairness_has_no_coalition_but_its_own_baseline(
+    session: Session,
+) -> None:
+    """One agency with needs: the contract names no coalition to check (no proper
+    subset), and its stand-alone value is the run's own baseline, as in solver.solve."""
+    document = eight_agency_document()
+    first = document["needs"][0]["agency"]
+    document["needs"] = [n for n in document["needs"] if n["agency"] == first]
+    run = execute_run(session, queued_run(session, document).id)
+
+    assert run.status == RunStatus.succeeded, run.error
+    assert stored(session, run.id) == [] and batch_jobs(session, run.id) == []
+    assert run.plan is not None and run.plan["fairness"]["coalitions"] == 0
+    assert comparable(run.plan) == comparable(solve(run.problem))
+
+
 def test_a_batch_delivered_again_stores_nothing_twice(session: Session) -> None:
     run = execute_run(session, queued_run(session, eight_agency_document()).id)
     job = batch_jobs(session, run.id)[0]
