@@ -47,6 +47,7 @@ from app.demo.loader import (
     load_demo,
     region_of,
 )
+from app.jobs.models import Job, JobKind
 from app.needs.models import Need, NeedStatus, Priority
 from app.rounds import flows
 from app.rounds.models import Round, RoundStatus
@@ -337,6 +338,9 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
     past_needs = session.scalar(
         sa.select(sa.func.count()).select_from(Need).where(Need.round_id != loaded.round_id)
     )
+    batches = session.scalar(
+        sa.select(sa.func.count()).select_from(Job).where(Job.kind == JobKind.coalitions)
+    )
     # The open round and the two past ones (app.demo.history), with their needs, runs,
     # approvals and receipts.
     assert {k: actions[k] for k in actions if k.endswith(".create")} == {
@@ -350,7 +354,9 @@ def test_every_row_the_demo_makes_has_its_audit_entry_and_the_chain_holds(
         "round.create": 3,
         "need.create": 40 + (past_needs or 0),
         "run.create": 2,
-        "job.create": 2,
+        # The two past runs' jobs and, as their rounds check fairness, their batches of
+        # coalitions (app.runs.coalitions).
+        "job.create": 2 + batches,
         "approval.create": actions["approval.create"],
         "receipt.create": session.scalar(sa.select(sa.func.count()).select_from(Receipt)),
         "award_rule.create": 2,

@@ -148,6 +148,10 @@ def complete_document(document: dict[str, Any], *, max_page_size: int) -> dict[s
     for name in NULL_TAKES_DEFAULT:
         for prop in schemas.get(name, {}).get("properties", {}).values():
             _allow_null(prop)
+    for name, fields in NULL_IS_EMPTY.items():
+        properties = schemas.get(name, {}).get("properties", {})
+        for field in fields:
+            _allow_null(properties[field])  # a KeyError: the model lost the field
     _allow_null_settings(document)
     text = repr(document.get("paths", {}))
     for name in _FASTAPI_VALIDATION_SCHEMAS:
@@ -171,6 +175,9 @@ HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
 
 # Contract v1: "a null setting takes its default", in a problem document's settings and
 # in a round's. The models drop the nulls before validating, so the schema must allow them.
+# Lists of a problem document that the solver reads as empty when null
+# (``solver.problem._empty_for_null``): the schema says null is taken.
+NULL_IS_EMPTY: dict[str, tuple[str, ...]] = {"ProblemV1Agency": ("excluded_suppliers",)}
 NULL_TAKES_DEFAULT = (
     "RoundSettings",
     "RoundPriorityWeights",

@@ -15,6 +15,7 @@ import datetime as dt
 import itertools
 import math
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
@@ -187,6 +188,100 @@ PositiveMoneyIn = Annotated[
         }
     ),
 ]
+
+
+def exact_decimal(
+    places: int, text: str, written: str, *, ge: int | None = None, le: int | None = None
+) -> Callable[[Any], Any]:
+    """A reader of a JSON number or decimal string as a column of ``places`` keeps it.
+
+    The string must match ``text`` (which the schema gives, bounds included: a schema
+    cannot compare a string with a number), else ``written`` says how it is written; a
+    number is rounded half to even to ``places``, as storing it would. ``ge`` and ``le``
+    are checked on the value sent, before rounding (1.0000000001 is above 1, not 1); a
+    lower bound the model states with ``gt`` applies to the rounded value, which the
+    schema says by moving it up by half a last place (``rounded_bounds``). Either way a
+    number the schema takes is never refused, nor one it refuses taken, for rounding.
+    """
+    quantum = Decimal(1).scaleb(-places)
+
+    def read(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(written)
+        elif isinstance(value, str):
+            if not re.fullmatch(text, value):
+                raise ValueError(written)
+            number = Decimal(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        else:
+            number = Decimal(str(value))
+        if not number.is_finite() or abs(number) >= MONEY_LIMIT:
+            return number  # the bounds report it; quantize would overflow
+        if le is not None and number > le:
+            raise ValueError(f"must be at most {le}")
+        if ge is not None and number < ge:
+            raise ValueError("must be 0 or more" if ge == 0 else f"must be at least {ge}")
+        return number.quantize(quantum, rounding=ROUND_HALF_EVEN)
+
+    return read
+
+
+def rounded_bounds(
+    places: int, *, gt: float | None = None, ge: float | None = None, le: float | None = None
+) -> dict[str, Any]:
+    """The JSON Schema number bounds of ``exact_decimal``'s value: ``gt`` on the rounded
+    value (so half a last place above it), ``ge`` and ``le`` on the value sent."""
+    half = float(Decimal(1).scaleb(-places) / 2)
+    bounds: dict[str, Any] = {"type": "number"}
+    if gt is not None:
+        bounds["exclusiveMinimum"] = gt + half
+    if ge is not None:
+        bounds["minimum"] = ge
+    if le is not None:
+        bounds["maximum"] = le
+    return bounds
+
+
+# A fraction of the units in a rule's scope, more than 0 and at most 1 (6 places).
+SHARE_TEXT = r"^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)$"
+Share = Annotated[
+    Decimal,
+    BeforeValidator(
+        exact_decimal(
+            MONEY_SCALE, SHARE_TEXT, 'a share is a fraction from 0 to 1, e.g. 0.3 or "0.3"', le=1
+        )
+    ),
+    Field(gt=0, le=1, description="fraction of the units awarded in the rule's scope"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                rounded_bounds(MONEY_SCALE, gt=0, le=1),
+                {"type": "string", "pattern": SHARE_TEXT, "not": {"pattern": r"^0(\.0{1,6})?$"}},
+            ],
+            "description": "fraction of the units awarded in the rule's scope",
+        }
+    ),
+]
+# A percentage from 0 to 100 with two places (a delivery tolerance).
+PERCENT_TEXT = r"^([0-9]{1,2}(\.[0-9]{1,2})?|100(\.0{1,2})?)$"
+Percent = Annotated[
+    Decimal,
+    BeforeValidator(
+        exact_decimal(2, PERCENT_TEXT, 'a percentage from 0 to 100, e.g. 5 or "2.5"', ge=0, le=100)
+    ),
+    Field(ge=0, le=100),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                rounded_bounds(2, ge=0, le=100),
+                {"type": "string", "pattern": PERCENT_TEXT},
+            ]
+        }
+    ),
+]
 # A fee of 100% of the goods or more is a percentage typed as a fraction ("4.5" for 4.5%).
 FeeRate = Annotated[
     Decimal,
@@ -200,7 +295,12 @@ FeeRate = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                # Below one as the column holds it: 0.9999995 and above round to 1.
+                {
+                    "type": "number",
+                    "minimum": 0,
+                    "exclusiveMaximum": 1 - float(_MONEY_QUANTUM / 2),
+                },
                 # A fraction below one, written as the column holds it.
                 {"type": "string", "pattern": FEE_TEXT},
             ]

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.params import IsoDate, WholeNumber
+from app.catalogue.schemas import Percent
 from app.deliveries.models import AdjustmentStatus, LineState, RejectionReason
 from app.needs.schemas import MAX_QUANTITY, MAX_TEXT, SAYS_SOMETHING, Code
 
@@ -132,7 +133,7 @@ class DeliveryPolicyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_days: Annotated[WholeNumber, Field(ge=0, le=365)] | None = None
-    tolerance_pct: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] | None = None
+    tolerance_pct: Percent | None = None
     lead_time_percentile: Annotated[WholeNumber, Field(ge=1, le=100)] | None = None
     lead_time_window: Annotated[WholeNumber, Field(ge=1, le=1000)] | None = None
     lead_time_min_deliveries: Annotated[WholeNumber, Field(ge=1, le=1000)] | None = None

@@ -8,7 +8,6 @@ its supplier's; a rule's fields match its kind; references exist) live in
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
@@ -22,6 +21,7 @@ from app.catalogue.schemas import (
     Name,
     PositiveMoneyIn,
     Quantity,
+    Share,
     _whole_number,
 )
 from app.sourcing.rules import RuleKind
@@ -38,10 +38,6 @@ Limit = Annotated[
     int,
     BeforeValidator(_whole_number),
     Field(ge=0, le=1000, description="suppliers: at most (max_suppliers) or at least (min_)"),
-]
-Share = Annotated[
-    Decimal,
-    Field(gt=0, le=1, description="fraction of the units awarded in the rule's scope"),
 ]
 Penalty = Annotated[
     PositiveMoneyIn,

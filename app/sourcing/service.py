@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.api.params import MAX_ID
 from app.audit.service import record
 from app.auth.models import Agency, Role, User
 from app.catalogue.common import (
@@ -120,7 +121,11 @@ def group_issues(
     offer_ids = data.get("offer_ids")
     if not isinstance(offer_ids, list):
         return issues
-    wanted = [o for o in offer_ids if isinstance(o, int) and not isinstance(o, bool)]
+    # Only what an id column can hold: a number the schema refused (listed as its own
+    # problem) is no id to look up (PostgreSQL's INTEGER would refuse the query).
+    wanted = [
+        o for o in offer_ids if isinstance(o, int) and not isinstance(o, bool) and 1 <= o <= MAX_ID
+    ]
     offers = {o.id: o for o in session.scalars(sa.select(Offer).where(Offer.id.in_(wanted)))}
     seen: set[int] = set()
     for j, offer_id in enumerate(offer_ids):
