@@ -172,7 +172,7 @@ add_create(
 )
 add_read(
     router,
-    "/award-rules/{rule_id}",
+    "/award-rules/{rule_id:id}",
     name="read_rule",
     summary="Read an award rule",
     response_model=AwardRuleRead,
@@ -182,7 +182,7 @@ add_read(
 )
 add_update(
     router,
-    "/award-rules/{rule_id}",
+    "/award-rules/{rule_id:id}",
     name="update_rule",
     summary="Change an award rule",
     response_model=AwardRuleRead,
@@ -196,7 +196,7 @@ add_update(
 )
 add_delete(
     router,
-    "/award-rules/{rule_id}",
+    "/award-rules/{rule_id:id}",
     name="delete_rule",
     summary="Delete an award rule",
     responses=_DELETE,
