@@ -702,8 +702,9 @@ def test_plan_page_shows_the_api_figures_and_charts(client: TestClient, group: G
     assert f"{baseline['pooled_money_cost']:,.2f}" in html
     # Charts, drawn on the server as SVG, with a text alternative.
     # Savings per agency; with fairness checked (a round's default), shares beside
-    # stand-alone values too.
-    assert html.count('class="chart bar-chart"') == 2
+    # stand-alone values and the excess of the worst coalitions too.
+    assert html.count('class="chart bar-chart"') == 3
+    assert "worst coalitions" in html.lower()
     assert "What pooling saves each agency" in html
     assert 'class="chart matrix-chart"' in html
     assert "<desc" in html

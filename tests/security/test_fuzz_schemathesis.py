@@ -214,7 +214,10 @@ _DOCUMENT = (
     r"unknown (agency|item|location|supplier|need|offer) '.*'|duplicate id '.*'|"
     r"agency '.*' listed twice|a second route from|"
     r"must be greater than the previous tier's min_quantity|"
-    r"must not be above the previous tier's unit_price"
+    r"must not be above the previous tier's unit_price|"
+    # Contract v2: what a rule's kind asks of its other fields (solver.validation).
+    r"applies only to (max_share and min_share|max_suppliers and min_suppliers) rules|"
+    r"is required for a \w+ rule|must be at least 1 for a \w+ rule"
 )
 _TIERS = (
     r"must be greater than the previous tier's min_quantity|"
@@ -258,10 +261,14 @@ BEYOND_THE_SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
         (r"\$\.justification", r"is required for a (critical|high) need"),
     ),
     "POST /api/v1/offers": (
+        # The minimum order against the capacity (app.catalogue.offers).
+        (r"\$\.(min_order_quantity|capacity)", r"is above the capacity .*no order could ever"),
         (r"\$\.(supplier_id|item_id|owner_agency_id|eligible_agencies(\[\d+\])?)", _REFERENCE),
         (r"\$\.(price_tiers\[\d+\]\.(min_quantity|unit_price)|valid_to|valid_from)", _TIERS),
     ),
     "PATCH /api/v1/offers/{offer_id}": (
+        # The minimum order against the capacity (app.catalogue.offers).
+        (r"\$\.(min_order_quantity|capacity)", r"is above the capacity .*no order could ever"),
         (r"\$\.(owner_agency_id|eligible_agencies(\[\d+\])?)", _REFERENCE),
         (r"\$\.(price_tiers\[\d+\]\.(min_quantity|unit_price)|valid_to|valid_from)", _TIERS),
     ),

@@ -83,7 +83,8 @@ def _url(path: str, world: World | None, spelled: str = "{}") -> str:
             "agency_id": "agency_a",
             "key": "item",
         }.get(name)
-        return spelled.format(ids.get(row, 1) if row else "x")
+        # An id no world row stands for (a rule's, a group's): any id the path takes.
+        return spelled.format(ids.get(row, 1) if row or name.endswith("_id") else "x")
 
     return re.sub(r"\{(\w+)(?::\w+)?\}", value, path)
 
