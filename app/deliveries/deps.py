@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from app.api.params import MAX_ID
+from app.api.params import DIGITS, MAX_ID
 from app.auth.deps import CurrentUser, require_roles
 from app.auth.models import Role, User
 from app.db import SessionDep
@@ -17,7 +17,7 @@ from app.deliveries.models import LeadTimeAdjustment, OrderLine, PurchaseOrder
 
 def valid_line_id(
     line_id: Annotated[
-        int, Path(ge=1, le=MAX_ID, description="the order line's id", examples=[12])
+        int, DIGITS, Path(ge=1, le=MAX_ID, description="the order line's id", examples=[12])
     ],
     session: SessionDep,
     user: CurrentUser,
@@ -27,7 +27,7 @@ def valid_line_id(
 
 def valid_order_id(
     order_id: Annotated[
-        int, Path(ge=1, le=MAX_ID, description="the purchase order's id", examples=[3])
+        int, DIGITS, Path(ge=1, le=MAX_ID, description="the purchase order's id", examples=[3])
     ],
     session: SessionDep,
     user: CurrentUser,
@@ -37,7 +37,7 @@ def valid_order_id(
 
 def valid_adjustment_id(
     adjustment_id: Annotated[
-        int, Path(ge=1, le=MAX_ID, description="the adjustment's id", examples=[5])
+        int, DIGITS, Path(ge=1, le=MAX_ID, description="the adjustment's id", examples=[5])
     ],
     session: SessionDep,
     user: CurrentUser,
