@@ -120,35 +120,86 @@ MONEY_TEXT = rf"^[0-9]{{1,{18 - MONEY_SCALE}}}(\.[0-9]{{1,{MONEY_SCALE}}})?$"
 FEE_TEXT = rf"^0{{1,{18 - MONEY_SCALE}}}(\.[0-9]{{1,{MONEY_SCALE}}})?$"
 
 
-def _money(value: Any) -> Any:
-    """A JSON number or a decimal string as the Decimal the column will hold.
+def exact_decimal(
+    places: int,
+    text: str,
+    written: str,
+    *,
+    mistyped: str | None = None,
+    negative: str | None = None,
+    ge: int | None = None,
+    le: int | None = None,
+) -> Callable[[Any], Any]:
+    """A reader of a JSON number or decimal string as a column of ``places`` keeps it.
 
-    A number is a binary float on the wire, exact to about 16 digits at best: it is
-    rounded (half to even) to the column's 6 places, as storing it would. A string is
-    exact and must fit the column as written (``MONEY_TEXT``). Either way the schema
-    says what is taken, so a schema-valid amount is never refused for its form.
+    The string must match ``text`` (which the schema gives, bounds included: a schema
+    cannot compare a string with a number), else ``written`` says how it is written; a
+    number is rounded half to even to ``places``, as storing it would. ``ge`` and ``le``
+    are checked on the value sent, before rounding (1.0000000001 is above 1, not 1); a
+    lower bound the model states with ``gt`` applies to the rounded value, which the
+    schema says by moving it up by half a last place (``rounded_bounds``). Either way a
+    number the schema takes is never refused, nor one it refuses taken, for rounding.
+    ``mistyped`` (default ``written``) answers a value that is neither number nor string;
+    ``negative``, if given, a string with a leading minus (before ``text`` is tried).
     """
-    if isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("enter an amount such as 12.50")
-    elif isinstance(value, str):
-        if value.strip().startswith("-"):
-            raise ValueError("must be 0 or more")
-        if not re.fullmatch(MONEY_TEXT, value):
-            raise ValueError(
-                f"a decimal string has up to {18 - MONEY_SCALE} digits, "
-                f'then at most {MONEY_SCALE} after the point, e.g. "1.20"'
-            )
-        number = Decimal(value)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    else:
-        number = Decimal(str(value))
-    if not number.is_finite() or abs(number) >= MONEY_LIMIT:
-        return number  # the bounds below report it; quantize would overflow
-    # As the column will hold it, so a comparison with the stored value is exact.
-    return number.quantize(_MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    quantum = Decimal(1).scaleb(-places)
+
+    def read(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(mistyped or written)
+        elif isinstance(value, str):
+            if negative is not None and value.strip().startswith("-"):
+                raise ValueError(negative)
+            if not re.fullmatch(text, value):
+                raise ValueError(written)
+            number = Decimal(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        else:
+            number = Decimal(str(value))
+        if not number.is_finite() or abs(number) >= MONEY_LIMIT:
+            return number  # the bounds report it; quantize would overflow
+        if le is not None and number > le:
+            raise ValueError(f"must be at most {le}")
+        if ge is not None and number < ge:
+            raise ValueError("must be 0 or more" if ge == 0 else f"must be at least {ge}")
+        return number.quantize(quantum, rounding=ROUND_HALF_EVEN)
+
+    return read
+
+
+def rounded_bounds(
+    places: int, *, gt: float | None = None, ge: float | None = None, le: float | None = None
+) -> dict[str, Any]:
+    """The JSON Schema number bounds of ``exact_decimal``'s value: ``gt`` on the rounded
+    value (so half a last place above it), ``ge`` and ``le`` on the value sent."""
+    half = float(Decimal(1).scaleb(-places) / 2)
+    bounds: dict[str, Any] = {"type": "number"}
+    if gt is not None:
+        bounds["exclusiveMinimum"] = gt + half
+    if ge is not None:
+        bounds["minimum"] = ge
+    if le is not None:
+        bounds["maximum"] = le
+    return bounds
+
+
+# A JSON number or a decimal string as the Decimal a money column will hold: a number is
+# a binary float on the wire, exact to about 16 digits at best, so it is rounded (half to
+# even) to the column's 6 places, as storing it would; a string is exact and must fit the
+# column as written (``MONEY_TEXT``). Either way the schema says what is taken, so a
+# schema-valid amount is never refused for its form. The bounds are the models' (``ge``,
+# ``gt``, ``lt`` in ``Field``).
+_money = exact_decimal(
+    MONEY_SCALE,
+    MONEY_TEXT,
+    f"a decimal string has up to {18 - MONEY_SCALE} digits, "
+    f'then at most {MONEY_SCALE} after the point, e.g. "1.20"',
+    mistyped="enter an amount such as 12.50",
+    negative="must be 0 or more",
+)
 
 
 MoneyIn = Annotated[
@@ -188,61 +239,6 @@ PositiveMoneyIn = Annotated[
         }
     ),
 ]
-
-
-def exact_decimal(
-    places: int, text: str, written: str, *, ge: int | None = None, le: int | None = None
-) -> Callable[[Any], Any]:
-    """A reader of a JSON number or decimal string as a column of ``places`` keeps it.
-
-    The string must match ``text`` (which the schema gives, bounds included: a schema
-    cannot compare a string with a number), else ``written`` says how it is written; a
-    number is rounded half to even to ``places``, as storing it would. ``ge`` and ``le``
-    are checked on the value sent, before rounding (1.0000000001 is above 1, not 1); a
-    lower bound the model states with ``gt`` applies to the rounded value, which the
-    schema says by moving it up by half a last place (``rounded_bounds``). Either way a
-    number the schema takes is never refused, nor one it refuses taken, for rounding.
-    """
-    quantum = Decimal(1).scaleb(-places)
-
-    def read(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            number = value
-        elif isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError(written)
-        elif isinstance(value, str):
-            if not re.fullmatch(text, value):
-                raise ValueError(written)
-            number = Decimal(value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        else:
-            number = Decimal(str(value))
-        if not number.is_finite() or abs(number) >= MONEY_LIMIT:
-            return number  # the bounds report it; quantize would overflow
-        if le is not None and number > le:
-            raise ValueError(f"must be at most {le}")
-        if ge is not None and number < ge:
-            raise ValueError("must be 0 or more" if ge == 0 else f"must be at least {ge}")
-        return number.quantize(quantum, rounding=ROUND_HALF_EVEN)
-
-    return read
-
-
-def rounded_bounds(
-    places: int, *, gt: float | None = None, ge: float | None = None, le: float | None = None
-) -> dict[str, Any]:
-    """The JSON Schema number bounds of ``exact_decimal``'s value: ``gt`` on the rounded
-    value (so half a last place above it), ``ge`` and ``le`` on the value sent."""
-    half = float(Decimal(1).scaleb(-places) / 2)
-    bounds: dict[str, Any] = {"type": "number"}
-    if gt is not None:
-        bounds["exclusiveMinimum"] = gt + half
-    if ge is not None:
-        bounds["minimum"] = ge
-    if le is not None:
-        bounds["maximum"] = le
-    return bounds
 
 
 # A fraction of the units in a rule's scope, more than 0 and at most 1 (6 places).
