@@ -121,8 +121,8 @@ def test_a_rule_with_mistakes_lists_them_all_and_writes_nothing_then_saves_and_a
     assert answer.status_code == 422
     page = answer.text
     # Schema and service problems together, each next to its field.
-    assert "a min_suppliers rule needs a limit" in page and 'id="limit-error"' in page
-    assert "counts suppliers: no supplier_id" in page and 'id="supplier_id-error"' in page
+    assert "a min_suppliers rule needs a number of suppliers" in page and 'id="limit-error"' in page
+    assert "counts suppliers: no supplier<" in page and 'id="supplier_id-error"' in page
     assert 'id="penalty-error"' in page and 'id="reason-error"' in page
     assert "There are problems; nothing was saved" in text_of(page)
     assert _count(session, AwardRule) == before
@@ -181,7 +181,7 @@ def test_a_share_rule_is_changed_and_a_stale_form_is_refused(
     }
     answer = client.post(url, data=base)
     assert answer.status_code == 422
-    assert "has a share, not a limit" in answer.text
+    assert "has a share, not a number of suppliers" in answer.text
     assert 'id="share-error"' in answer.text
     session.refresh(rule)
     assert rule.share == Decimal("0.5") and rule.location_id is None

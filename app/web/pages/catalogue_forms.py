@@ -546,6 +546,9 @@ _WORDS = {
     "min_quantity": "from quantity",
     "valid_from": "valid from",
     "valid_to": "valid to",
+    # An award rule's fields, as the rule-kind sentences (``app.sourcing.rules``) name them.
+    "supplier_id": "supplier",
+    "limit": "number of suppliers",
 }
 
 
@@ -562,7 +565,7 @@ def _form_issues(issues: list[FieldIssue], rows: list[int]) -> list[FieldIssue]:
         elif _ELIGIBLE_PATH.match(path):
             path = "$.eligible_agencies"
         reason = re.sub(
-            r"\b(unit_price|min_quantity|valid_from|valid_to)\b",
+            r"\b(unit_price|min_quantity|valid_from|valid_to|supplier_id|limit)\b",
             lambda m: _WORDS[m.group(1)],
             issue.reason,
         )

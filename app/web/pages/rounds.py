@@ -120,7 +120,7 @@ BUDGET_LABELS = {"_form": "", **{f.name: f.label for f in BUDGET_FIELDS}}
 ALLOCATIONS = {
     "usage": "By usage: each agency pays for what it is awarded",
     "proportional": "Proportional: the pool's saving split by each agency's stand-alone cost",
-    "least_core": "Least core: no group of agencies does better alone, as far as possible",
+    "least_core": "Least core: no group does better alone, as far as it can be",
 }
 SETTINGS_LABELS = {"allocation": "Allocation rule", "fairness": "Fairness check"}
 
