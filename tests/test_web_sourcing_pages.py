@@ -81,6 +81,8 @@ def test_everyone_reads_the_rules_and_only_specialists_and_admins_get_the_forms(
     may = who in ("specialist", "admin")
     assert (f"/catalogue/rules/{rule.id}/edit" in listed.text) is may
     assert ('href="/catalogue/rules/new"' in listed.text) is may
+    filtered = client.get(f"/catalogue/rules?item_id={group.items['mask'].id}").text
+    assert (f'href="/catalogue/rules/new?item_id={group.items["mask"].id}"' in filtered) is may
     for url in ("/catalogue/rules/new", f"/catalogue/rules/{rule.id}/edit"):
         page = client.get(url)
         assert page.status_code == (200 if may else 403), url
