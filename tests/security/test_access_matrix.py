@@ -555,6 +555,26 @@ WEB_ROUTES: dict[str, Call] = {
         form={"fixed_cost": "10", "unit_cost": "0.1", "transit_days": "4"},
         etag_field="route",
     ),
+    # Award rules in the catalogue: everyone reads them, specialists and admins keep them.
+    "GET /catalogue/rules": Call("/catalogue/rules", SIGNED_IN),
+    "POST /catalogue/rules/{key}/delete": Call(
+        "/catalogue/rules/{rule}/delete",
+        "anonymous=303 technical_specialist=303 admin=303 *=403",
+        etag_field="rule",
+    ),
+    # On the round's page: a chief of mission's own budget (A has one: a change; B's
+    # chief sets a new one), the coordinator's allocation and fairness.
+    "POST /rounds/{round_id}/budget": Call(
+        "/rounds/{open}/budget",
+        "anonymous=303 chief_of_mission/own=412 chief_of_mission/other=303 *=403",
+        form={"amount": "5000"},
+    ),
+    "POST /rounds/{round_id}/settings": Call(
+        "/rounds/{open}/settings",
+        "anonymous=303 coordinator=303 admin=303 *=403",
+        form={"allocation": "proportional", "fairness": "on"},
+        etag_field="open",
+    ),
     "GET /runs/{run_id}": Call("/runs/{run}", SIGNED_IN),
     "GET /runs/{run_id}/progress": Call("/runs/{run}/progress", SIGNED_IN),
     # The run has finished: the coordinator is told so on its page.

@@ -18,6 +18,10 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.exchange import service as exchange_service
 from app.rounds.schemas import RoundCreate
+from app.sourcing import service as sourcing_service
+from app.sourcing.models import AwardRule
+from app.sourcing.rules import RuleKind
+from app.sourcing.schemas import AwardRuleRead
 from app.web.deps import (
     CheckedForm,
     SettingsDep,
@@ -27,6 +31,7 @@ from app.web.deps import (
     redirect,
     render,
 )
+from app.web.pages.catalogue_forms import RULE_KINDS
 from app.web.pages.needs import upload_of
 from app.web.tables import Table, name_of
 
@@ -117,6 +122,20 @@ ROUTES = Table(
         "unit_cost": "cost per unit",
         "transit_days": "transit days",
     },
+)
+
+RULES = Table(
+    {
+        "id": AwardRule.id,
+        "kind": AwardRule.kind,
+        "item": name_of(Item, AwardRule.item_id),
+        "location": name_of(Location, AwardRule.location_id),
+        "penalty": AwardRule.penalty,
+    },
+    key=AwardRule.id,
+    default="id",
+    per_page=PAGE_SIZE,
+    labels={"id": "number"},
 )
 
 
@@ -284,6 +303,42 @@ def routes_page(
             "location_id": location_id,
             "may_manage": _may_manage(user),
             "tab": "routes",
+        },
+    )
+
+
+@router.get("/catalogue/rules")
+def rules_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    item_id: Text = "",
+    kind: Annotated[RuleKind | None, Query()] = None,
+) -> Response:
+    """The group's award rules, each with its penalty and reason: read by everyone (a plan
+    is argued about with them), kept by the technical specialists."""
+    view = RULES.read(request, settings)
+    stmt = sourcing_service.rules_query(item_id=item_id.strip() or None, kind=kind)
+    page = RULES.page(session, stmt, view, AwardRuleRead)
+    return render(
+        request,
+        settings,
+        "catalogue_rules.html",
+        {
+            "page": page,
+            "view": view,
+            **names_context(
+                session,
+                [r.item_id for r in page.items],
+                [r.location_id for r in page.items if r.location_id],
+                [r.supplier_id for r in page.items if r.supplier_id],
+            ),
+            "item_id": item_id,
+            "kind": kind,
+            "rule_kinds": RULE_KINDS,
+            "may_manage": _may_manage(user),
+            "tab": "rules",
         },
     )
 

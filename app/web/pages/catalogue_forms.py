@@ -1,11 +1,19 @@
 """The catalogue kept from the web: add or change one item, location, supplier, offer (with
-its price tiers and who may buy through it) or route.
+its price tiers and who may buy through it), route or award rule (and delete a rule).
 
 The pages turn the form into the body an API client would send (``app.web.forms``),
 parse it with the API's own schema and cross-row checks (``parse_body`` with
 ``offer_issues`` / ``route_issues``, as ``app.catalogue.deps`` does for the API), and
 call the same services, which check, audit and commit. Every problem comes back as a
-message next to its field. Only technical specialists and admins reach these pages,
+message next to its field.
+
+Award rules (``app.sourcing``) are one more kind here, not a page of their own: the same
+form, the same If-Match from the hidden ``etag``, the sourcing service's ``rule_issues``
+as the cross-row check (a kind's fields, its references), as ``app.sourcing.deps`` does
+for the API. A rule's kind and item make it (create-only); the form shows every kind's
+fields at once, each hint saying which kind takes it, so it works without JavaScript.
+Unlike a catalogue row, a rule is deleted (nothing keeps a reference to it: a run has
+its own copy in its snapshot). Only technical specialists and admins reach these pages,
 and an agency's long-term agreement only its own specialists (or an admin).
 """
 
@@ -53,6 +61,9 @@ from app.errors import (
     PreconditionFailed,
 )
 from app.settings import Settings
+from app.sourcing import service as sourcing_service
+from app.sourcing.rules import RuleKind
+from app.sourcing.schemas import AwardRuleCreate, AwardRuleUpdate
 from app.web.deps import (
     CheckedForm,
     SettingsDep,
@@ -68,7 +79,7 @@ from app.web.pages.needs import item_choices, location_choices
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-Kind = Literal["items", "locations", "suppliers", "offers", "routes"]
+Kind = Literal["items", "locations", "suppliers", "offers", "routes", "rules"]
 Preset = Annotated[str, Query(max_length=64)]
 
 # Tier rows on the offer form: enough for the usual price breaks, and always one or
@@ -306,6 +317,87 @@ SPECS: dict[str, Spec] = {
         RouteUpdate,
         ("location_id", "_form"),
     ),
+    "rules": Spec(
+        "rule",
+        "an award rule",
+        (
+            FormField(
+                "kind",
+                "Kind of rule",
+                "choice",
+                required=True,
+                create_only=True,
+                choices="kind_choices",
+                hint="It cannot change: for another kind, add a new rule.",
+            ),
+            FormField(
+                "item_id",
+                "Item",
+                "choice",
+                required=True,
+                create_only=True,
+                choices="item_choices",
+            ),
+            FormField(
+                "location_id",
+                "Location",
+                "choice",
+                nullable=True,
+                choices="location_choices",
+                hint="Blank: the item's awards at every location.",
+            ),
+            FormField(
+                "limit",
+                "Number of suppliers",
+                "int",
+                nullable=True,
+                hint="At most / at least so many suppliers: for those two kinds only.",
+                attrs='inputmode="numeric" autocomplete="off"',
+            ),
+            FormField(
+                "supplier_id",
+                "Supplier",
+                "choice",
+                nullable=True,
+                choices="rule_supplier_choices",
+                hint="The supplier whose share is capped or reserved: for the share kinds only.",
+            ),
+            FormField(
+                "share",
+                "Share",
+                "money",
+                nullable=True,
+                hint="A fraction of the units awarded, from 0 to 1 (0.3 is 30%): for the share "
+                "kinds only.",
+                attrs='inputmode="decimal" autocomplete="off"',
+            ),
+            FormField(
+                "penalty",
+                "Penalty",
+                "money",
+                required=True,
+                hint="What breaking it costs the plan, in objective units: per supplier over or "
+                "under the number, or per unit over or under the share.",
+                attrs='inputmode="decimal" autocomplete="off"',
+            ),
+            FormField(
+                "reason",
+                "Reason",
+                required=True,
+                hint="Why the group keeps it, e.g. supply risk: at least two suppliers for "
+                "rapid tests.",
+            ),
+        ),
+        AwardRuleCreate,
+        AwardRuleUpdate,
+    ),
+}
+
+RULE_KINDS = {
+    RuleKind.max_suppliers: "At most so many suppliers",
+    RuleKind.min_suppliers: "At least so many suppliers",
+    RuleKind.max_share: "A supplier's share capped",
+    RuleKind.min_share: "A supplier's share reserved",
 }
 
 
@@ -329,6 +421,8 @@ def load(session: Any, kind: str, key: str) -> Any:
             return catalogue_service.get_supplier(session, key)
         case "offers":
             return catalogue_service.get_offer(session, _numeric_id(key, "offer"))
+        case "rules":
+            return sourcing_service.get_rule(session, _numeric_id(key, "award rule"))
         case _:
             return catalogue_service.get_route(session, _numeric_id(key, "route"))
 
@@ -340,6 +434,8 @@ def _cross_issues(session: Any, kind: str, raw: Mapping[str, Any], row: Any) -> 
         return catalogue_service.offer_issues(session, raw, row)
     if kind == "routes" and row is None:
         return catalogue_service.route_issues(session, raw)
+    if kind == "rules":
+        return sourcing_service.rule_issues(session, raw, row)
     return []
 
 
@@ -349,6 +445,7 @@ _CREATE: dict[str, Callable[..., Any]] = {
     "suppliers": catalogue_service.create_supplier,
     "offers": catalogue_service.create_offer,
     "routes": catalogue_service.create_route,
+    "rules": sourcing_service.create_rule,
 }
 _UPDATE: dict[str, Callable[..., Any]] = {
     "items": catalogue_service.update_item,
@@ -356,12 +453,15 @@ _UPDATE: dict[str, Callable[..., Any]] = {
     "suppliers": catalogue_service.update_supplier,
     "offers": catalogue_service.update_offer,
     "routes": catalogue_service.update_route,
+    "rules": sourcing_service.update_rule,
 }
 
 
 def list_url(kind: str, row: Any) -> str:
     """The list filtered down to the row, so it is on the page shown after saving."""
-    if kind in ("offers", "routes"):
+    if kind == "rules":
+        query = {"item_id": row.item_id}
+    elif kind in ("offers", "routes"):
         other = "item_id" if kind == "offers" else "location_id"
         query = {"supplier_id": row.supplier_id, other: getattr(row, other)}
     else:
@@ -371,7 +471,7 @@ def list_url(kind: str, row: Any) -> str:
 
 def row_title(kind: str, row: Any) -> str:
     noun = SPECS[kind].noun
-    return f"{noun} #{row.id}" if kind in ("offers", "routes") else f"{noun} {row.id}"
+    return f"{noun} #{row.id}" if kind in ("offers", "routes", "rules") else f"{noun} {row.id}"
 
 
 # ------------------------------------------------------------------ who may do it
@@ -446,6 +546,9 @@ _WORDS = {
     "min_quantity": "from quantity",
     "valid_from": "valid from",
     "valid_to": "valid to",
+    # An award rule's fields, as the rule-kind sentences (``app.sourcing.rules``) name them.
+    "supplier_id": "supplier",
+    "limit": "number of suppliers",
 }
 
 
@@ -462,7 +565,7 @@ def _form_issues(issues: list[FieldIssue], rows: list[int]) -> list[FieldIssue]:
         elif _ELIGIBLE_PATH.match(path):
             path = "$.eligible_agencies"
         reason = re.sub(
-            r"\b(unit_price|min_quantity|valid_from|valid_to)\b",
+            r"\b(unit_price|min_quantity|valid_from|valid_to|supplier_id|limit)\b",
             lambda m: _WORDS[m.group(1)],
             issue.reason,
         )
@@ -563,13 +666,42 @@ def _context(
                 for category, items in groups
             ]
     if kind == "routes" and not editing:
-        choices["location_choices"] = [
-            (region, [(loc.id, f"{loc.name} ({loc.id})") for loc in rows])
-            for region, rows in location_choices(session)
-        ]
+        choices["location_choices"] = _location_options(session)
+    if kind == "rules":
+        _rule_choices(session, values, editing, choices)
+        context["rule_kinds"] = RULE_KINDS
     context["choices"] = choices
     context["labels"] = _labels(kind, context)
     return context
+
+
+def _location_options(session: Any) -> list[tuple[str | None, list[tuple[str, str]]]]:
+    return [
+        (region, [(loc.id, f"{loc.name} ({loc.id})") for loc in rows])
+        for region, rows in location_choices(session)
+    ]
+
+
+def _rule_choices(
+    session: Any,
+    values: Mapping[str, str],
+    editing: bool,
+    choices: dict[str, list[tuple[str | None, list[tuple[str, str]]]]],
+) -> None:
+    """A rule's choices; "every location" and "no supplier" are the blank options."""
+    if not editing:
+        choices["kind_choices"] = [(None, [(k.value, label) for k, label in RULE_KINDS.items()])]
+        groups, _found = item_choices(session, "", values.get("item_id") or None)
+        choices["item_choices"] = [
+            (category, [(i.id, f"{i.name} ({i.unit}) · {i.id}") for i in items])
+            for category, items in groups
+        ]
+    choices["location_choices"] = [(None, [("", "every location")]), *_location_options(session)]
+    suppliers = session.scalars(catalogue_service.suppliers_query(active=True))
+    choices["rule_supplier_choices"] = [
+        (None, [("", "none: a rule that counts suppliers")]),
+        (None, [(s.id, f"{s.name} ({s.id})") for s in suppliers]),
+    ]
 
 
 def _render(
@@ -609,7 +741,7 @@ def _save(
         if editing:
             saved = _UPDATE[kind](session, user, row, body, IfMatch((text(form, "etag"),)))
         else:
-            saved = _CREATE[kind](session, user, body)
+            saved = _CREATE[kind](session, user, body, None)
     except InvalidInput as exc:
         errors, status = _in_form_order(kind, field_errors(_form_issues(exc.errors, rows))), 422
     except Conflict as exc:
@@ -742,3 +874,39 @@ def update(
         return _render(request, settings, context, status)
     name = row_title(kind, saved)
     return redirect(list_url(kind, saved), settings, f"{name.capitalize()} saved.")
+
+
+@router.post("/catalogue/rules/{key}/delete")
+def delete_rule(
+    key: str,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    """Delete an award rule from its form (the ETag it was shown with: a rule someone
+    changed meanwhile is shown again as it is now, not deleted unseen)."""
+    rule = _editable(session, user, "rules", key)
+    title = row_title("rules", rule).capitalize()
+    back = f"/catalogue/rules?{urlencode({'item_id': rule.item_id})}"
+    try:
+        sourcing_service.delete_rule(session, user, rule, IfMatch((text(form, "etag"),)))
+    except PreconditionFailed:
+        session.rollback()
+        session.refresh(rule)
+        context = _context(
+            session,
+            user,
+            "rules",
+            values_from_row(rule, SPECS["rules"].fields),
+            rule,
+            errors={
+                "_form": [
+                    "Someone changed this rule after you opened it, so it was not deleted. It "
+                    "is shown below as it is now: delete it again if it should still go."
+                ]
+            },
+        )
+        return _render(request, settings, context, 412)
+    return redirect(back, settings, f"{title} deleted.")

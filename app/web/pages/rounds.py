@@ -1,4 +1,15 @@
-"""Rounds: the list, opening one, a round's page for each role, closing and re-running."""
+"""Rounds: the list, opening one, a round's page for each role, closing and re-running;
+on the round's page a chief of mission sets their agency's budget and the coordinator
+the allocation rule and whether fairness is checked.
+
+Both forms follow ``app.web.pages.catalogue_forms``: the form becomes the API's body
+(``app.web.forms``), parsed with the API's own schema (``BudgetCreate``/``BudgetUpdate``,
+``RoundUpdate``) by ``parse_body``, then the same service call as the API's route
+(``app.sourcing.service`` for budgets, ``app.rounds.service.update`` for the settings),
+with the ETag the page was shown with as If-Match. The settings form changes only
+``allocation`` and ``fairness``: since ``RoundUpdate.settings`` replaces the settings
+whole, the round's other stored settings are sent back as they are.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +20,21 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
+from app.api import IfMatch, etag_for
 from app.api.params import IdPath
 from app.auth.deps import require_roles
 from app.auth.models import Role, User
+from app.catalogue.deps import parse_body
 from app.catalogue.models import Item, Location
 from app.db import SessionDep
-from app.errors import NotFound, field_issues
+from app.errors import (
+    Conflict,
+    FieldIssue,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    field_issues,
+)
 from app.exchange.service import group_zone
 from app.jobs.deps import JobBackendDep
 from app.needs import service as needs_service
@@ -23,11 +43,15 @@ from app.needs.schemas import NeedRead
 from app.rounds import flows
 from app.rounds import service as rounds_service
 from app.rounds.models import Round, RoundStatus
-from app.rounds.schemas import RoundCreate, RoundRead
+from app.rounds.schemas import RoundCreate, RoundRead, RoundUpdate
 from app.runs import service as runs_service
 from app.runs.models import Decision, Run
+from app.runs.snapshot import ROUND_DEFAULT_SETTINGS
 from app.scenarios import service as scenarios_service
 from app.settings import Settings
+from app.sourcing import service as sourcing_service
+from app.sourcing.models import AgencyBudget
+from app.sourcing.schemas import BudgetCreate, BudgetUpdate
 from app.web.deps import (
     CheckedForm,
     SettingsDep,
@@ -39,6 +63,7 @@ from app.web.deps import (
     render,
     text,
 )
+from app.web.forms import FormField, raw_body, shown, values_of
 from app.web.tables import Table, View, name_of, ranked
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -79,8 +104,65 @@ OWN_NEEDS = Table(
 )
 
 
+BUDGET_FIELDS = (
+    FormField(
+        "amount",
+        "Budget",
+        "money",
+        required=True,
+        hint="The most your agency spends directly in this round: goods, fees and per-unit "
+        "shipping of its own awards.",
+        attrs='inputmode="decimal" autocomplete="off"',
+    ),
+    FormField("note", "Note", nullable=True, hint="e.g. the allocation it comes from (optional)"),
+)
+BUDGET_LABELS = {"_form": "", **{f.name: f.label for f in BUDGET_FIELDS}}
+ALLOCATIONS = {
+    "usage": "By usage: each agency pays for what it is awarded",
+    "proportional": "Proportional: the pool's saving split by each agency's stand-alone cost",
+    "least_core": "Least core: no group does better alone, as far as it can be",
+}
+SETTINGS_LABELS = {"allocation": "Allocation rule", "fairness": "Fairness check"}
+
+
 def is_round_manager(user: User) -> bool:
     return user.has_role(Role.coordinator, Role.admin)
+
+
+def _own_budget(session: Any, user: User, round_id: int) -> AgencyBudget | None:
+    if user.agency_id is None:
+        return None
+    stmt = sourcing_service.budgets_query(round_id).where(AgencyBudget.agency_id == user.agency_id)
+    return session.scalar(stmt)
+
+
+def _sourcing_context(session: Any, user: User, round_: Round) -> dict[str, Any]:
+    """The round's budgets and sourcing settings, and the forms this user may use."""
+    effective = {**ROUND_DEFAULT_SETTINGS, **(round_.settings or {})}
+    context: dict[str, Any] = {
+        "budgets": list(session.scalars(sourcing_service.budgets_query(round_.id))),
+        "allocation": effective.get("allocation", "usage"),
+        "fairness_on": effective.get("fairness") == "core",
+        "allocations": ALLOCATIONS,
+        "can_set_budget": user.has_role(Role.chief_of_mission)
+        and user.agency_id is not None
+        and round_.status == RoundStatus.open,
+        "can_set_settings": is_round_manager(user) and round_.status == RoundStatus.open,
+        "round_etag": etag_for(round_),
+        "budget_errors": {},
+        "settings_errors": {},
+        "budget_labels": BUDGET_LABELS,
+        "settings_labels": SETTINGS_LABELS,
+    }
+    own = _own_budget(session, user, round_.id)
+    context["own_budget"] = own
+    context["budget_etag"] = etag_for(own) if own is not None else ""
+    context["budget_values"] = {f.name: shown(getattr(own, f.name, None)) for f in BUDGET_FIELDS}
+    context["settings_values"] = {
+        "allocation": context["allocation"],
+        "fairness": "on" if context["fairness_on"] else "",
+    }
+    return context
 
 
 @router.get("/rounds")
@@ -214,6 +296,7 @@ def round_context(
         and not any(r.status in runs_service.IN_PROGRESS for r in runs)
     )
     context["published"] = round_.status in rounds_service.PUBLISHED_STATUSES
+    context |= _sourcing_context(session, user, round_)
     context["rejections"] = _rejections(runs) if round_.status == RoundStatus.rejected else []
     return context
 
@@ -310,3 +393,146 @@ def rerun_round(
     require_roles(Role.coordinator)(user)
     run = flows.rerun(session, user, round_id, settings=settings, backend=backend)
     return redirect(f"/runs/{run.id}", settings, f"Run #{run.number} started.")
+
+
+def _round_again(
+    request: Request,
+    session: Any,
+    user: User,
+    round_id: int,
+    settings: Settings,
+    status_code: int,
+    **forms: Any,
+) -> Response:
+    """The round's page again, with a form as it was sent and its problems."""
+    session.rollback()
+    round_ = rounds_service.get(session, round_id)
+    context = round_context(session, user, round_, settings) | forms
+    return render(request, settings, "round.html", context, status_code=status_code)
+
+
+@router.post("/rounds/{round_id}/budget")
+def set_budget(
+    round_id: IdPath,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    """Set or change the chief of mission's own agency's budget (the API's POST or PATCH)."""
+    require_roles(Role.chief_of_mission)(user)
+    round_ = rounds_service.get(session, round_id)
+    own = _own_budget(session, user, round_.id)
+    editing = own is not None
+    values = values_of(form, BUDGET_FIELDS, editing)
+    raw = raw_body(values, BUDGET_FIELDS, editing)
+    # The ETag the form was shown with (none: there was no budget when it was shown).
+    sent_etag = text(form, "etag")
+    try:
+        if own is None:
+            if sent_etag:
+                raise PreconditionFailed("the budget was removed since the page was shown")
+            body = parse_body(BudgetCreate, raw, list)
+            sourcing_service.create_budget(session, user, round_.id, body, None)
+        else:
+            update = parse_body(BudgetUpdate, raw, list)
+            sourcing_service.update_budget(session, user, own, update, IfMatch((sent_etag,)))
+    except InvalidInput as exc:
+        errors = field_errors(exc.errors)
+        return _round_again(
+            request,
+            session,
+            user,
+            round_id,
+            settings,
+            422,
+            budget_values=values,
+            budget_errors=errors,
+            budget_etag=sent_etag,
+        )
+    except (Conflict, PreconditionFailed) as exc:
+        stale = isinstance(exc, PreconditionFailed)
+        message = (
+            "Someone changed your agency's budget after you opened this page. It is shown "
+            "below as it is now: set it again."
+            if stale
+            else exc.detail
+        )
+        return _round_again(
+            request,
+            session,
+            user,
+            round_id,
+            settings,
+            412 if stale else 409,
+            budget_errors={"_form": [message]},
+        )
+    return redirect(
+        f"/rounds/{round_id}#budget-title",
+        settings,
+        f"{user.agency_id}'s budget for this round is saved.",
+    )
+
+
+def _settings_issues(issues: list[FieldIssue]) -> list[FieldIssue]:
+    # ``$.settings.allocation`` is the form's ``allocation`` field.
+    return [FieldIssue(i.path.replace("$.settings.", "$.", 1), i.reason) for i in issues]
+
+
+@router.post("/rounds/{round_id}/settings")
+def set_settings(
+    round_id: IdPath,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    """The allocation rule and the fairness check; every other setting kept as stored."""
+    require_roles(Role.coordinator, Role.admin)(user)
+    round_ = rounds_service.get(session, round_id)
+    values = {"allocation": text(form, "allocation"), "fairness": text(form, "fairness")}
+    chosen = {
+        "allocation": values["allocation"] or None,
+        "fairness": "core" if values["fairness"] == "on" else "none",
+    }
+    raw = {"settings": {**(round_.settings or {}), **chosen}}
+    try:
+        body = parse_body(RoundUpdate, raw, list)
+        rounds_service.update(session, user, round_.id, body, IfMatch((text(form, "etag"),)))
+    except InvalidInput as exc:
+        return _round_again(
+            request,
+            session,
+            user,
+            round_id,
+            settings,
+            422,
+            settings_values=values,
+            settings_errors=field_errors(_settings_issues(exc.errors)),
+            round_etag=text(form, "etag"),
+        )
+    except (Conflict, PreconditionFailed) as exc:
+        stale = isinstance(exc, PreconditionFailed)
+        message = (
+            "Someone changed this round after you opened its page. Its settings are shown "
+            "below as they are now: make your change again."
+            if stale
+            else exc.detail
+        )
+        return _round_again(
+            request,
+            session,
+            user,
+            round_id,
+            settings,
+            412 if stale else 409,
+            settings_errors={"_form": [message]},
+        )
+    fairness = "checked" if chosen["fairness"] == "core" else "not checked"
+    return redirect(
+        f"/rounds/{round_id}#settings-title",
+        settings,
+        f"Settings saved: allocation {chosen['allocation'] or 'usage'}, fairness {fairness}.",
+    )
