@@ -870,7 +870,11 @@ def test_failed_sign_ins_count_against_the_client_as_on_the_api(
 
 
 def _offer_of(session: Session, item: Item) -> Offer:
-    offer = session.scalar(sa.select(Offer).where(Offer.item_id == item.id))
+    """The group's first offer of ``item`` (a test may add more: PostgreSQL returns rows
+    without an ORDER BY in no set order)."""
+    offer = session.scalar(
+        sa.select(Offer).where(Offer.item_id == item.id).order_by(Offer.id).limit(1)
+    )
     assert offer is not None
     return offer
 
