@@ -6,7 +6,8 @@ too slow for a browser test on two cores. So the coordinator opens a small round
 the API (fairness off), three agencies' local teams copy a few of their needs from the
 demo round into it, and then, through the pages: a technical specialist adds an award
 rule on one of its items, with mistakes first, and fixes them; IOM's chief of mission
-sets IOM's budget (a mistake first); the coordinator turns fairness on with the least-core
+sets IOM's budget (a mistake first) at half of what IOM's needs cost at the cheapest
+price any offer asks, so that it binds; the coordinator turns fairness on with the least-core
 split, closes and runs the round, and the plan page shows the fairness verdict and the
 sourcing charts. Desktop and phone-width screenshots go to ``artifacts/screenshots/``.
 
@@ -76,6 +77,25 @@ def _small_round(demo: Server) -> dict[str, Any]:
                 items.append(need["item_id"])
     STATE.update(round=round_, item=items[0])
     return STATE
+
+
+def _binding_budget(demo: Server) -> int:
+    """Half of what IOM's needs in the small round cost at the lowest unit price of any
+    offer of their items (fees, packs and shipping only add to it): a budget the plan
+    cannot meet every IOM need within."""
+    round_id = _small_round(demo)["round"]["id"]
+    floor = 0.0
+    with demo.api("TOKEN_CHIEF_IOM") as api:
+        needs = api.get(f"/rounds/{round_id}/needs", params={"agency_id": "IOM"}).json()
+        assert len(needs["items"]) == NEEDS_EACH, needs
+        for need in needs["items"]:
+            offers = api.get("/offers", params={"item_id": need["item_id"], "limit": 100})
+            prices = [t["unit_price"] for o in offers.json()["items"] for t in o["price_tiers"]]
+            assert prices, need
+            floor += need["quantity"] * min(prices)
+    budget = int(floor / 2)
+    assert budget >= 1, floor
+    return budget
 
 
 def _round_url(demo: Server) -> str:
@@ -150,16 +170,18 @@ def test_chief_of_mission_sets_the_budget_after_a_mistake(
     expect(page.get_by_label("Note")).to_have_value("CERF allocation, PPE and WASH line")
     shot(page, "43-chief-budget-mistake")
 
-    page.get_by_label("Budget (USD) (required)").fill("2000000")
+    budget = _binding_budget(server)
+    page.get_by_label("Budget (USD) (required)").fill(str(budget))
     page.get_by_role("button", name="Set the budget").click()
     expect(page.get_by_role("status")).to_contain_text("budget for this round is saved")
-    expect(page.locator("#own-budget")).to_contain_text("2,000,000.00")
-    expect(page.locator("#budgets tr[data-agency='IOM']")).to_contain_text("2,000,000.00")
+    expect(page.locator("#own-budget")).to_contain_text(f"{budget:,}.00")
+    expect(page.locator("#budgets tr[data-agency='IOM']")).to_contain_text(f"{budget:,}.00")
     shot(page, "44-chief-budget-set")
     on_a_phone(browser, server, "TOKEN_CHIEF_IOM", url, "45-chief-budget-phone")
     with server.api("TOKEN_CHIEF_IOM") as api:
         budgets = api.get(f"/rounds/{STATE['round']['id']}/budgets").json()["items"]
-    assert [(b["agency_id"], b["amount"]) for b in budgets] == [("IOM", 2_000_000.0)]
+    assert [(b["agency_id"], b["amount"]) for b in budgets] == [("IOM", float(budget))]
+    STATE["budget"] = budget
 
 
 def _plan(page: Page) -> None:
@@ -196,9 +218,16 @@ def test_coordinator_turns_fairness_on_runs_and_sees_the_verdict_and_charts(
     expect(plan_link).to_be_visible(timeout=SOLVE_TIMEOUT_MS)
     plan_link.click()
     _plan(page)
-    expect(page.locator("tr[data-agency='IOM'] td[data-field='budget']")).to_contain_text(
-        "2,000,000.00"
-    )
+    budget = STATE["budget"]
+    iom = page.locator("tr[data-agency='IOM']")
+    expect(iom.locator("td[data-field='budget']")).to_contain_text(f"{budget:,}.00")
+    # It binds: IOM spends no more than its budget, and a need of IOM's is left unmet for
+    # the budget (the contract's reason when the spend is within 1% of it).
+    spend = float(iom.locator("td[data-field='direct_spend']").inner_text().replace(",", ""))
+    assert spend <= budget, (spend, budget)
+    unmet = page.locator("table:has(caption:text('Needs the plan leaves')) tbody tr")
+    iom_unmet = unmet.filter(has=page.locator("td[data-label='Agency']", has_text="IOM"))
+    expect(iom_unmet.locator("td[data-label='Why'] strong").first).to_have_text("budget")
     expect(page.locator("section[aria-labelledby='rules-title']")).to_contain_text(
         STATE["rule"]["item_id"]
     )
