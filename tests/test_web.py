@@ -1000,6 +1000,44 @@ def test_specialist_changes_an_offer_and_a_stale_form_changes_nothing(
     assert offer.capacity == 60000
 
 
+def test_specialist_sets_an_offers_pack_and_fee_and_a_percentage_typed_as_a_fee_is_refused(
+    client: TestClient, group: Group, session: Session
+) -> None:
+    as_(client, group, "specialist")
+    offer = _offer_of(session, group.items["mask"])
+    url = f"/catalogue/offers/{offer.id}/edit"
+    csrf, etag = _edit_form(client, url)
+    form = {
+        "csrf_token": csrf,
+        "etag": etag,
+        "tier_rows": "5",
+        **{
+            f"tier_{field}_{j}": str(getattr(tier, field))
+            for j, tier in enumerate(offer.price_tiers)
+            for field in ("min_quantity", "unit_price")
+        },
+        "capacity": str(offer.capacity),
+        "min_order_quantity": str(offer.min_order_quantity),
+        "lead_time_days": str(offer.lead_time_days),
+        "valid_from": offer.valid_from.isoformat(),
+        "eligibility": "every",
+        "pack_size": "20",
+        "fee_rate": "4.5",  # meant as 4.5%
+    }
+    wrong = client.post(url, data=form)
+    assert wrong.status_code == 422
+    assert _error_of(wrong.text, "fee_rate") == "must be less than 1"
+    session.refresh(offer)
+    assert (offer.pack_size, offer.fee_rate) == (1, 0)
+
+    saved = client.post(url, data=form | {"fee_rate": "0.045"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    session.refresh(offer)
+    assert (offer.pack_size, offer.fee_rate) == (20, Decimal("0.045"))
+    page = client.get(url).text
+    assert 'name="pack_size" value="20"' in page and 'name="fee_rate" value="0.045"' in page
+
+
 def test_an_agencys_agreement_is_changed_by_its_own_specialists_only(
     client: TestClient, group: Group, session: Session
 ) -> None:

@@ -247,6 +247,23 @@ SPECS: dict[str, Spec] = {
                 attrs='inputmode="numeric" autocomplete="off"',
             ),
             FormField(
+                "pack_size",
+                "Pack size",
+                "int",
+                blank=1,
+                hint="Sold in whole packs of this many units; blank or 1: by the unit.",
+                attrs='inputmode="numeric" autocomplete="off"',
+            ),
+            FormField(
+                "fee_rate",
+                "Fee rate",
+                "money",
+                blank=0,
+                hint="Handling, insurance or service fee as a fraction of the goods' value "
+                "(0.045 is 4.5%); blank or 0: none.",
+                attrs='inputmode="decimal" autocomplete="off"',
+            ),
+            FormField(
                 "lead_time_days",
                 "Lead time (days)",
                 "int",
