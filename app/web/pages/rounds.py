@@ -14,6 +14,7 @@ whole, the round's other stored settings are sent back as they are.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -411,6 +412,35 @@ def _round_again(
     return render(request, settings, "round.html", context, status_code=status_code)
 
 
+def _write_on_round(
+    request: Request,
+    session: Any,
+    user: User,
+    round_id: int,
+    settings: Settings,
+    write: Callable[[], object],
+    *,
+    form: str,
+    kept: Mapping[str, Any],
+    stale: str,
+    issues: Callable[[list[FieldIssue]], list[FieldIssue]] = list,
+) -> Response | None:
+    """Run ``write`` (a service call that checks, audits and commits); on a problem, the
+    round's page again with the ``form``'s messages: every field's at once and the form as
+    sent (``kept``) for 422, ``stale`` for 412, the conflict's own words for 409."""
+    try:
+        write()
+    except InvalidInput as exc:
+        errors = {f"{form}_errors": field_errors(issues(exc.errors))}
+        return _round_again(request, session, user, round_id, settings, 422, **kept, **errors)
+    except (Conflict, PreconditionFailed) as exc:
+        changed = isinstance(exc, PreconditionFailed)
+        errors = {f"{form}_errors": {"_form": [stale if changed else exc.detail]}}
+        code = 412 if changed else 409
+        return _round_again(request, session, user, round_id, settings, code, **errors)
+    return None
+
+
 @router.post("/rounds/{round_id}/budget")
 def set_budget(
     round_id: IdPath,
@@ -429,45 +459,30 @@ def set_budget(
     raw = raw_body(values, BUDGET_FIELDS, editing)
     # The ETag the form was shown with (none: there was no budget when it was shown).
     sent_etag = text(form, "etag")
-    try:
+
+    def write() -> object:
         if own is None:
             if sent_etag:
                 raise PreconditionFailed("the budget was removed since the page was shown")
             body = parse_body(BudgetCreate, raw, list)
-            sourcing_service.create_budget(session, user, round_.id, body, None)
-        else:
-            update = parse_body(BudgetUpdate, raw, list)
-            sourcing_service.update_budget(session, user, own, update, IfMatch((sent_etag,)))
-    except InvalidInput as exc:
-        errors = field_errors(exc.errors)
-        return _round_again(
-            request,
-            session,
-            user,
-            round_id,
-            settings,
-            422,
-            budget_values=values,
-            budget_errors=errors,
-            budget_etag=sent_etag,
-        )
-    except (Conflict, PreconditionFailed) as exc:
-        stale = isinstance(exc, PreconditionFailed)
-        message = (
-            "Someone changed your agency's budget after you opened this page. It is shown "
-            "below as it is now: set it again."
-            if stale
-            else exc.detail
-        )
-        return _round_again(
-            request,
-            session,
-            user,
-            round_id,
-            settings,
-            412 if stale else 409,
-            budget_errors={"_form": [message]},
-        )
+            return sourcing_service.create_budget(session, user, round_.id, body, None)
+        update = parse_body(BudgetUpdate, raw, list)
+        return sourcing_service.update_budget(session, user, own, update, IfMatch((sent_etag,)))
+
+    problem = _write_on_round(
+        request,
+        session,
+        user,
+        round_id,
+        settings,
+        write,
+        form="budget",
+        kept={"budget_values": values, "budget_etag": sent_etag},
+        stale="Someone changed your agency's budget after you opened this page. It is shown "
+        "below as it is now: set it again.",
+    )
+    if problem is not None:
+        return problem
     return redirect(
         f"/rounds/{round_id}#budget-title",
         settings,
@@ -498,38 +513,27 @@ def set_settings(
         "fairness": "core" if values["fairness"] == "on" else "none",
     }
     raw = {"settings": {**(round_.settings or {}), **chosen}}
-    try:
+    sent_etag = text(form, "etag")
+
+    def write() -> object:
         body = parse_body(RoundUpdate, raw, list)
-        rounds_service.update(session, user, round_.id, body, IfMatch((text(form, "etag"),)))
-    except InvalidInput as exc:
-        return _round_again(
-            request,
-            session,
-            user,
-            round_id,
-            settings,
-            422,
-            settings_values=values,
-            settings_errors=field_errors(_settings_issues(exc.errors)),
-            round_etag=text(form, "etag"),
-        )
-    except (Conflict, PreconditionFailed) as exc:
-        stale = isinstance(exc, PreconditionFailed)
-        message = (
-            "Someone changed this round after you opened its page. Its settings are shown "
-            "below as they are now: make your change again."
-            if stale
-            else exc.detail
-        )
-        return _round_again(
-            request,
-            session,
-            user,
-            round_id,
-            settings,
-            412 if stale else 409,
-            settings_errors={"_form": [message]},
-        )
+        return rounds_service.update(session, user, round_.id, body, IfMatch((sent_etag,)))
+
+    problem = _write_on_round(
+        request,
+        session,
+        user,
+        round_id,
+        settings,
+        write,
+        form="settings",
+        kept={"settings_values": values, "round_etag": sent_etag},
+        stale="Someone changed this round after you opened its page. Its settings are shown "
+        "below as they are now: make your change again.",
+        issues=_settings_issues,
+    )
+    if problem is not None:
+        return problem
     fairness = "checked" if chosen["fairness"] == "core" else "not checked"
     return redirect(
         f"/rounds/{round_id}#settings-title",
