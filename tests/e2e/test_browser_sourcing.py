@@ -134,7 +134,7 @@ def test_specialist_adds_an_award_rule_after_mistakes(
     expect(page.get_by_label("Reason (required)")).to_have_value(
         "supply risk: at least two suppliers"
     )
-    shot(page, "40-specialist-rule-with-mistakes")
+    shot(page, "50-specialist-rule-with-mistakes")
     with server.api("TOKEN_SPECIALIST") as api:
         assert api.get("/award-rules", params={"item_id": item}).json()["total"] == before
 
@@ -149,8 +149,8 @@ def test_specialist_adds_an_award_rule_after_mistakes(
     rule = max(rules, key=lambda r: r["id"])
     assert (rule["kind"], rule["limit"], rule["supplier_id"]) == ("min_suppliers", 2, None)
     expect(page.locator(f"#rule-{rule['id']}")).to_contain_text("at least two suppliers")
-    shot(page, "41-specialist-rules")
-    on_a_phone(browser, server, "TOKEN_SPECIALIST", page.url, "42-specialist-rules-phone")
+    shot(page, "51-specialist-rules")
+    on_a_phone(browser, server, "TOKEN_SPECIALIST", page.url, "52-specialist-rules-phone")
     STATE["rule"] = rule
 
 
@@ -168,7 +168,7 @@ def test_chief_of_mission_sets_the_budget_after_a_mistake(
     expect(page.locator("#error-summary")).to_be_focused()
     expect(page.locator("#amount-error")).to_be_visible()
     expect(page.get_by_label("Note")).to_have_value("CERF allocation, PPE and WASH line")
-    shot(page, "43-chief-budget-mistake")
+    shot(page, "53-chief-budget-mistake")
 
     budget = _binding_budget(server)
     page.get_by_label("Budget (USD) (required)").fill(str(budget))
@@ -176,8 +176,8 @@ def test_chief_of_mission_sets_the_budget_after_a_mistake(
     expect(page.get_by_role("status")).to_contain_text("budget for this round is saved")
     expect(page.locator("#own-budget")).to_contain_text(f"{budget:,}.00")
     expect(page.locator("#budgets tr[data-agency='IOM']")).to_contain_text(f"{budget:,}.00")
-    shot(page, "44-chief-budget-set")
-    on_a_phone(browser, server, "TOKEN_CHIEF_IOM", url, "45-chief-budget-phone")
+    shot(page, "54-chief-budget-set")
+    on_a_phone(browser, server, "TOKEN_CHIEF_IOM", url, "55-chief-budget-phone")
     with server.api("TOKEN_CHIEF_IOM") as api:
         budgets = api.get(f"/rounds/{STATE['round']['id']}/budgets").json()["items"]
     assert [(b["agency_id"], b["amount"]) for b in budgets] == [("IOM", float(budget))]
@@ -206,7 +206,7 @@ def test_coordinator_turns_fairness_on_runs_and_sees_the_verdict_and_charts(
     expect(page.get_by_role("status")).to_contain_text("fairness checked")
     expect(page.locator("#round-fairness")).to_contain_text("yes")
     expect(page.locator("#round-allocation")).to_have_text("least_core")
-    shot(page, "46-coordinator-round-settings")
+    shot(page, "56-coordinator-round-settings")
     with server.api("TOKEN_COORDINATOR") as api:
         settings = api.get(f"/rounds/{STATE['round']['id']}").json()["settings"]
     assert settings == {"fairness": "core", "allocation": "least_core"}
@@ -232,9 +232,9 @@ def test_coordinator_turns_fairness_on_runs_and_sees_the_verdict_and_charts(
         STATE["rule"]["item_id"]
     )
     page.locator("#fairness-title").scroll_into_view_if_needed()
-    shot(page, "47-plan-fairness-and-sourcing")
+    shot(page, "57-plan-fairness-and-sourcing")
 
     phone = on_a_phone(
-        browser, server, "TOKEN_COORDINATOR", page.url, "48-plan-fairness-and-sourcing-phone"
+        browser, server, "TOKEN_COORDINATOR", page.url, "58-plan-fairness-and-sourcing-phone"
     )
     _plan(phone)
