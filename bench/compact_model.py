@@ -367,6 +367,9 @@ class CompactModel:
     def highs(self) -> highspy.Highs:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
+        # The solver's thread count: a fair comparison, and HiGHS refuses a second
+        # count in the same thread (``solver.highs.THREADS``).
+        h.setOptionValue("threads", 1)
         cols, rows = self.cols, self.rows
         lp = highspy.HighsLp()
         lp.num_col_ = len(cols.lower)

@@ -29,6 +29,7 @@ import pulp
 
 from solver import solve, validate
 from solver.examples import generate_problem, summarize
+from solver.highs import THREADS
 from solver.model import build_model
 from solver.pairs import build_pooling_data
 from solver.pipeline import solve_needs
@@ -72,6 +73,9 @@ def highs_alone(mps: Path, time_limit: float, gap: float) -> tuple[Timed, dict[s
     with Clock() as clock:
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
+        # The solver's thread count: a fair comparison, and HiGHS refuses a second
+        # count in the same thread (``solver.highs.THREADS``).
+        highs.setOptionValue("threads", THREADS)
         highs.setOptionValue("time_limit", time_limit)
         highs.setOptionValue("mip_rel_gap", gap)
         highs.readModel(str(mps))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulp
 
+from solver.highs import THREADS
 from solver.model import PoolingModel
 
 # Values this close to a whole number are that number (HiGHS's feasibility
@@ -55,6 +56,6 @@ def _resolve_flow_with_fixed_decisions(model: PoolingModel) -> None:
         decided = float(round(z.varValue or 0.0))
         z.lowBound = decided
         z.upBound = decided
-    stats = model.lp.solve(pulp.HiGHS(mip=False, msg=False, solver="simplex"))
+    stats = model.lp.solve(pulp.HiGHS(mip=False, msg=False, solver="simplex", threads=THREADS))
     if not stats.has_solution or not _all_whole(model):
         raise ArithmeticError("the flow re-solve did not return whole awards")

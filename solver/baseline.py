@@ -42,6 +42,7 @@ from solver.coalitions import (
     plan_parts,
 )
 from solver.highs import (
+    THREADS,
     CancelToken,
     PlanStatus,
     ProgressCallback,
@@ -301,7 +302,7 @@ def _start_worker(problem: Problem, cancel: Any) -> None:
     # (made once per process, by its first run) gets one thread, not one per core.
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("threads", 1)
+    highs.setOptionValue("threads", THREADS)
     highs.run()
 
 

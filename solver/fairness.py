@@ -28,6 +28,7 @@ import pulp
 
 from solver.allocation import largest_remainder, usage_shares
 from solver.coalitions import Coalition, CoalitionChecks, CoalitionValue
+from solver.highs import THREADS
 from solver.pairs import reference_prices
 from solver.pricing import PlanFigures, dec, to_cents
 from solver.problem import Allocation, Problem
@@ -173,7 +174,7 @@ def _smallest_largest_excess(
 
 
 def _solve(lp: pulp.LpProblem) -> bool:
-    stats = lp.solve(pulp.HiGHS(msg=False))
+    stats = lp.solve(pulp.HiGHS(msg=False, threads=THREADS))
     return bool(stats.status_str == "Optimal" and stats.has_solution)
 
 

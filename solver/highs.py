@@ -39,6 +39,16 @@ def _swallow_banner() -> None:
 
 _swallow_banner()
 
+# Threads per HiGHS run: one. poolbuy runs solves side by side where that pays (the
+# baselines, the coalitions, the jobs on every worker); on these MIPs HiGHS's own
+# second thread bought no wall time and cost half as much CPU again (30 coalition
+# solves of the medium example: 15.1 s at 147% of a core with HiGHS's default, 15.8 s
+# at 100% with one), and two worker processes each running two HiGHS threads on two
+# cores each took 1.6x as long as one alone (one thread each: 1.03x).
+# HiGHS fixes a thread's scheduler at that thread's first run and refuses (kError) a
+# later run in it that asks for another count: every run in the process asks for this.
+THREADS = 1
+
 
 class PlanStatus(StrEnum):
     OPTIMAL = "optimal"
@@ -166,6 +176,7 @@ def run_highs(
         callbackTuple=(on_event, None) if events else None,
         callbacksToActivate=events or None,
         warmStart=warm_start,
+        threads=THREADS,
         **model.highs_options,
     )
     stats = model.lp.solve(solver)

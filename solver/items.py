@@ -34,6 +34,7 @@ import pulp
 from solver.awards import WHOLE_TOLERANCE
 from solver.highs import (
     EARLY_STOPS,
+    THREADS,
     CancelToken,
     ProgressCallback,
     SolveOutcome,
@@ -50,6 +51,7 @@ Vector = np.ndarray
 # search it would save there (a third of the time on the large instance).
 _ITEM_OPTIONS: dict[str, bool | float] = {
     "output_flag": False,
+    "threads": THREADS,
     "mip_rel_gap": 0.0,
     "mip_heuristic_run_feasibility_jump": False,
 }
@@ -335,7 +337,7 @@ def relax(
     model: PoolingModel, variables: list[pulp.LpVariable], time_limit: float
 ) -> tuple[ModelArrays, Relaxation | None]:
     """Hand the model to HiGHS without integrality and solve that LP."""
-    solver = pulp.HiGHS(mip=False, msg=False, timeLimit=time_limit)
+    solver = pulp.HiGHS(mip=False, msg=False, timeLimit=time_limit, threads=THREADS)
     solver.createAndConfigureSolver(model.lp)
     solver.buildSolverModel(model.lp)
     highs: Any = model.lp.solverModel

@@ -587,6 +587,9 @@ def least_core_epsilon(
     k = len(agencies)
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    # As the solver runs HiGHS: one thread (HiGHS refuses a run whose thread count
+    # differs from the first run's in the same thread).
+    h.setOptionValue("threads", 1)
     inf = highspy.kHighsInf
     # Columns: m[a] for each agency, then eps (free).
     h.addVars(k + 1, np.array([0.0] * k + [-inf]), np.array([inf] * (k + 1)))
