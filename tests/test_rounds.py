@@ -18,6 +18,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.rounds.models import Round, RoundStatus
 from app.rounds.service import ALLOWED_TRANSITIONS, lock_round, transition
+from app.runs.snapshot import build_document
 from solver.problem import Settings as SolverSettings
 from tests.factories import make_agency, make_round, make_user, make_user_and_token
 
@@ -211,6 +212,21 @@ def test_a_null_setting_takes_its_default(
     assert response.status_code == 201, response.text
     assert response.json()["settings"] == {"priority_weights": {"normal": 2.0}}
     assert response.json()["effective_settings"]["late_penalty_rate"] == 0.01
+
+
+@pytest.mark.parametrize("fairness", [None, "none", "core"])
+def test_effective_settings_are_the_settings_a_run_of_the_round_uses(
+    client: TestClient, session: Session, coordinator: tuple[User, dict[str, str]], fairness: Any
+) -> None:
+    """A round checks fairness unless its coordinator turned it off; the API says so."""
+    settings = {} if fairness is None else {"fairness": fairness}
+    response = client.post(ROUNDS, json=_body(settings=settings), headers=coordinator[1])
+    assert response.status_code == 201, response.text
+    shown = response.json()["effective_settings"]
+    assert shown["fairness"] == (fairness or "core")
+    round_ = session.get_one(Round, response.json()["id"])
+    frozen = build_document(session, round_, dt.date(2026, 12, 7))["settings"]
+    assert frozen == shown
 
 
 def test_a_retried_create_opens_one_round(

@@ -11,6 +11,7 @@ ignored silently), and so is an unknown priority weight.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -39,6 +40,22 @@ def _drop_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: v for k, v in value.items() if v is not None}
     return value
+
+
+# What a round's runs use where the round's settings are silent, beyond the contract's
+# own defaults: a pooling round is checked for a coalition that would do better alone.
+ROUND_DEFAULT_SETTINGS: Mapping[str, Any] = {"fairness": "core"}
+
+
+def effective_round_settings(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The settings a round's run uses: those set, the round's defaults, the contract's.
+
+    The one reading of a round's settings for its readers (the API's
+    ``effective_settings``, the round page); the snapshot merges the same defaults.
+    """
+    merged = {**ROUND_DEFAULT_SETTINGS, **_drop_nulls(dict(stored or {}))}
+    settings: dict[str, Any] = SolverSettings.model_validate(merged).model_dump(mode="json")
+    return settings
 
 
 class RoundPriorityWeights(SolverPriorityWeights):
@@ -171,6 +188,7 @@ class RoundRead(BaseModel):
                         "time_limit_seconds": 60.0,
                         "relative_gap": 0.0001,
                         "allocation": "usage",
+                        "fairness": "core",
                     },
                     "created_by_id": 2,
                     "closed_at": None,
@@ -195,9 +213,7 @@ class RoundRead(BaseModel):
 
     @computed_field(description="the settings a run uses: those set, defaults for the rest")
     def effective_settings(self) -> dict[str, Any]:
-        return SolverSettings.model_validate(_drop_nulls(self.settings or {})).model_dump(
-            mode="json"
-        )
+        return effective_round_settings(self.settings)
 
 
 # ------------------------------------------------------------------------ schedules

@@ -28,6 +28,7 @@ from app.errors import DomainError, FieldIssue, InvalidInput
 from app.needs.models import Need
 from app.needs.service import submitted_needs
 from app.rounds.models import Round
+from app.rounds.schemas import ROUND_DEFAULT_SETTINGS
 from app.solve.service import contract_issues
 from app.sourcing import service as sourcing_service
 from solver import ProblemInvalid, validate
@@ -36,9 +37,6 @@ log = logging.getLogger("poolbuy.runs")
 
 NEED_PREFIX = "n-"
 
-# What a round's runs use where the round's settings are silent, beyond the contract's
-# own defaults: a pooling round is checked for a coalition that would do better alone.
-ROUND_DEFAULT_SETTINGS: Mapping[str, Any] = {"fairness": "core"}
 
 
 def need_ref(need_id: int) -> str:

@@ -44,10 +44,9 @@ from app.needs.schemas import NeedRead
 from app.rounds import flows
 from app.rounds import service as rounds_service
 from app.rounds.models import Round, RoundStatus
-from app.rounds.schemas import RoundCreate, RoundRead, RoundUpdate
+from app.rounds.schemas import RoundCreate, RoundRead, RoundUpdate, effective_round_settings
 from app.runs import service as runs_service
 from app.runs.models import Decision, Run
-from app.runs.snapshot import ROUND_DEFAULT_SETTINGS
 from app.scenarios import service as scenarios_service
 from app.settings import Settings
 from app.sourcing import service as sourcing_service
@@ -139,11 +138,12 @@ def _own_budget(session: Any, user: User, round_id: int) -> AgencyBudget | None:
 
 def _sourcing_context(session: Any, user: User, round_: Round) -> dict[str, Any]:
     """The round's budgets and sourcing settings, and the forms this user may use."""
-    effective = {**ROUND_DEFAULT_SETTINGS, **(round_.settings or {})}
+    effective = effective_round_settings(round_.settings)
+    budgets = list(session.scalars(sourcing_service.budgets_query(round_.id)))
     context: dict[str, Any] = {
-        "budgets": list(session.scalars(sourcing_service.budgets_query(round_.id))),
-        "allocation": effective.get("allocation", "usage"),
-        "fairness_on": effective.get("fairness") == "core",
+        "budgets": budgets,
+        "allocation": effective["allocation"],
+        "fairness_on": effective["fairness"] == "core",
         "allocations": ALLOCATIONS,
         "can_set_budget": user.has_role(Role.chief_of_mission)
         and user.agency_id is not None
@@ -155,7 +155,8 @@ def _sourcing_context(session: Any, user: User, round_: Round) -> dict[str, Any]
         "budget_labels": BUDGET_LABELS,
         "settings_labels": SETTINGS_LABELS,
     }
-    own = _own_budget(session, user, round_.id)
+    # The page holds the round's budgets already; the form's POST reads its own.
+    own = next((b for b in budgets if b.agency_id == user.agency_id), None)
     context["own_budget"] = own
     context["budget_etag"] = etag_for(own) if own is not None else ""
     context["budget_values"] = {f.name: shown(getattr(own, f.name, None)) for f in BUDGET_FIELDS}
