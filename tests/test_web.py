@@ -1026,7 +1026,7 @@ def test_specialist_sets_an_offers_pack_and_fee_and_a_percentage_typed_as_a_fee_
     }
     wrong = client.post(url, data=form)
     assert wrong.status_code == 422
-    assert _error_of(wrong.text, "fee_rate") == "must be less than 1"
+    assert _error_of(wrong.text, "fee_rate") == "must be a fraction below 1: 4.5% is written 0.045"
     session.refresh(offer)
     assert (offer.pack_size, offer.fee_rate) == (1, 0)
 

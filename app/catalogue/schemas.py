@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
@@ -279,15 +280,24 @@ Percent = Annotated[
     ),
 ]
 # A fee of 100% of the goods or more is a percentage typed as a fraction ("4.5" for 4.5%).
+def _fee_below_one(value: Decimal) -> Decimal:
+    if value >= 1:
+        # Say what was most likely meant: the rate typed as a percentage.
+        raise ValueError(
+            f"must be a fraction below 1: {value.normalize():f}% is written {(value / 100).normalize():f}"
+        )
+    return value
+
+
 FeeRate = Annotated[
     Decimal,
     BeforeValidator(_money),
     Field(
         ge=0,
-        lt=1,
         description="handling, insurance or service fee as a fraction of the goods value "
         "(0.045 is 4.5%); 0 = none",
     ),
+    AfterValidator(_fee_below_one),
     WithJsonSchema(
         {
             "anyOf": [
