@@ -17,7 +17,7 @@ Run it when the machine is otherwise idle::
 
     uv run --frozen python -m bench.queue_throughput
 
-Options: ``--runs 20 --size medium --workers 1 2 --nice 10`` and ``--database``,
+Options: ``--runs 20 --size medium --workers 1 2 --repeats 1 --nice 10`` and ``--database``,
 ``--broker`` for other servers than the local PostgreSQL and RabbitMQ.
 
 ``--fairness`` checks fairness in every run (a round's default): each run's 254
@@ -68,6 +68,24 @@ class Latency:
         }
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds every core spent on anything but idling, since boot (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / _TICK
+
+
+def _process_seconds(pid: int) -> float:
+    """CPU seconds of one process and its waited-for children (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / _TICK  # utime stime cutime cstime
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -87,6 +105,35 @@ def _measure(url: str, token: str, stop: threading.Event, into: Latency, pause: 
     while not stop.is_set():
         into.samples.append(_get(url, token))
         stop.wait(pause)
+
+
+def _print_timeline(session: Session, job_ids: list[int]) -> None:
+    """Where a phase's wall time went: every job of its runs, by worker, on stderr."""
+    from app.jobs.models import Job
+
+    runs = sa.select(Job.run_id).where(Job.id.in_(job_ids))
+    rows = session.execute(
+        sa.select(Job.id, Job.kind, Job.worker, Job.started_at, Job.finished_at)
+        .where(Job.run_id.in_(runs), Job.started_at.is_not(None))
+        .order_by(Job.started_at)
+    ).all()
+    if not rows:
+        return
+    origin = rows[0].started_at
+    busy: dict[str, float] = {}
+    for row in rows:
+        end = row.finished_at or row.started_at
+        start_s = (row.started_at - origin).total_seconds()
+        end_s = (end - origin).total_seconds()
+        worker = (row.worker or "?").rsplit(":", 1)[0]
+        if row.kind.value != "run":  # the run's job also runs batches: counted in theirs
+            busy[worker] = busy.get(worker, 0.0) + end_s - start_s
+        print(
+            f"  job {row.id:>4} {row.kind.value:<10} {worker:<24} {start_s:7.1f} -> {end_s:7.1f} s",
+            file=sys.stderr,
+        )
+    for worker, seconds in sorted(busy.items()):
+        print(f"  {worker}: {seconds:.1f} s in coalition batches", file=sys.stderr)
 
 
 def _seed(
@@ -151,11 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="medium", choices=["small", "medium", "large"])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
+        "--repeats", type=int, default=1, help="run the phases this many times, alternating"
+    )
+    parser.add_argument(
         "--database",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL server URL; a throw-away database is made on it",
     )
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print each job of the runs (the run's and its coalition batches): worker, "
+        "start and end after the first claim, and each worker's busy seconds",
+    )
     parser.add_argument(
         "--fairness", action="store_true", help="check fairness: coalitions as batch jobs"
     )
@@ -234,7 +290,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             database_url=url, jobs_backend="broker", broker_url=args.broker, jobs_queue=queue
         )
-        for count in args.workers:
+        # Phases alternate (1 2, then 2 1, ...): a machine that drifts favours neither.
+        phases = [
+            count
+            for r in range(args.repeats)
+            for count in (args.workers if r % 2 == 0 else args.workers[::-1])
+        ]
+        for count in phases:
             _, jobs = _seed(factory, args.runs, args.size, fairness=args.fairness)
             workers = [
                 subprocess.Popen(
@@ -256,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 backend = BrokerBackend(settings)
                 load_before = os.getloadavg()[0]
+                machine_before = _machine_busy_seconds()
+                workers_before = sum(_process_seconds(w.pid) for w in workers)
+                api_before = _process_seconds(api.pid)
                 started = time.perf_counter()
                 backend.dispatch(jobs, url)
                 probe.start()
@@ -270,11 +335,16 @@ def main(argv: list[str] | None = None) -> int:
                         break
                     time.sleep(0.25)
                 wall = time.perf_counter() - started
+                workers_cpu = sum(_process_seconds(w.pid) for w in workers) - workers_before
+                others_cpu = _machine_busy_seconds() - machine_before - workers_cpu
+                api_cpu = _process_seconds(api.pid) - api_before
                 stop.set()
                 probe.join()
                 backend.close()
                 with factory() as session:
                     states = session.scalars(sa.select(Job.state).where(Job.id.in_(jobs))).all()
+                    if args.timeline:
+                        _print_timeline(session, jobs)
                 ok = sum(1 for s in states if s.value == "succeeded")
                 results.append(
                     {
@@ -283,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
                         "ok": ok,
                         "load_before": load_before,
                         "load_after": os.getloadavg()[0],
+                        "workers_cpu": workers_cpu,
+                        # The API, the database, the broker and this bench's probe.
+                        "others_cores": others_cpu / wall,
+                        "api_cores": api_cpu / wall,
                         **{f"busy_{k}": v for k, v in busy.summary().items()},
                     }
                 )
@@ -307,24 +381,40 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             "| workers | wall time (s) | runs/min | succeeded | GET /rounds p50 (ms) "
-            "| p95 (ms) | max (ms) | p50 vs idle | load avg (1 min) before, after |"
+            "| p95 (ms) | max (ms) | p50 vs idle | load avg (1 min) before, after "
+            "| workers' CPU (s) | cores the rest used | of which the API |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         print(
             f"| idle | - | - | - | {base['p50']:.1f} | {base['p95']:.1f} | {base['max']:.1f} "
-            f"| 1.0x | |"
+            f"| 1.0x | | | | |"
         )
         for row in results:
             print(
                 f"| {row['workers']:.0f} | {row['wall']:.1f} | {60 * args.runs / row['wall']:.1f} "
                 f"| {row['ok']:.0f}/{args.runs} | {row['busy_p50']:.1f} | {row['busy_p95']:.1f} "
                 f"| {row['busy_max']:.1f} | {row['busy_p50'] / base['p50']:.2f}x "
-                f"| {row['load_before']:.2f}, {row['load_after']:.2f} |"
+                f"| {row['load_before']:.2f}, {row['load_after']:.2f} "
+                f"| {row['workers_cpu']:.1f} | {row['others_cores']:.2f} "
+                f"| {row['api_cores']:.2f} |"
             )
-        if len(results) >= 2:
+        fewest, most = min(args.workers), max(args.workers)
+        if fewest != most:
+            # Each repeat's pair of phases, and what the workers could have had in the
+            # larger one: the cores, less what the rest (API, database, broker) used.
+            size = len(args.workers)
+            pairs = [results[i : i + size] for i in range(0, len(results), size)]
+            ratios, rooms = [], []
+            for pair in pairs:
+                by = {row["workers"]: row for row in pair}
+                ratios.append(by[fewest]["wall"] / by[most]["wall"])
+                rooms.append(min(most, (os.cpu_count() or 1) - by[most]["others_cores"]))
             print(
-                f"\nspeed-up, {results[-1]['workers']:.0f} workers over "
-                f"{results[0]['workers']:.0f}: {results[0]['wall'] / results[-1]['wall']:.2f}x"
+                f"\nspeed-up, {most} workers over {fewest}: "
+                f"{', '.join(f'{r:.2f}x' for r in ratios)}"
+                + (f" (median {statistics.median(ratios):.2f}x)" if len(ratios) > 1 else "")
+                + f"; the cores left to the workers by the rest: "
+                f"{', '.join(f'{r:.2f}' for r in rooms)}"
             )
     finally:
         if api is not None:
