@@ -279,13 +279,14 @@ Percent = Annotated[
         }
     ),
 ]
+
+
 # A fee of 100% of the goods or more is a percentage typed as a fraction ("4.5" for 4.5%).
 def _fee_below_one(value: Decimal) -> Decimal:
     if value >= 1:
         # Say what was most likely meant: the rate typed as a percentage.
-        raise ValueError(
-            f"must be a fraction below 1: {value.normalize():f}% is written {(value / 100).normalize():f}"
-        )
+        percent, fraction = value.normalize(), (value / 100).normalize()
+        raise ValueError(f"must be a fraction below 1: {percent:f}% is written {fraction:f}")
     return value
 
 

@@ -559,9 +559,7 @@ def duplicates_of(session: Session, needs: Sequence[_NeedLike]) -> dict[int, lis
     # that can be duplicates, not every need there; the rule below stays the one answer.
     # Plain columns, not Need rows: loading each into the session cost more than the
     # rest of a submission's reads together.
-    terms = {
-        (n.round_id, n.item_id, n.location_id, n.agency_id, n.need_by) for n in submitted
-    }
+    terms = {(n.round_id, n.item_id, n.location_id, n.agency_id, n.need_by) for n in submitted}
     candidates = session.execute(
         sa.select(
             Need.id,

@@ -38,7 +38,6 @@ log = logging.getLogger("poolbuy.runs")
 NEED_PREFIX = "n-"
 
 
-
 def need_ref(need_id: int) -> str:
     """A need's id in a problem document."""
     return f"{NEED_PREFIX}{need_id}"

@@ -205,7 +205,9 @@ def test_coordinator_turns_fairness_on_runs_and_sees_the_verdict_and_charts(
     page.get_by_role("button", name="Save the settings").click()
     expect(page.get_by_role("status")).to_contain_text("fairness checked")
     expect(page.locator("#round-fairness")).to_contain_text("yes")
-    expect(page.locator("#round-allocation")).to_contain_text("Least core: no group does better alone")
+    expect(page.locator("#round-allocation")).to_contain_text(
+        "Least core: no group does better alone"
+    )
     shot(page, "56-coordinator-round-settings")
     with server.api("TOKEN_COORDINATOR") as api:
         settings = api.get(f"/rounds/{STATE['round']['id']}").json()["settings"]
