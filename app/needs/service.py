@@ -548,6 +548,14 @@ def _ref(need: _NeedLike) -> DuplicateRef:
     )
 
 
+def _within(day: dt.date, window: dt.timedelta) -> tuple[dt.date, dt.date]:
+    """The dates ``window`` either side of ``day``, kept within the calendar (a stored
+    need may be dated 9999-12-31: one set aside because no round could plan it)."""
+    low = day - window if day - dt.date.min > window else dt.date.min
+    high = day + window if dt.date.max - day > window else dt.date.max
+    return low, high
+
+
 def duplicates_of(session: Session, needs: Sequence[_NeedLike]) -> dict[int, list[DuplicateRef]]:
     """For each submitted need given, the other agencies' needs flagged as its duplicates."""
     submitted = [n for n in needs if n.status == NeedStatus.submitted]
@@ -580,7 +588,7 @@ def duplicates_of(session: Session, needs: Sequence[_NeedLike]) -> dict[int, lis
                         Need.item_id == i,
                         Need.location_id == loc,
                         Need.agency_id != agency,
-                        Need.need_by.between(need_by - window, need_by + window),
+                        Need.need_by.between(*_within(need_by, window)),
                     )
                     for r, i, loc, agency, need_by in sorted(terms)
                 )
