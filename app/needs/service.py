@@ -233,15 +233,14 @@ def _raise_if(issues: list[FieldIssue]) -> None:
 
 
 def validate_create(
-    session: Session, body: NeedCreate | Mapping[str, Any], round_: Round | None
+    session: Session, body: NeedCreate | Mapping[str, Any], round_: Round
 ) -> NeedCreate:
     """Every rule for a new need of ``round_`` at once: the fields, the references, the
     justification, the need-by date against the round's order date."""
     raw = body.model_dump(mode="json") if isinstance(body, NeedCreate) else body
     data, issues = _parse(NeedCreate, raw)
     issues += _reference_issues(session, raw)
-    if round_ is not None:  # else the round's look-up answers 404
-        issues += need_by_issues(raw.get("need_by"), round_)
+    issues += need_by_issues(raw.get("need_by"), round_)
     issues += _justification_issues(raw.get("priority"), raw.get("justification", ""))
     _raise_if(issues)
     assert data is not None
