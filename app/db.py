@@ -36,7 +36,7 @@ import datetime as dt
 import itertools
 import logging
 import operator
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from decimal import Decimal
 from enum import StrEnum
@@ -46,6 +46,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -253,6 +254,9 @@ def get_session_factory() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+_STALE = "the resource was changed by someone else meanwhile; read it again"
+
+
 def serve_session(session: Session) -> Iterator[Session]:
     """Hand ``session`` to a request; a lost optimistic-lock race becomes 412.
 
@@ -262,33 +266,56 @@ def serve_session(session: Session) -> Iterator[Session]:
         yield session
     except StaleDataError as exc:
         session.rollback()
-        raise PreconditionFailed(
-            "the resource was changed by someone else meanwhile; read it again"
-        ) from exc
+        raise PreconditionFailed(_STALE) from exc
     except BaseException:
         # Leave the session usable (a test's session outlives the request).
         session.rollback()
         raise
 
 
+def _close(session: Session) -> None:
+    try:
+        session.close()
+    except (OperationalError, InterfaceError):
+        # The answer is already on its way (the work was committed or rolled back);
+        # a connection that died since is the pool's business: SQLAlchemy has
+        # invalidated it, and raising here would only break the sent response.
+        logging.getLogger("poolbuy").warning("database connection lost closing a session")
+
+
 def open_session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session from ``factory`` for one request, closed after it (``get_session``)."""
+    """A session from ``factory`` for one request, closed after it (as ``get_session``)."""
     session = factory()
     try:
         yield from serve_session(session)
     finally:
-        try:
-            session.close()
-        except (OperationalError, InterfaceError):
-            # The answer is already on its way (the work was committed or rolled back);
-            # a connection that died since is the pool's business: SQLAlchemy has
-            # invalidated it, and raising here would only break the sent response.
-            logging.getLogger("poolbuy").warning("database connection lost closing a session")
+        _close(session)
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request; whatever is not committed is rolled back."""
-    yield from open_session(get_session_factory())
+async def get_session() -> AsyncIterator[Session]:
+    """One session per request; whatever is not committed is rolled back.
+
+    ``open_session``'s work, as a coroutine. FastAPI runs both halves of a plain
+    generator in its thread pool: two hops on every request of every route, each a
+    handover of the GIL among all the requests in flight, for a session whose making
+    does no I/O and whose closing, after the service committed, does none either. What
+    I/O there is (rolling back what was not committed, handing back the connection of
+    an open transaction) still goes to the thread pool, never onto the event loop.
+    """
+    session = get_session_factory()()
+    try:
+        yield session
+    except StaleDataError as exc:
+        await run_in_threadpool(session.rollback)
+        raise PreconditionFailed(_STALE) from exc
+    except BaseException:
+        await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(_close, session)
+        else:
+            _close(session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.load.profile_post [--requests 400] [--top 40]
         [--server postgresql+psycopg://postgres@127.0.0.1:5432/postgres | --sqlite]
-        [--target poolbuy|bare] [--no-profile] [--sort cumulative|tottime]
+        [--target poolbuy|bare] [--no-profile] [--sort cumulative|tottime] [--timer wall|cpu]
 
 Seeds a scratch database as ``bench.load.run`` does (``--sqlite``: a SQLite file in a
 temporary folder instead), then sends the requests one after another through the ASGI
@@ -128,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file, not --server")
     parser.add_argument("--target", choices=("poolbuy", "bare"), default="poolbuy")
     parser.add_argument("--no-profile", action="store_true", help="CPU and wall time only")
+    parser.add_argument(
+        "--timer",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="what cProfile counts: wall time (waits on the database included) or CPU time",
+    )
+    parser.add_argument("--save", metavar="FILE", help="also write the profile to FILE")
     args = parser.parse_args(argv)
     with _database(args) as url:
         world = seed(url)
@@ -171,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
                 return {"Authorization": f"Bearer {world.tokens[n % len(world.tokens)]}"}
 
         trips = RoundTrips(engine)
-        profile = None if args.no_profile else cProfile.Profile()
+        timer = time.process_time if args.timer == "cpu" else time.perf_counter
+        profile = None if args.no_profile else cProfile.Profile(timer)
         seconds, cpu = asyncio.run(_send(app, path, world, args.requests, profile, trips, headers))
         engine.dispose()
     under = "" if args.no_profile else " (under cProfile)"
@@ -184,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {what:<50} {n}")
     if profile is not None:
         pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+        if args.save:
+            profile.dump_stats(args.save)
     return 0
 
 
