@@ -562,6 +562,20 @@ WEB_ROUTES: dict[str, Call] = {
         "anonymous=303 technical_specialist=303 admin=303 *=403",
         etag_field="rule",
     ),
+    # Capacity groups and supplier exclusions, as the API's: everyone reads them; groups are
+    # deleted by specialists and admins, an exclusion lifted by its agency's own (or an admin).
+    "GET /catalogue/groups": Call("/catalogue/groups", SIGNED_IN),
+    "POST /catalogue/groups/{key}/delete": Call(
+        "/catalogue/groups/{group}/delete",
+        "anonymous=303 technical_specialist=303 admin=303 *=403",
+        etag_field="group",
+    ),
+    "GET /catalogue/exclusions": Call("/catalogue/exclusions", SIGNED_IN),
+    "POST /catalogue/exclusions/{key}/delete": Call(
+        "/catalogue/exclusions/{exclusion}/delete",
+        "anonymous=303 technical_specialist/own=303 admin=303 *=403",
+        etag_field="exclusion",
+    ),
     # On the round's page: a chief of mission's own budget (A has one: a change; B's
     # chief sets a new one), the coordinator's allocation and fairness.
     "POST /rounds/{round_id}/budget": Call(

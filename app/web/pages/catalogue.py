@@ -1,16 +1,19 @@
 """The catalogue as the technical specialists keep it: items (searchable by UNSPSC code),
-locations, suppliers, offers with their price tiers, routes; and the offers and routes
-uploads. Everyone signed in reads it; the links to add and change rows
-(``app.web.pages.catalogue_forms``) are shown to those who may use them."""
+locations, suppliers, offers with their price tiers, routes, award rules, capacity groups
+and supplier exclusions; and the offers and routes uploads. Everyone signed in reads it;
+the links to add and change rows (``app.web.pages.catalogue_forms``) are shown to those
+who may use them (an exclusion's lift: the agency's own specialists and admins)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import selectinload
 
+from app.api import etag_for
 from app.auth.deps import require_roles
-from app.auth.models import Role
+from app.auth.models import Agency, Role
 from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location, Offer, Route, Supplier
 from app.catalogue.schemas import ItemRead, LocationRead, OfferRead, RouteRead, SupplierRead
@@ -19,9 +22,9 @@ from app.errors import InvalidInput
 from app.exchange import service as exchange_service
 from app.rounds.schemas import RoundCreate
 from app.sourcing import service as sourcing_service
-from app.sourcing.models import AwardRule
+from app.sourcing.models import AwardRule, CapacityGroup, SupplierExclusion
 from app.sourcing.rules import RuleKind
-from app.sourcing.schemas import AwardRuleRead
+from app.sourcing.schemas import AwardRuleRead, CapacityGroupRead, ExclusionRead
 from app.web.deps import (
     CheckedForm,
     SettingsDep,
@@ -31,7 +34,7 @@ from app.web.deps import (
     redirect,
     render,
 )
-from app.web.pages.catalogue_forms import RULE_KINDS
+from app.web.pages.catalogue_forms import RULE_KINDS, may_vet_for
 from app.web.pages.needs import upload_of
 from app.web.tables import Table, name_of
 
@@ -136,6 +139,30 @@ RULES = Table(
     default="id",
     per_page=PAGE_SIZE,
     labels={"id": "number"},
+)
+GROUPS = Table(
+    {
+        "id": CapacityGroup.id,
+        "supplier": name_of(Supplier, CapacityGroup.supplier_id),
+        "name": CapacityGroup.name,
+        "capacity": CapacityGroup.capacity,
+    },
+    key=CapacityGroup.id,
+    default="id",
+    per_page=PAGE_SIZE,
+    labels={"id": "number"},
+)
+EXCLUSIONS = Table(
+    {
+        "id": SupplierExclusion.id,
+        "agency": name_of(Agency, SupplierExclusion.agency_id),
+        "supplier": name_of(Supplier, SupplierExclusion.supplier_id),
+        "recorded": SupplierExclusion.created_at,
+    },
+    key=SupplierExclusion.id,
+    default="id",
+    per_page=PAGE_SIZE,
+    labels={"id": "number", "recorded": "recorded on"},
 )
 
 
@@ -378,4 +405,84 @@ def upload(
     noun = kind[:-1] if result.created == 1 else kind
     return redirect(
         f"/catalogue/{kind}", settings, f"{result.created} {noun} imported from {upload.filename}."
+    )
+
+
+@router.get("/catalogue/groups")
+def groups_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    supplier_id: Text = "",
+) -> Response:
+    """Offers of one supplier that share one capacity: read by everyone, kept by the
+    technical specialists."""
+    view = GROUPS.read(request, settings)
+    stmt = sourcing_service.groups_query(supplier_id.strip() or None)
+    page = GROUPS.page(session, stmt, view, CapacityGroupRead)
+    offer_ids = sorted({o for g in page.items for o in g.offer_ids})
+    offers = catalogue_service.offers_query().where(Offer.id.in_(offer_ids))
+    return render(
+        request,
+        settings,
+        "catalogue_groups.html",
+        {
+            "page": page,
+            "view": view,
+            "offers": {o.id: o for o in session.scalars(offers.options(selectinload(Offer.item)))},
+            **names_context(session, [], [], [g.supplier_id for g in page.items]),
+            "supplier_id": supplier_id,
+            "may_manage": _may_manage(user),
+            "tab": "groups",
+        },
+    )
+
+
+@router.get("/catalogue/exclusions")
+def exclusions_page(
+    request: Request,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+    agency_id: Text = "",
+    supplier_id: Text = "",
+) -> Response:
+    """Suppliers an agency may not buy from after its vetting, with the evidence: read by
+    everyone, recorded and lifted by the agency's own specialists (or an admin)."""
+    view = EXCLUSIONS.read(request, settings)
+    stmt = sourcing_service.exclusions_query(
+        agency_id=agency_id.strip() or None, supplier_id=supplier_id.strip() or None
+    )
+    page = EXCLUSIONS.page(session, stmt, view, ExclusionRead)
+    # The rows themselves (already in the session): who recorded each, and the ETag its
+    # lift is sent with.
+    rows = {
+        e.id: e
+        for e in session.scalars(
+            sourcing_service.exclusions_query()
+            .where(SupplierExclusion.id.in_([e.id for e in page.items]))
+            .options(
+                selectinload(SupplierExclusion.created_by), selectinload(SupplierExclusion.agency)
+            )
+        )
+    }
+    manager = _may_manage(user)
+    return render(
+        request,
+        settings,
+        "catalogue_exclusions.html",
+        {
+            "page": page,
+            "view": view,
+            "recorded_by": {i: row.created_by.name for i, row in rows.items()},
+            "etags": {i: etag_for(row) for i, row in rows.items()},
+            "agency_names": {row.agency_id: row.agency.name for row in rows.values()},
+            **names_context(session, [], [], [e.supplier_id for e in page.items]),
+            "agency_id": agency_id,
+            "supplier_id": supplier_id,
+            "may_manage": manager,
+            "may_lift": lambda e: manager and may_vet_for(user, e.agency_id),
+            "tab": "exclusions",
+        },
     )

@@ -1,5 +1,6 @@
 """The catalogue kept from the web: add or change one item, location, supplier, offer (with
-its price tiers and who may buy through it), route or award rule (and delete a rule).
+its price tiers and who may buy through it), route, award rule or capacity group (and
+delete a rule or a group); record or lift a supplier exclusion.
 
 The pages turn the form into the body an API client would send (``app.web.forms``),
 parse it with the API's own schema and cross-row checks (``parse_body`` with
@@ -15,6 +16,14 @@ fields at once, each hint saying which kind takes it, so it works without JavaSc
 Unlike a catalogue row, a rule is deleted (nothing keeps a reference to it: a run has
 its own copy in its snapshot). Only technical specialists and admins reach these pages,
 and an agency's long-term agreement only its own specialists (or an admin).
+
+Capacity groups and supplier exclusions are two more kinds, kept the same way. A group's
+supplier makes it (create-only, as the API has it); its offers are ticked from that
+supplier's (``offer_ids``, replaced at once on a change, as the API's PATCH does), and the
+sourcing service's ``group_issues`` says which ticked offer is another supplier's. An
+exclusion is only recorded or lifted (there is no change of one): recorded for an agency
+its specialist vets for (``require_may_vet_for``, the service's own rule, also picks the
+agencies the form offers), lifted from the list with the ETag the list was shown with.
 """
 
 from __future__ import annotations
@@ -63,7 +72,13 @@ from app.errors import (
 from app.settings import Settings
 from app.sourcing import service as sourcing_service
 from app.sourcing.rules import RuleKind
-from app.sourcing.schemas import AwardRuleCreate, AwardRuleUpdate
+from app.sourcing.schemas import (
+    AwardRuleCreate,
+    AwardRuleUpdate,
+    CapacityGroupCreate,
+    CapacityGroupUpdate,
+    ExclusionCreate,
+)
 from app.web.deps import (
     CheckedForm,
     SettingsDep,
@@ -79,7 +94,11 @@ from app.web.pages.needs import item_choices, location_choices
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-Kind = Literal["items", "locations", "suppliers", "offers", "routes", "rules"]
+Kind = Literal[
+    "items", "locations", "suppliers", "offers", "routes", "rules", "groups", "exclusions"
+]
+# An exclusion is recorded or lifted, never changed (the API has no PATCH of one).
+EditKind = Literal["items", "locations", "suppliers", "offers", "routes", "rules", "groups"]
 Preset = Annotated[str, Query(max_length=64)]
 
 # Tier rows on the offer form: enough for the usual price breaks, and always one or
@@ -104,9 +123,13 @@ class Spec:
     title: str
     fields: tuple[FormField, ...]
     create_model: type[BaseModel]
-    update_model: type[BaseModel]
+    # None: the row is not changed once made.
+    update_model: type[BaseModel] | None
     # The field a Conflict (409) from the service is about: on creating, on changing.
     conflict_field: tuple[str, str] = ("_form", "_form")
+    # The field a Forbidden (403) from the service is about: the row itself was checked
+    # before the form was shown, so what is refused is a value chosen on the form.
+    forbidden_field: str = "_form"
 
 
 SPECS: dict[str, Spec] = {
@@ -285,6 +308,7 @@ SPECS: dict[str, Spec] = {
         ),
         OfferCreate,
         OfferUpdate,
+        forbidden_field="owner_agency_id",
     ),
     "routes": Spec(
         "route",
@@ -408,6 +432,77 @@ SPECS: dict[str, Spec] = {
         AwardRuleCreate,
         AwardRuleUpdate,
     ),
+    "groups": Spec(
+        "capacity group",
+        "a capacity group",
+        (
+            FormField(
+                "supplier_id",
+                "Supplier",
+                "choice",
+                required=True,
+                create_only=True,
+                choices="supplier_choices",
+                hint="The group shares this supplier's capacity: tick its offers below.",
+            ),
+            FormField(
+                "name",
+                "Name",
+                required=True,
+                hint="What shares the capacity, e.g. Colón plant, 2026 output.",
+            ),
+            FormField(
+                "capacity",
+                "Capacity",
+                "int",
+                required=True,
+                hint="The most units the group's offers deliver together in one run.",
+                attrs='inputmode="numeric" autocomplete="off"',
+            ),
+        ),
+        CapacityGroupCreate,
+        CapacityGroupUpdate,
+        forbidden_field="offer_ids",
+    ),
+    "exclusions": Spec(
+        "exclusion",
+        "a supplier exclusion",
+        (
+            FormField(
+                "agency_id",
+                "Agency",
+                "choice",
+                required=True,
+                choices="agency_choices",
+                hint="The agency whose vetting excludes the supplier: your own agency's "
+                "(an admin: any agency's).",
+            ),
+            FormField(
+                "supplier_id",
+                "Supplier",
+                "choice",
+                required=True,
+                choices="supplier_choices",
+            ),
+            FormField(
+                "evidence",
+                "Evidence",
+                required=True,
+                hint="The finding, e.g. failed the 2026 integrity due diligence (sanctions "
+                "list match).",
+            ),
+            FormField(
+                "source",
+                "Source",
+                required=True,
+                hint="Where it is recorded, e.g. vendor review committee, minute 2026/41.",
+            ),
+        ),
+        ExclusionCreate,
+        None,
+        ("supplier_id", "_form"),
+        forbidden_field="agency_id",
+    ),
 }
 
 RULE_KINDS = {
@@ -440,6 +535,10 @@ def load(session: Any, kind: str, key: str) -> Any:
             return catalogue_service.get_offer(session, _numeric_id(key, "offer"))
         case "rules":
             return sourcing_service.get_rule(session, _numeric_id(key, "award rule"))
+        case "groups":
+            return sourcing_service.get_group(session, _numeric_id(key, "capacity group"))
+        case "exclusions":
+            return sourcing_service.get_exclusion(session, _numeric_id(key, "supplier exclusion"))
         case _:
             return catalogue_service.get_route(session, _numeric_id(key, "route"))
 
@@ -453,6 +552,10 @@ def _cross_issues(session: Any, kind: str, raw: Mapping[str, Any], row: Any) -> 
         return catalogue_service.route_issues(session, raw)
     if kind == "rules":
         return sourcing_service.rule_issues(session, raw, row)
+    if kind == "groups":
+        return sourcing_service.group_issues(session, raw, row)
+    if kind == "exclusions":
+        return sourcing_service.exclusion_issues(session, raw)
     return []
 
 
@@ -463,6 +566,8 @@ _CREATE: dict[str, Callable[..., Any]] = {
     "offers": catalogue_service.create_offer,
     "routes": catalogue_service.create_route,
     "rules": sourcing_service.create_rule,
+    "groups": sourcing_service.create_group,
+    "exclusions": sourcing_service.create_exclusion,
 }
 _UPDATE: dict[str, Callable[..., Any]] = {
     "items": catalogue_service.update_item,
@@ -471,6 +576,12 @@ _UPDATE: dict[str, Callable[..., Any]] = {
     "offers": catalogue_service.update_offer,
     "routes": catalogue_service.update_route,
     "rules": sourcing_service.update_rule,
+    "groups": sourcing_service.update_group,
+}
+_DELETE: dict[str, Callable[..., Any]] = {
+    "rules": sourcing_service.delete_rule,
+    "groups": sourcing_service.delete_group,
+    "exclusions": sourcing_service.delete_exclusion,
 }
 
 
@@ -478,17 +589,23 @@ def list_url(kind: str, row: Any) -> str:
     """The list filtered down to the row, so it is on the page shown after saving."""
     if kind == "rules":
         query = {"item_id": row.item_id}
+    elif kind == "groups":
+        query = {"supplier_id": row.supplier_id}
+    elif kind == "exclusions":
+        query = {"agency_id": row.agency_id}
     elif kind in ("offers", "routes"):
         other = "item_id" if kind == "offers" else "location_id"
         query = {"supplier_id": row.supplier_id, other: getattr(row, other)}
     else:
         query = {"q": row.id}
-    return f"/catalogue/{kind}?{urlencode(query)}#{SPECS[kind].noun}-{row.id}"
+    anchor = SPECS[kind].noun.replace(" ", "-")
+    return f"/catalogue/{kind}?{urlencode(query)}#{anchor}-{row.id}"
 
 
 def row_title(kind: str, row: Any) -> str:
     noun = SPECS[kind].noun
-    return f"{noun} #{row.id}" if kind in ("offers", "routes", "rules") else f"{noun} {row.id}"
+    numbered = ("offers", "routes", "rules", "groups", "exclusions")
+    return f"{noun} #{row.id}" if kind in numbered else f"{noun} {row.id}"
 
 
 # ------------------------------------------------------------------ who may do it
@@ -496,6 +613,20 @@ def row_title(kind: str, row: Any) -> str:
 
 def require_catalogue_manager(user: User) -> None:
     require_roles(Role.technical_specialist, Role.admin)(user)
+
+
+def may_vet_for(user: User, agency_id: str) -> bool:
+    """Whether ``user`` records and lifts ``agency_id``'s exclusions (the service's rule)."""
+    try:
+        sourcing_service.require_may_vet_for(user, agency_id)
+    except Forbidden:
+        return False
+    return True
+
+
+def vetted_agencies(session: Any, user: User) -> list[Any]:
+    """The agencies an exclusion form offers: those ``user`` vets for."""
+    return [a for a in session.scalars(auth_service.agencies_query()) if may_vet_for(user, a.id)]
 
 
 def _owner_choices(session: Any, user: User) -> list[tuple[str, str]]:
@@ -555,6 +686,7 @@ def _tiers_body(tiers: list[dict[str, str]]) -> tuple[list[dict[str, Any]], list
 
 _TIER_PATH = re.compile(r"^\$\.price_tiers\[(\d+)\]\.(min_quantity|unit_price)$")
 _ELIGIBLE_PATH = re.compile(r"^\$\.eligible_agencies\[\d+\]$")
+_GROUP_OFFER_PATH = re.compile(r"^\$\.offer_ids\[\d+\]$")
 
 
 # The body's field names as the form labels them, in the services' sentences.
@@ -581,6 +713,8 @@ def _form_issues(issues: list[FieldIssue], rows: list[int]) -> list[FieldIssue]:
             path = f"$.tier_{match.group(2)}_{row}"
         elif _ELIGIBLE_PATH.match(path):
             path = "$.eligible_agencies"
+        elif _GROUP_OFFER_PATH.match(path):
+            path = "$.offer_ids"
         reason = re.sub(
             r"\b(unit_price|min_quantity|valid_from|valid_to|supplier_id|limit)\b",
             lambda m: _WORDS[m.group(1)],
@@ -588,6 +722,8 @@ def _form_issues(issues: list[FieldIssue], rows: list[int]) -> list[FieldIssue]:
         )
         if path == "$.price_tiers" and reason.startswith("List should have at least 1"):
             reason = "give at least one price tier: a quantity from which a unit price holds"
+        if path == "$.offer_ids" and reason == "give at least one":
+            reason = "tick at least one offer of the supplier: the offers that share the capacity"
         mapped.append(FieldIssue(path, reason))
     return mapped
 
@@ -601,7 +737,7 @@ def _in_form_order(kind: str, errors: dict[str, list[str]]) -> dict[str, list[st
             order.append("price_tiers")
             for i in range(MAX_TIERS):
                 order += [f"tier_min_quantity_{i}", f"tier_unit_price_{i}"]
-    order.append("eligible_agencies")
+    order += ["offer_ids", "eligible_agencies"]
     rank = {name: i for i, name in enumerate(order)}
     return dict(sorted(errors.items(), key=lambda item: rank.get(item[0], len(rank))))
 
@@ -636,6 +772,8 @@ def _labels(kind: str, extras: Mapping[str, Any]) -> dict[str, str]:
         for i in range(len(extras.get("tiers", []))):
             labels[f"tier_min_quantity_{i}"] = f"Tier {i + 1} from quantity"
             labels[f"tier_unit_price_{i}"] = f"Tier {i + 1} unit price"
+    if kind == "groups":
+        labels["offer_ids"] = "Offers"
     return labels
 
 
@@ -665,7 +803,7 @@ def _context(
     }
     # A choice's options by the field's ``choices`` key: [(group or None, [(value, label)])].
     choices: dict[str, list[tuple[str | None, list[tuple[str, str]]]]] = {}
-    if kind in ("offers", "routes") and not editing:
+    if kind in ("offers", "routes", "groups", "exclusions") and not editing:
         suppliers = session.scalars(catalogue_service.suppliers_query(active=True))
         choices["supplier_choices"] = [(None, [(s.id, f"{s.name} ({s.id})") for s in suppliers])]
     if kind == "offers":
@@ -687,6 +825,16 @@ def _context(
     if kind == "rules":
         _rule_choices(session, values, editing, choices)
         context["rule_kinds"] = RULE_KINDS
+    if kind == "groups":
+        ticked = (extras or _group_extras_of(row))["offer_ids"]
+        supplier_id = row.supplier_id if editing else values.get("supplier_id", "")
+        context["offer_ids"] = ticked
+        context["group_offers"] = _group_offer_choices(session, supplier_id, ticked)
+        context["group_supplier_id"] = supplier_id
+    if kind == "exclusions":
+        choices["agency_choices"] = [
+            (None, [(a.id, f"{a.name} ({a.id})") for a in vetted_agencies(session, user)])
+        ]
     context["choices"] = choices
     context["labels"] = _labels(kind, context)
     return context
@@ -721,6 +869,41 @@ def _rule_choices(
     ]
 
 
+def _group_extras_of(group: Any) -> dict[str, Any]:
+    return {"offer_ids": [str(o) for o in group.offer_ids] if group is not None else []}
+
+
+def _group_offer_choices(
+    session: Any, supplier_id: str, ticked: list[str]
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The offers a group's form lists, by supplier: the chosen supplier's, and any ticked
+    offer of another (so the problem said of it is shown next to it). None before a
+    supplier is chosen."""
+    offers: list[Offer] = []
+    if supplier_id:
+        offers = list(session.scalars(catalogue_service.offers_query(supplier_id=supplier_id)))
+    listed = {o.id for o in offers}
+    others = sorted({int(t) for t in ticked if t.isdigit() and 1 <= int(t) <= MAX_ID} - listed)
+    if others:
+        offers += session.scalars(catalogue_service.offers_query().where(Offer.id.in_(others)))
+    by_supplier: dict[str, list[tuple[str, str]]] = {}
+    for offer in sorted(offers, key=lambda o: (o.supplier_id != supplier_id, o.supplier_id, o.id)):
+        label = f"{offer.supplier.name} ({offer.supplier_id})"
+        by_supplier.setdefault(label, []).append((str(offer.id), _offer_label(offer)))
+    return list(by_supplier.items())
+
+
+def _offer_label(offer: Offer) -> str:
+    valid = f"from {offer.valid_from.isoformat()}"
+    if offer.valid_to is not None:
+        valid += f" to {offer.valid_to.isoformat()}"
+    reference = f" · {offer.reference}" if offer.reference else ""
+    return (
+        f"#{offer.id} {offer.item.name} ({offer.item.unit}) · capacity {offer.capacity:,} · "
+        f"{valid}{reference}"
+    )
+
+
 def _render(
     request: Request, settings: Settings, context: dict[str, Any], status_code: int = 200
 ) -> Response:
@@ -740,6 +923,11 @@ def _body(
         extras = _offer_extras(form)
         raw["price_tiers"], rows = _tiers_body(extras["tiers"])
         raw["eligible_agencies"] = extras["eligible"] if extras["eligibility"] == "listed" else None
+    if kind == "groups":
+        ticked = [o.strip() for o in form.getlist("offer_ids") if isinstance(o, str)]
+        extras = {"offer_ids": ticked}
+        # Always sent, on a change too: the ticked offers replace the members at once.
+        raw["offer_ids"] = [int(o) if o.isdigit() else o for o in ticked]
     return values, extras, raw, rows
 
 
@@ -752,6 +940,7 @@ def _save(
     editing = row is not None
     values, extras, raw, rows = _body(kind, form, editing)
     model = spec.update_model if editing else spec.create_model
+    assert model is not None, kind  # EditKind: no form changes a row that is not changed
     existing = None
     try:
         body = parse_body(model, raw, lambda: _cross_issues(session, kind, raw, row))
@@ -778,10 +967,11 @@ def _save(
             message = exc.detail
         errors, status = {spec.conflict_field[1 if editing else 0]: [message]}, 409
     except Forbidden as exc:
-        # The row itself was checked before the form was shown: what is refused is the
-        # agency the agreement was given to.
+        # The row itself was checked before the form was shown: what is refused is a
+        # value chosen on it (the agency an agreement is given to, a group's offers, the
+        # agency an exclusion is recorded for).
         session.rollback()
-        errors, status = {"owner_agency_id": [exc.detail]}, 403
+        errors, status = {spec.forbidden_field: [exc.detail]}, 403
     else:
         return saved, None, 303
     context = _context(session, user, kind, values, row, extras, errors)
@@ -813,6 +1003,8 @@ def new_page(
     values = {f.name: presets.get(f.name, "") for f in spec.fields if f.on(False)}
     if kind == "offers":
         values["valid_from"] = dt.date.today().isoformat()
+    if kind == "exclusions" and user.agency_id in {a.id for a in vetted_agencies(session, user)}:
+        values["agency_id"] = user.agency_id or ""
     return _render(request, settings, _context(session, user, kind, values))
 
 
@@ -844,7 +1036,7 @@ def _editable(session: Any, user: User, kind: str, key: str) -> Any:
 
 @router.get("/catalogue/{kind}/{key}/edit")
 def edit_page(
-    kind: Kind,
+    kind: EditKind,
     key: str,
     request: Request,
     session: SessionDep,
@@ -858,7 +1050,7 @@ def edit_page(
 
 @router.post("/catalogue/{kind}/{key}/edit")
 def update(
-    kind: Kind,
+    kind: EditKind,
     key: str,
     request: Request,
     form: CheckedForm,
@@ -893,6 +1085,54 @@ def update(
     return redirect(list_url(kind, saved), settings, f"{name.capitalize()} saved.")
 
 
+def _delete(
+    kind: Literal["rules", "groups", "exclusions"],
+    key: str,
+    request: Request,
+    form: FormData,
+    session: Any,
+    user: User,
+    settings: Settings,
+) -> Response:
+    """Delete a rule or a group from its form, lift an exclusion from its list, with the
+    ETag it was shown with: a row someone changed meanwhile is shown again as it is now,
+    not deleted unseen. The service checks who may (an exclusion: the agency's own)."""
+    row = _editable(session, user, kind, key)
+    title = row_title(kind, row).capitalize()
+    back = list_url(kind, row).split("#", 1)[0]
+    try:
+        _DELETE[kind](session, user, row, IfMatch((text(form, "etag"),)))
+    except PreconditionFailed:
+        session.rollback()
+        if kind == "exclusions":
+            # Lifted from the list, which is shown again as it is now.
+            return redirect(
+                back,
+                settings,
+                f"{title} was changed after the list was shown, so it was not lifted: "
+                "lift it again if it should still go.",
+                "error",
+            )
+        session.refresh(row)
+        noun = SPECS[kind].noun
+        context = _context(
+            session,
+            user,
+            kind,
+            values_from_row(row, SPECS[kind].fields),
+            row,
+            errors={
+                "_form": [
+                    f"Someone changed this {noun} after you opened it, so it was not deleted. "
+                    "It is shown below as it is now: delete it again if it should still go."
+                ]
+            },
+        )
+        return _render(request, settings, context, 412)
+    done = "lifted" if kind == "exclusions" else "deleted"
+    return redirect(back, settings, f"{title} {done}.")
+
+
 @router.post("/catalogue/rules/{key}/delete")
 def delete_rule(
     key: str,
@@ -902,28 +1142,28 @@ def delete_rule(
     user: WebUser,
     settings: SettingsDep,
 ) -> Response:
-    """Delete an award rule from its form (the ETag it was shown with: a rule someone
-    changed meanwhile is shown again as it is now, not deleted unseen)."""
-    rule = _editable(session, user, "rules", key)
-    title = row_title("rules", rule).capitalize()
-    back = f"/catalogue/rules?{urlencode({'item_id': rule.item_id})}"
-    try:
-        sourcing_service.delete_rule(session, user, rule, IfMatch((text(form, "etag"),)))
-    except PreconditionFailed:
-        session.rollback()
-        session.refresh(rule)
-        context = _context(
-            session,
-            user,
-            "rules",
-            values_from_row(rule, SPECS["rules"].fields),
-            rule,
-            errors={
-                "_form": [
-                    "Someone changed this rule after you opened it, so it was not deleted. It "
-                    "is shown below as it is now: delete it again if it should still go."
-                ]
-            },
-        )
-        return _render(request, settings, context, 412)
-    return redirect(back, settings, f"{title} deleted.")
+    return _delete("rules", key, request, form, session, user, settings)
+
+
+@router.post("/catalogue/groups/{key}/delete")
+def delete_group(
+    key: str,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    return _delete("groups", key, request, form, session, user, settings)
+
+
+@router.post("/catalogue/exclusions/{key}/delete")
+def lift_exclusion(
+    key: str,
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    user: WebUser,
+    settings: SettingsDep,
+) -> Response:
+    return _delete("exclusions", key, request, form, session, user, settings)
