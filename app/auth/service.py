@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.service import record, snapshot
 from app.auth.models import AGENCY_ROLES, Agency, ApiToken, Role, User, UserRole
@@ -249,37 +248,45 @@ def authenticate(session: Session, presented: str) -> User:
     digest = hash_token(presented)
     # One query for the token, its user, the user's agency and roles: every request
     # starts here, and three round trips (the token, then its user, then the roles)
-    # were a tenth of a need's submission.
-    token = (
-        session.scalars(
-            sa.select(ApiToken)
+    # were a tenth of a need's submission. The token is read as columns, not as a row
+    # of the session: loading it as an entity cost a fifth of this function.
+    found = (
+        session.execute(
+            sa.select(
+                User,
+                ApiToken.id,
+                ApiToken.token_hash,
+                ApiToken.revoked_at,
+                ApiToken.expires_at,
+                ApiToken.last_used_at,
+            )
+            .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == digest)
-            .options(joinedload(ApiToken.user).joinedload(User.roles))
+            .options(joinedload(User.roles))
         )
         .unique()
         .one_or_none()
     )
     # The lookup is by an indexed hash; compare_digest keeps the final check
     # constant-time all the same.
-    if token is None or not hmac.compare_digest(token.token_hash, digest):
+    if found is None or not hmac.compare_digest(found.token_hash, digest):
         raise Unauthorized("unknown token")
+    user, token_id = found[0], found.id
     now = utcnow()
-    if token.revoked_at is not None:
+    if found.revoked_at is not None:
         raise Unauthorized("token revoked")
-    if token.expires_at <= now:
+    if found.expires_at <= now:
         raise Unauthorized("token expired")
-    user = token.user
     if not user.active:
         raise Unauthorized("user deactivated")
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+    if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
         # A plain UPDATE: it must not bump the token's version (two requests
         # with one token would otherwise conflict) and is committed at once so
         # the lock is not held through the request.
         session.execute(
-            sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now),
+            sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now),
             execution_options={"synchronize_session": False},
         )
-        set_committed_value(token, "last_used_at", now)
         session.commit()
     return user
 
