@@ -46,7 +46,7 @@ from app.needs.schemas import (
     PriorityReviewRead,
 )
 from app.rounds.models import Round
-from app.rounds.service import ensure_open, lock_round
+from app.rounds.service import ensure_open, lock_round, lock_round_reading
 
 if TYPE_CHECKING:
     from datetime import date
@@ -167,30 +167,42 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
+_REFERENCES = (("item_id", "item", Item), ("location_id", "location", Location))
+
+
+def _reference_columns(raw: Mapping[str, Any]) -> dict[str, sa.ScalarSelect[Any]]:
+    """For the item and the location the body names, a scalar subquery of its ``active``
+    flag (NULL: no such row). Absent or not a string: the field rules report it."""
+    columns = {}
+    for field, _noun, table in _REFERENCES:
+        if code := _text(raw.get(field)):
+            columns[field] = sa.select(table.active).where(table.id == code).scalar_subquery()
+    return columns
+
+
 def _reference_issues(
-    session: Session, raw: Mapping[str, Any], current: Need | None = None
+    session: Session,
+    raw: Mapping[str, Any],
+    current: Need | None = None,
+    active: Mapping[str, bool | None] | None = None,
 ) -> list[FieldIssue]:
-    """Unknown or retired items and locations, read from the raw body tolerantly."""
-    codes = {field: _text(raw.get(field)) for field in ("item_id", "location_id")}
-    # absent or not a string: the field rules report it. Both looked up in one query of
-    # plain columns: every submission runs it.
-    lookups = [
-        sa.select(sa.literal(field), table.id, table.active).where(table.id == code)
-        for field, table, code in (
-            ("item_id", Item, codes["item_id"]),
-            ("location_id", Location, codes["location_id"]),
-        )
-        if code
-    ]
-    found = {row[0]: row[2] for row in session.execute(sa.union_all(*lookups))} if lookups else {}
+    """Unknown or retired items and locations, read from the raw body tolerantly.
+
+    ``active``: the ``_reference_columns`` already read (with the round's lock, on the
+    path every submission takes); otherwise they are read here, in one query.
+    """
+    if active is None:
+        columns = _reference_columns(raw)
+        values = session.execute(sa.select(*columns.values())).one() if columns else ()
+        active = dict(zip(columns, values, strict=True))
     issues = []
-    for field, noun in (("item_id", "item"), ("location_id", "location")):
-        code = codes[field]
-        if not code:
+    for field, noun, _table in _REFERENCES:
+        if field not in active:
             continue
-        if field not in found:
+        code = _text(raw.get(field))
+        if active[field] is None:
             issues.append(FieldIssue(f"$.{field}", f"no {noun} {code!r}"))
-        elif not found[field] and (current is None or getattr(current, field) != code):
+        elif not active[field] and (current is None or getattr(current, field) != code):
             # A need already on it may stay; no new need may name it.
             issues.append(FieldIssue(f"$.{field}", f"{noun} {code!r} is retired"))
     return issues
@@ -232,14 +244,22 @@ def _raise_if(issues: list[FieldIssue]) -> None:
         raise InvalidInput(sorted(issues, key=lambda issue: issue.path))
 
 
+def _raw(body: NeedCreate | Mapping[str, Any]) -> Mapping[str, Any]:
+    return body.model_dump(mode="json") if isinstance(body, NeedCreate) else body
+
+
 def validate_create(
-    session: Session, body: NeedCreate | Mapping[str, Any], round_: Round
+    session: Session,
+    body: NeedCreate | Mapping[str, Any],
+    round_: Round,
+    active: Mapping[str, bool | None] | None = None,
 ) -> NeedCreate:
     """Every rule for a new need of ``round_`` at once: the fields, the references, the
-    justification, the need-by date against the round's order date."""
-    raw = body.model_dump(mode="json") if isinstance(body, NeedCreate) else body
+    justification, the need-by date against the round's order date. ``active``: the
+    references as ``_reference_issues`` takes them, when the caller read them already."""
+    raw = _raw(body)
     data, issues = _parse(NeedCreate, raw)
-    issues += _reference_issues(session, raw)
+    issues += _reference_issues(session, raw, active=active)
     issues += need_by_issues(raw.get("need_by"), round_)
     issues += _justification_issues(raw.get("priority"), raw.get("justification", ""))
     _raise_if(issues)
@@ -316,8 +336,10 @@ def create_presented(
     # (the need-by rule reads its order date): one read of the round, not two, on the
     # path every submission takes. A body with mistakes answers 422 before the 409 of
     # a closed round, as before; an unknown round answers 404 first.
-    round_ = lock_round(session, round_id, shared=True)
-    data = validate_create(session, body, round_)
+    # The body's item and location are read in the same statement.
+    references = _reference_columns(_raw(body))
+    round_, values = lock_round_reading(session, round_id, list(references.values()), shared=True)
+    data = validate_create(session, body, round_, dict(zip(references, values, strict=True)))
     ensure_open(round_)
     now = utcnow()
     need = Need(

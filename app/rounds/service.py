@@ -21,7 +21,7 @@ close reads the needs (and is in its snapshot) or runs after it and gets 409.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -156,15 +156,28 @@ def lock_round(session: Session, round_id: int, *, shared: bool = False) -> Roun
     (``populate_existing``): a copy loaded earlier in the session, before the
     lock, must not be trusted. 404 if there is no such round.
     """
-    round_ = session.scalars(
-        sa.select(Round)
+    return lock_round_reading(session, round_id, (), shared=shared)[0]
+
+
+def lock_round_reading(
+    session: Session,
+    round_id: int,
+    columns: Sequence[sa.ScalarSelect[Any]],
+    *,
+    shared: bool = False,
+) -> tuple[Round, tuple[Any, ...]]:
+    """``lock_round``, and the values of ``columns`` (scalar subqueries) read in the same
+    statement: a caller that needs the round and a few facts before it writes (a need's
+    item and location) asks the database once. Only the round's row is locked."""
+    found = session.execute(
+        sa.select(Round, *columns)
         .where(Round.id == round_id)
-        .with_for_update(read=shared)
+        .with_for_update(read=shared, of=Round)
         .execution_options(populate_existing=True)
     ).one_or_none()
-    if round_ is None:
+    if found is None:
         raise NotFound(f"round {round_id}")
-    return round_
+    return found[0], tuple(found[1:])
 
 
 def ensure_open(round_: Round, consequence: str = "it takes no more changes to its needs") -> None:
