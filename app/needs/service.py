@@ -577,6 +577,50 @@ def _within(day: dt.date, window: dt.timedelta) -> tuple[dt.date, dt.date]:
     return low, high
 
 
+_CANDIDATE_COLUMNS = (
+    Need.id,
+    Need.round_id,
+    Need.item_id,
+    Need.location_id,
+    Need.agency_id,
+    Need.quantity,
+    Need.need_by,
+    Need.status,
+)
+
+
+def _candidate_of(
+    round_id: Any, item_id: Any, location_id: Any, agency_id: Any, window: Any
+) -> Any:
+    """The database's half of ``_is_duplicate`` for one need: another agency's need at the
+    same item and place, dated within ``window`` (a pair of dates)."""
+    return sa.and_(
+        Need.round_id == round_id,
+        Need.item_id == item_id,
+        Need.location_id == location_id,
+        Need.agency_id != agency_id,
+        Need.need_by.between(*window),
+    )
+
+
+# One need's candidates, the query every submission's answer runs: built once, so its
+# cache key is computed once, not on every request.
+_ONE_NEEDS_CANDIDATES = (
+    sa.select(*_CANDIDATE_COLUMNS)
+    .where(
+        Need.status == NeedStatus.submitted,
+        _candidate_of(
+            sa.bindparam("round_id"),
+            sa.bindparam("item_id"),
+            sa.bindparam("location_id"),
+            sa.bindparam("agency_id"),
+            (sa.bindparam("low"), sa.bindparam("high")),
+        ),
+    )
+    .order_by(Need.id)
+)
+
+
 def duplicates_of(session: Session, needs: Sequence[_NeedLike]) -> dict[int, list[DuplicateRef]]:
     """For each submitted need given, the other agencies' needs flagged as its duplicates."""
     submitted = [n for n in needs if n.status == NeedStatus.submitted]
@@ -588,35 +632,37 @@ def duplicates_of(session: Session, needs: Sequence[_NeedLike]) -> dict[int, lis
     # that can be duplicates, not every need there; the rule below stays the one answer.
     # Plain columns, not Need rows: loading each into the session cost more than the
     # rest of a submission's reads together.
-    terms = {(n.round_id, n.item_id, n.location_id, n.agency_id, n.need_by) for n in submitted}
-    candidates = session.execute(
-        sa.select(
-            Need.id,
-            Need.round_id,
-            Need.item_id,
-            Need.location_id,
-            Need.agency_id,
-            Need.quantity,
-            Need.need_by,
-            Need.status,
-        )
-        .where(
-            Need.status == NeedStatus.submitted,
-            sa.or_(
-                *(
-                    sa.and_(
-                        Need.round_id == r,
-                        Need.item_id == i,
-                        Need.location_id == loc,
-                        Need.agency_id != agency,
-                        Need.need_by.between(*_within(need_by, window)),
+    terms = sorted(
+        {(n.round_id, n.item_id, n.location_id, n.agency_id, n.need_by) for n in submitted}
+    )
+    if len(terms) == 1:
+        ((round_id, item_id, location_id, agency_id, need_by),) = terms
+        low, high = _within(need_by, window)
+        candidates = session.execute(
+            _ONE_NEEDS_CANDIDATES,
+            {
+                "round_id": round_id,
+                "item_id": item_id,
+                "location_id": location_id,
+                "agency_id": agency_id,
+                "low": low,
+                "high": high,
+            },
+        ).all()
+    else:
+        candidates = session.execute(
+            sa.select(*_CANDIDATE_COLUMNS)
+            .where(
+                Need.status == NeedStatus.submitted,
+                sa.or_(
+                    *(
+                        _candidate_of(r, i, loc, agency, _within(need_by, window))
+                        for r, i, loc, agency, need_by in terms
                     )
-                    for r, i, loc, agency, need_by in sorted(terms)
-                )
-            ),
-        )
-        .order_by(Need.id)
-    ).all()
+                ),
+            )
+            .order_by(Need.id)
+        ).all()
     by_key: dict[tuple[int, str, str], list[Any]] = defaultdict(list)
     for candidate in candidates:
         by_key[candidate.round_id, candidate.item_id, candidate.location_id].append(candidate)
