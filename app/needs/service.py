@@ -46,7 +46,7 @@ from app.needs.schemas import (
     PriorityReviewRead,
 )
 from app.rounds.models import Round
-from app.rounds.service import ensure_open, lock_round, lock_round_reading
+from app.rounds.service import RoundFacts, ensure_open, lock_round, lock_round_reading
 
 if TYPE_CHECKING:
     from datetime import date
@@ -218,7 +218,7 @@ def _justification_issues(priority: Any, justification: Any) -> list[FieldIssue]
     return []
 
 
-def need_by_issues(need_by: Any, round_: Round) -> list[FieldIssue]:
+def need_by_issues(need_by: Any, round_: RoundFacts) -> list[FieldIssue]:
     """A need due before the round's orders are placed (its ``as_of``) could never be met:
     refused. (A round without one orders on the day it closes; ``NeedCreate`` already
     refuses a date in the past.)"""
@@ -251,7 +251,7 @@ def _raw(body: NeedCreate | Mapping[str, Any]) -> Mapping[str, Any]:
 def validate_create(
     session: Session,
     body: NeedCreate | Mapping[str, Any],
-    round_: Round,
+    round_: RoundFacts,
     active: Mapping[str, bool | None] | None = None,
 ) -> NeedCreate:
     """Every rule for a new need of ``round_`` at once: the fields, the references, the

@@ -21,8 +21,9 @@ close reads the needs (and is in its snapshot) or runs after it and gets 409.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -156,7 +157,36 @@ def lock_round(session: Session, round_id: int, *, shared: bool = False) -> Roun
     (``populate_existing``): a copy loaded earlier in the session, before the
     lock, must not be trusted. 404 if there is no such round.
     """
-    return lock_round_reading(session, round_id, (), shared=shared)[0]
+    round_ = session.scalars(
+        sa.select(Round)
+        .where(Round.id == round_id)
+        .with_for_update(read=shared)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if round_ is None:
+        raise NotFound(f"round {round_id}")
+    return round_
+
+
+class RoundFacts(Protocol):
+    """What a write that depends on a round reads of it: a ``Round``, or a ``RoundState``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def status(self) -> RoundStatus: ...
+
+    @property
+    def as_of(self) -> dt.date | None: ...
+
+
+class RoundState(NamedTuple):
+    """A round's ``RoundFacts`` as columns, read under its lock by ``lock_round_reading``."""
+
+    id: int
+    status: RoundStatus
+    as_of: dt.date | None
 
 
 def lock_round_reading(
@@ -165,23 +195,27 @@ def lock_round_reading(
     columns: Sequence[sa.ScalarSelect[Any]],
     *,
     shared: bool = False,
-) -> tuple[Round, tuple[Any, ...]]:
-    """``lock_round``, and the values of ``columns`` (scalar subqueries) read in the same
-    statement: a caller that needs the round and a few facts before it writes (a need's
-    item and location) asks the database once. Only the round's row is locked."""
+) -> tuple[RoundState, tuple[Any, ...]]:
+    """``lock_round`` for a write that reads only the round's ``RoundFacts`` (a need's
+    creation), and the values of ``columns`` (scalar subqueries) read in the same
+    statement: such a caller, which needs a few facts before it writes (a need's item and
+    location), asks the database once, and loads no ``Round`` into the session. Only the
+    round's row is locked. 404 if there is no such round."""
     found = session.execute(
-        sa.select(Round, *columns)
+        sa.select(Round.id, Round.status, Round.as_of, *columns)
         .where(Round.id == round_id)
         .with_for_update(read=shared, of=Round)
-        .execution_options(populate_existing=True)
     ).one_or_none()
     if found is None:
         raise NotFound(f"round {round_id}")
-    return found[0], tuple(found[1:])
+    return RoundState(*found[:3]), tuple(found[3:])
 
 
-def ensure_open(round_: Round, consequence: str = "it takes no more changes to its needs") -> None:
-    """409 unless the round is open. Call it on a round from ``lock_round``."""
+def ensure_open(
+    round_: RoundFacts, consequence: str = "it takes no more changes to its needs"
+) -> None:
+    """409 unless the round is open. Call it on a round from ``lock_round`` (or
+    ``lock_round_reading``)."""
     if round_.status != RoundStatus.open:
         raise Conflict(f"round {round_.id} is {round_.status.value}: {consequence}")
 
