@@ -170,14 +170,27 @@ def _text(value: Any) -> str | None:
 _REFERENCES = (("item_id", "item", Item), ("location_id", "location", Location))
 
 
-def _reference_columns(raw: Mapping[str, Any]) -> dict[str, sa.ScalarSelect[Any]]:
-    """For the item and the location the body names, a scalar subquery of its ``active``
-    flag (NULL: no such row). Absent or not a string: the field rules report it."""
-    columns = {}
-    for field, _noun, table in _REFERENCES:
-        if code := _text(raw.get(field)):
-            columns[field] = sa.select(table.active).where(table.id == code).scalar_subquery()
-    return columns
+# For the item and the location a body names, its ``active`` flag (NULL: no such row),
+# as scalar subqueries built once; the codes are bound (``_reference_codes``).
+_REFERENCE_COLUMNS = tuple(
+    sa.select(table.active).where(table.id == sa.bindparam(f"{field}_code")).scalar_subquery()
+    for field, _noun, table in _REFERENCES
+)
+
+
+def _reference_codes(raw: Mapping[str, Any]) -> dict[str, str | None]:
+    """The codes the body names, bound for ``_REFERENCE_COLUMNS``: absent or not a
+    string, None (the field rules report it)."""
+    return {f"{field}_code": _text(raw.get(field)) or None for field, _noun, _ in _REFERENCES}
+
+
+def _named(codes: Mapping[str, str | None], values: Sequence[Any]) -> dict[str, bool | None]:
+    """The flags read, by field, for the codes the body named."""
+    return {
+        field: value
+        for (field, _noun, _table), value in zip(_REFERENCES, values, strict=True)
+        if codes[f"{field}_code"] is not None
+    }
 
 
 def _reference_issues(
@@ -188,13 +201,13 @@ def _reference_issues(
 ) -> list[FieldIssue]:
     """Unknown or retired items and locations, read from the raw body tolerantly.
 
-    ``active``: the ``_reference_columns`` already read (with the round's lock, on the
+    ``active``: the ``_REFERENCE_COLUMNS`` already read (with the round's lock, on the
     path every submission takes); otherwise they are read here, in one query.
     """
     if active is None:
-        columns = _reference_columns(raw)
-        values = session.execute(sa.select(*columns.values())).one() if columns else ()
-        active = dict(zip(columns, values, strict=True))
+        codes = _reference_codes(raw)
+        values = session.execute(sa.select(*_REFERENCE_COLUMNS), codes).one()
+        active = _named(codes, values)
     issues = []
     for field, noun, _table in _REFERENCES:
         if field not in active:
@@ -337,9 +350,9 @@ def create_presented(
     # path every submission takes. A body with mistakes answers 422 before the 409 of
     # a closed round, as before; an unknown round answers 404 first.
     # The body's item and location are read in the same statement.
-    references = _reference_columns(_raw(body))
-    round_, values = lock_round_reading(session, round_id, list(references.values()), shared=True)
-    data = validate_create(session, body, round_, dict(zip(references, values, strict=True)))
+    codes = _reference_codes(_raw(body))
+    round_, values = lock_round_reading(session, round_id, _REFERENCE_COLUMNS, codes, shared=True)
+    data = validate_create(session, body, round_, _named(codes, values))
     ensure_open(round_)
     now = utcnow()
     need = Need(
