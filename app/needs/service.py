@@ -171,26 +171,23 @@ _REFERENCES = (("item_id", "item", Item), ("location_id", "location", Location))
 
 
 # For the item and the location a body names, its ``active`` flag (NULL: no such row),
-# as scalar subqueries built once; the codes are bound (``_reference_codes``).
+# as scalar subqueries built once; the codes are bound by field name (``_reference_codes``).
 _REFERENCE_COLUMNS = tuple(
-    sa.select(table.active).where(table.id == sa.bindparam(f"{field}_code")).scalar_subquery()
+    sa.select(table.active).where(table.id == sa.bindparam(field)).scalar_subquery()
     for field, _noun, table in _REFERENCES
 )
 
 
 def _reference_codes(raw: Mapping[str, Any]) -> dict[str, str | None]:
-    """The codes the body names, bound for ``_REFERENCE_COLUMNS``: absent or not a
-    string, None (the field rules report it)."""
-    return {f"{field}_code": _text(raw.get(field)) or None for field, _noun, _ in _REFERENCES}
+    """The codes the body names, by field: absent or not a string, None (the field rules
+    report it)."""
+    return {field: _text(raw.get(field)) or None for field, _noun, _table in _REFERENCES}
 
 
 def _named(codes: Mapping[str, str | None], values: Sequence[Any]) -> dict[str, bool | None]:
-    """The flags read, by field, for the codes the body named."""
-    return {
-        field: value
-        for (field, _noun, _table), value in zip(_REFERENCES, values, strict=True)
-        if codes[f"{field}_code"] is not None
-    }
+    """The flags ``_REFERENCE_COLUMNS`` read, by field, for the codes the body named."""
+    flags = dict(zip(codes, values, strict=True))
+    return {field: flags[field] for field, code in codes.items() if code is not None}
 
 
 def _reference_issues(
