@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.api import IfMatch, etag_for
 from app.audit.models import AuditEntry
+from app.audit.service import snapshot
 from app.auth.models import Agency, Role, User
 from app.catalogue.models import Item, Location
 from app.db import make_engine, upgrade_database, utcnow
@@ -186,6 +187,27 @@ def test_a_local_team_creates_a_draft_for_its_own_agency(
     [entry] = _audit(session, "need.create", need.id)
     assert entry.actor_id == world.iom_team.user.id
     assert entry.before is None and entry.after["quantity"] == 5000
+
+
+def test_a_created_need_is_stored_as_answered_and_audited(
+    client: TestClient, session: Session, world: World
+) -> None:
+    # The row is inserted with every column given and put in the session as if flushed:
+    # what the database holds must be what the answer and the audit entry say.
+    body = _create(
+        client, world, world.iom_team, submit=True, priority="high", justification="flood"
+    ).json()
+    need = session.get_one(Need, body["id"], populate_existing=True)
+    stored = snapshot(need)
+    assert stored["status"] == "submitted" and stored["version"] == 1
+    assert stored["created_at"] == stored["updated_at"] == stored["submitted_at"]
+    [entry] = _audit(session, "need.create", need.id)
+    assert entry.after == stored
+    for key in stored.keys() & body.keys():
+        if key.endswith("_at") and body[key] is not None:  # "Z", where the log has +00:00
+            assert dt.datetime.fromisoformat(body[key]) == getattr(need, key), key
+        else:
+            assert body[key] == stored[key], key
 
 
 def test_submit_true_creates_it_submitted(client: TestClient, world: World) -> None:

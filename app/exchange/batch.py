@@ -40,7 +40,7 @@ from app.catalogue.schemas import OfferCreate, RouteCreate
 from app.db import inserting_columns, utcnow
 from app.errors import DomainError, FieldIssue, Forbidden, InvalidInput, field_issues
 from app.needs import service as needs_service
-from app.needs.models import Need, NeedStatus, Priority
+from app.needs.models import Need, Priority
 from app.needs.schemas import (
     LATEST_NEED_BY,
     MAX_QUANTITY,
@@ -150,14 +150,7 @@ def create_needs(
             except InvalidInput as exc:
                 issues += _at_rows(number, exc.errors, NEED_COLUMNS)
                 continue
-            checked = (
-                data.item_id,
-                data.location_id,
-                data.quantity,
-                data.need_by,
-                data.priority,
-                data.justification,
-            )
+            checked = tuple(getattr(data, name) for name in needs_service.BODY_COLUMNS)
         accepted.append(checked)
     _refuse_if(issues, "needs")
     del catalogue
@@ -169,23 +162,8 @@ def create_needs(
     need = cast(sa.Table, Need.__table__)
     count = len(accepted)
     ids = _new_ids(session, need, count)
-    now = utcnow()
-    fixed = {
-        "round_id": round_.id,
-        "agency_id": actor.agency_id,
-        "confirmed_priority": None,
-        "status": NeedStatus.submitted if submit else NeedStatus.draft,
-        "created_by_id": actor.id,
-        "submitted_at": now if submit else None,
-        "withdrawn_at": None,
-        "set_aside_at": None,
-        "set_aside_by_id": None,
-        "set_aside_reason": None,
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-    }
-    fields = ("item_id", "location_id", "quantity", "need_by", "priority", "justification")
+    fixed = needs_service.new_need_columns(round_.id, actor, submit=submit, now=utcnow())
+    fields = needs_service.BODY_COLUMNS
     columns: dict[str, Sequence[Any]] = {
         "id": ids,
         **dict(zip(fields, zip(*accepted, strict=True), strict=True)),
