@@ -15,6 +15,12 @@ coalitions are jobs of their own): ``solve_in_context`` is called instead of
 ``solve`` with a ``JobContext`` (sessions on the job's database, a way to run
 another job here and to hand new jobs over), and ``solves(problem)`` says how
 many solves the job holds (its overrun allowance).
+
+How a job ended travels as one ``JobOutcome``. The queue tells it to ``finished``
+spelled out (state, plan, error, progress, the caller's hook), and that signature
+is written once, here: a handler subclasses ``JobHandler`` and implements
+``store(session, job, outcome)``, which the protocol's own ``finished`` calls.
+``started`` and ``requeued`` do nothing unless a handler says otherwise.
 """
 
 from __future__ import annotations
@@ -53,8 +59,25 @@ class JobContext:
     hand_over: Callable[[list[int]], None]
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job ended, as its handler's ``store`` is told it."""
+
+    state: JobState
+    # None when the job was cancelled, or ended with no plan.
+    plan: dict[str, Any] | None
+    error: str | None
+    progress: dict[str, Any]
+    # The inline caller's hook, given what the handler stored (a run, a scenario).
+    on_finished: Callable[[Any], None] | None = None
+
+
 class JobHandler(Protocol):
-    """What one kind of job does around the queue's claim, solve and completion."""
+    """What one kind of job does around the queue's claim, solve and completion.
+
+    Handlers subclass it (see the module docstring): ``finished`` is the queue's
+    call and is implemented here; ``store`` is the handler's.
+    """
 
     def problem(self, session: Session, job: Job) -> dict[str, Any]:
         """The document the job solves."""
@@ -71,10 +94,12 @@ class JobHandler(Protocol):
         """The plan (raises as ``solver.solve``: ProblemInvalid, SolveCancelled)."""
 
     def started(self, session: Session, job: Job, attempt: int) -> None:
-        """The job was just claimed (in the claim's transaction; no commit)."""
+        """The job was just claimed (in the claim's transaction; no commit). Nothing by default."""
+        return None
 
     def requeued(self, session: Session, job: Job) -> None:
-        """A running job was handed back to the queue (no commit)."""
+        """A running job was handed back to the queue (no commit). Nothing by default."""
+        return None
 
     def finished(
         self,
@@ -88,7 +113,11 @@ class JobHandler(Protocol):
         on_finished: Callable[[Any], None] | None = None,
     ) -> None:
         """The job ended ``state`` (in the completing transaction, after the job's own
-        conditional update; no commit): store the plan, or why there is none."""
+        conditional update; no commit): ``store`` is given it as one ``JobOutcome``."""
+        self.store(session, job, JobOutcome(state, plan, error, progress, on_finished))
+
+    def store(self, session: Session, job: Job, outcome: JobOutcome) -> None:
+        """Store the plan, or why there is none (no commit)."""
 
     def check_visible(self, session: Session, user: User, job: Job) -> None:
         """Raise NotFound (hidden) or Forbidden (seen in part) unless ``user`` may read it."""

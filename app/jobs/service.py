@@ -246,6 +246,29 @@ def settle(
 
     The run or scenario it solves gets the same end (a cancelled or failed run).
     """
+    job = _complete(session, job_id, condition, state, error, progress or {"state": state.value})
+    if job is None:
+        return False
+    record(session, "scheduler", f"job.{state.value}", "job", job_id, None, audit_state(job))
+    registry.handler_for(job.kind).finished(
+        session, job, None, error, {"state": state.value}, state=state
+    )
+    return True
+
+
+def _complete(
+    session: Session,
+    job_id: int,
+    condition: sa.ColumnElement[bool],
+    state: JobState,
+    error: str | None,
+    progress: dict[str, Any],
+) -> Job | None:
+    """End the job ``state`` if ``condition`` still holds, and read it back; None if not.
+
+    ``settle`` (a job nobody solved) and ``finish`` (its holder's result) end a job by
+    this one conditional UPDATE; what each records and tells the handler is its own.
+    """
     now = utcnow()
     done = session.execute(
         sa.update(Job)
@@ -255,22 +278,29 @@ def settle(
             error=error,
             finished_at=now,
             lease_until=None,
-            progress=progress or {"state": state.value},
+            progress=progress,
             updated_at=now,
             version=Job.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
-    if rows_changed(done) != 1:
-        return False
-    job = session.execute(
+    return _reread(session, job_id) if rows_changed(done) == 1 else None
+
+
+def _reread(session: Session, job_id: int) -> Job:
+    """The job as the UPDATE just left it (those UPDATEs do not synchronise the session)."""
+    return session.execute(
         sa.select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
     ).scalar_one()
-    record(session, "scheduler", f"job.{state.value}", "job", job_id, None, audit_state(job))
-    registry.handler_for(job.kind).finished(
-        session, job, None, error, {"state": state.value}, state=state
+
+
+def _held(claim_: Claim) -> sa.ColumnElement[bool]:
+    """The job is still ``claim_``'s: running under its token (a lost lease matches nothing)."""
+    return sa.and_(
+        Job.id == claim_.job_id,
+        Job.claim_token == claim_.token,
+        Job.state == JobState.running,
     )
-    return True
 
 
 def heartbeat(
@@ -294,11 +324,7 @@ def heartbeat(
         values["progress"] = progress
     renewed = session.execute(
         sa.update(Job)
-        .where(
-            Job.id == claim_.job_id,
-            Job.claim_token == claim_.token,
-            Job.state == JobState.running,
-        )
+        .where(_held(claim_))
         .values(**values)
         .returning(Job.cancel_requested)
         .execution_options(synchronize_session=False)
@@ -320,30 +346,9 @@ def finish(
     None when the token no longer matches: another worker owns the job now, and
     whatever this one found must not be stored.
     """
-    now = utcnow()
-    done = session.execute(
-        sa.update(Job)
-        .where(
-            Job.id == claim_.job_id,
-            Job.claim_token == claim_.token,
-            Job.state == JobState.running,
-        )
-        .values(
-            state=state,
-            error=error,
-            finished_at=now,
-            lease_until=None,
-            progress=progress,
-            updated_at=now,
-            version=Job.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if rows_changed(done) != 1:
+    job = _complete(session, claim_.job_id, _held(claim_), state, error, progress)
+    if job is None:
         return None
-    job = session.execute(
-        sa.select(Job).where(Job.id == claim_.job_id).execution_options(populate_existing=True)
-    ).scalar_one()
     record(session, job.worker, f"job.{state.value}", "job", job.id, None, audit_state(job))
     return job
 
@@ -357,11 +362,7 @@ def release(session: Session, claim_: Claim, reason: str) -> bool:
     now = utcnow()
     done = session.execute(
         sa.update(Job)
-        .where(
-            Job.id == claim_.job_id,
-            Job.claim_token == claim_.token,
-            Job.state == JobState.running,
-        )
+        .where(_held(claim_))
         .values(
             state=JobState.queued,
             claim_token=None,
@@ -375,9 +376,7 @@ def release(session: Session, claim_: Claim, reason: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     if rows_changed(done) == 1:
-        job = session.execute(
-            sa.select(Job).where(Job.id == claim_.job_id).execution_options(populate_existing=True)
-        ).scalar_one()
+        job = _reread(session, claim_.job_id)
         record(session, "scheduler", "job.release", "job", job.id, None, audit_state(job))
         registry.handler_for(job.kind).requeued(session, job)
     session.commit()

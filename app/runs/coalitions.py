@@ -278,8 +278,9 @@ def _set_run_progress(session: Session, run_id: int) -> None:
 # ---------------------------------------------------------------- 2. the batches
 
 
-class CoalitionJobs:
-    """The handler of ``JobKind.coalitions``: one batch of a run's coalitions."""
+class CoalitionJobs(registry.JobHandler):
+    """The handler of ``JobKind.coalitions``: one batch of a run's coalitions (its run
+    is the run's job's: nothing to do when the batch starts or is handed back)."""
 
     def problem(self, session: Session, job: Job) -> dict[str, Any]:
         document: dict[str, Any] = session.get_one(Run, job.run_id).problem
@@ -314,26 +315,10 @@ class CoalitionJobs:
         )
         return {"status": "optimal", "values": [value_document(v) for v in values]}
 
-    def started(self, session: Session, job: Job, attempt: int) -> None:
-        pass
-
-    def requeued(self, session: Session, job: Job) -> None:
-        pass
-
-    def finished(
-        self,
-        session: Session,
-        job: Job,
-        plan: dict[str, Any] | None,
-        error: str | None,
-        progress: dict[str, Any],
-        *,
-        state: JobState,
-        on_finished: Callable[[Any], None] | None = None,
-    ) -> None:
-        if state != JobState.succeeded or plan is None:
+    def store(self, session: Session, job: Job, outcome: registry.JobOutcome) -> None:
+        if outcome.state != JobState.succeeded or outcome.plan is None:
             return  # the run's job sees the batch's state and ends the run
-        store_values(session, job, plan["values"])
+        store_values(session, job, outcome.plan["values"])
 
     def check_visible(self, session: Session, user: User, job: Job) -> None:
         from app.runs.jobs import check_job_visible

@@ -121,6 +121,14 @@ def requeue_run(session: Session, run_id: int) -> None:
     record(session, "scheduler", "run.requeue", "run", run.id, before, service.audit_state(run))
 
 
+def plan_figures(plan: dict[str, Any]) -> tuple[PlanStatus, float | None, Decimal | None]:
+    """A plan's status, objective and money cost, as a run and a scenario store them
+    beside the plan (``app.scenarios.jobs`` reads them here too)."""
+    status = PlanStatus(plan["status"])
+    money_cost = Decimal(str(plan["money_cost"])) if "money_cost" in plan else None
+    return status, plan.get("objective"), money_cost
+
+
 def store_outcome(
     session: Session,
     run_id: int,
@@ -146,9 +154,7 @@ def store_outcome(
     succeeded = not cancelled and plan is not None and plan.get("status") in SOLVED
     run.plan = plan
     if plan is not None:
-        run.plan_status = PlanStatus(plan["status"])
-        run.objective = plan.get("objective")
-        run.money_cost = Decimal(str(plan["money_cost"])) if "money_cost" in plan else None
+        run.plan_status, run.objective, run.money_cost = plan_figures(plan)
         run.solver_stats = plan.get("solver")
     if cancelled:
         run.status = RunStatus.cancelled
@@ -172,7 +178,7 @@ def store_outcome(
     return run
 
 
-class RunJobs:
+class RunJobs(registry.JobHandler):
     """The handler of ``JobKind.run`` (see the module docstring)."""
 
     def problem(self, session: Session, job: Job) -> dict[str, Any]:
@@ -267,25 +273,15 @@ class RunJobs:
     def requeued(self, session: Session, job: Job) -> None:
         requeue_run(session, job.run_id)
 
-    def finished(
-        self,
-        session: Session,
-        job: Job,
-        plan: dict[str, Any] | None,
-        error: str | None,
-        progress: dict[str, Any],
-        *,
-        state: JobState,
-        on_finished: Callable[[Any], None] | None = None,
-    ) -> None:
+    def store(self, session: Session, job: Job, outcome: registry.JobOutcome) -> None:
         store_outcome(
             session,
             job.run_id,
-            plan,
-            error,
-            progress,
-            on_finished,
-            cancelled=state == JobState.cancelled,
+            outcome.plan,
+            outcome.error,
+            outcome.progress,
+            outcome.on_finished,
+            cancelled=outcome.state == JobState.cancelled,
         )
 
     def check_visible(self, session: Session, user: User, job: Job) -> None:

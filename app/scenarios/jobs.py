@@ -6,8 +6,6 @@ The plan and its figures go on the scenario; the run and its round do not move.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,7 +14,7 @@ from app.audit import record
 from app.jobs import registry
 from app.jobs.models import Job, JobKind, JobState
 from app.runs import jobs as run_jobs
-from app.runs.models import PlanStatus, Run
+from app.runs.models import Run
 from app.scenarios.models import Scenario
 from app.scenarios.service import audit_state
 from app.sourcing import whatif
@@ -45,33 +43,23 @@ class ScenarioJobs(run_jobs.RunJobs):
     def requeued(self, session: Session, job: Job) -> None:
         """Nothing, as ``started``."""
 
-    def finished(
-        self,
-        session: Session,
-        job: Job,
-        plan: dict[str, Any] | None,
-        error: str | None,
-        progress: dict[str, Any],
-        *,
-        state: JobState,
-        on_finished: Callable[[Any], None] | None = None,
-    ) -> None:
+    def store(self, session: Session, job: Job, outcome: registry.JobOutcome) -> None:
         scenario = _scenario(session, job)
         before = audit_state(scenario)
+        plan = outcome.plan
         scenario.plan = plan
         if plan is not None:
-            scenario.plan_status = PlanStatus(plan["status"])
-            scenario.objective = plan.get("objective")
-            scenario.money_cost = Decimal(str(plan["money_cost"])) if "money_cost" in plan else None
+            figures = run_jobs.plan_figures(plan)
+            scenario.plan_status, scenario.objective, scenario.money_cost = figures
             scenario.late_unit_days = plan.get("late_unit_days")
             scenario.unmet_units = plan.get("unmet_units")
             scenario.relative_gap = plan.get("relative_gap")
-        scenario.error = error
+        scenario.error = outcome.error
         session.flush()
-        action = "scenario.cancel" if state == JobState.cancelled else "scenario.finish"
+        action = "scenario.cancel" if outcome.state == JobState.cancelled else "scenario.finish"
         record(session, "scheduler", action, "scenario", scenario.id, before, audit_state(scenario))
-        if on_finished is not None:
-            on_finished(scenario)
+        if outcome.on_finished is not None:
+            outcome.on_finished(scenario)
 
 
 registry.register(JobKind.scenario, ScenarioJobs())
