@@ -321,7 +321,8 @@ def new_need_columns(
 ) -> dict[str, Any]:
     """A new need's columns that its body does not give: the one definition of what a
     creation stores, for ``create`` and the spreadsheet import (``app.exchange.batch``)."""
-    assert actor.agency_id is not None, "only an agency's user creates needs"
+    if actor.agency_id is None:
+        raise Forbidden("only a local team member of an agency creates needs")
     return {
         "round_id": round_id,
         "agency_id": actor.agency_id,
