@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.catalogue import common
 from app.catalogue.models import Location
-from app.catalogue.schemas import LocationCreate, LocationRead, LocationUpdate
+from app.catalogue.schemas import (
+    COORDINATES_APART,
+    LocationCreate,
+    LocationRead,
+    LocationUpdate,
+    coordinates_apart,
+)
 from app.errors import FieldIssue, InvalidInput
 
 if TYPE_CHECKING:
@@ -56,9 +62,9 @@ def change_location(
     (the stored ones count); set, flushed, audited; no commit."""
     latitude = changes.get("latitude", location.latitude)
     longitude = changes.get("longitude", location.longitude)
-    if (latitude is None) != (longitude is None):
+    if coordinates_apart(latitude, longitude):
         path = "$.latitude" if "latitude" in changes else "$.longitude"
-        raise InvalidInput([FieldIssue(path, "give latitude and longitude together, or neither")])
+        raise InvalidInput([FieldIssue(path, COORDINATES_APART)])
     return common.change_row(session, actor, location, changes)
 
 

@@ -331,12 +331,23 @@ Reference = Annotated[str, _text(100)]
 _KEEP: Any = None
 
 
+class RequestBody(BaseModel):
+    """A request body: a field it does not declare is refused (422), never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RowRead(BaseModel):
+    """A response body read from a row's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
 # --------------------------------------------------------------------------- items
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -357,11 +368,10 @@ class ItemCreate(BaseModel):
     unspsc_code: UnspscCode | None = None
 
 
-class ItemUpdate(BaseModel):
+class ItemUpdate(RequestBody):
     """Fields left out stay as they are; ``unspsc_code: null`` removes the code."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"name": "Respirator N95, NIOSH"}, {"active": False}]},
     )
 
@@ -374,9 +384,8 @@ class ItemUpdate(BaseModel):
     active: StrictBool = Field(default=_KEEP, description="false retires the item: no new needs")
 
 
-class ItemRead(BaseModel):
+class ItemRead(RowRead):
     model_config = ConfigDict(
-        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -406,12 +415,20 @@ class ItemRead(BaseModel):
 # ----------------------------------------------------------------------- locations
 
 
+COORDINATES_APART = "give latitude and longitude together, or neither"
+
+
+def coordinates_apart(latitude: float | None, longitude: float | None) -> bool:
+    """True when one coordinate is given without the other (a body's or a stored row's)."""
+    return (latitude is None) != (longitude is None)
+
+
 def _both_or_neither(latitude: float | None, longitude: float | None) -> None:
-    if (latitude is None) != (longitude is None):
-        raise ValueError("give latitude and longitude together, or neither")
+    if coordinates_apart(latitude, longitude):
+        raise ValueError(COORDINATES_APART)
 
 
-# _both_or_neither as JSON Schema, so clients (and the contract fuzzing) see it.
+# coordinates_apart as JSON Schema, so clients (and the contract fuzzing) see it.
 _COORDINATES_TOGETHER: dict[str, Any] = {
     "anyOf": [
         {
@@ -423,9 +440,8 @@ _COORDINATES_TOGETHER: dict[str, Any] = {
 }
 
 
-class LocationCreate(BaseModel):
+class LocationCreate(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -452,11 +468,10 @@ class LocationCreate(BaseModel):
         return self
 
 
-class LocationUpdate(BaseModel):
+class LocationUpdate(RequestBody):
     """Fields left out stay as they are; null clears region or coordinates."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"region": "Comarca Emberá-Wounaan"}, {"active": False}]},
     )
 
@@ -467,9 +482,8 @@ class LocationUpdate(BaseModel):
     active: StrictBool = _KEEP
 
 
-class LocationRead(BaseModel):
+class LocationRead(RowRead):
     model_config = ConfigDict(
-        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -499,9 +513,8 @@ class LocationRead(BaseModel):
 # ----------------------------------------------------------------------- suppliers
 
 
-class SupplierCreate(BaseModel):
+class SupplierCreate(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -520,11 +533,10 @@ class SupplierCreate(BaseModel):
     contact_email: str | None = Field(default=None, pattern=EMAIL, max_length=254)
 
 
-class SupplierUpdate(BaseModel):
+class SupplierUpdate(RequestBody):
     """Fields left out stay as they are; null clears country or contact."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"contact_email": "licitaciones@dmi.example.pa"}]},
     )
 
@@ -534,9 +546,8 @@ class SupplierUpdate(BaseModel):
     active: StrictBool = Field(default=_KEEP, description="false: its offers leave future runs")
 
 
-class SupplierRead(BaseModel):
+class SupplierRead(RowRead):
     model_config = ConfigDict(
-        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -564,10 +575,8 @@ class SupplierRead(BaseModel):
 # -------------------------------------------------------------------------- offers
 
 
-class OfferPriceTier(BaseModel):
+class OfferPriceTier(RequestBody):
     """All-units tier: from ``min_quantity`` up, every unit of the order costs ``unit_price``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     min_quantity: Quantity
     unit_price: MoneyIn
@@ -584,9 +593,8 @@ _OWNER_DESCRIPTION = (
 )
 
 
-class OfferCreate(BaseModel):
+class OfferCreate(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -628,7 +636,7 @@ class OfferCreate(BaseModel):
     valid_to: IsoDate | None = Field(default=None, description="null: open-ended")
 
 
-class OfferUpdate(BaseModel):
+class OfferUpdate(RequestBody):
     """Fields left out stay as they are. ``price_tiers`` replaces every tier at once.
 
     Supplier and item are not editable: an offer for another item or from another
@@ -636,7 +644,6 @@ class OfferUpdate(BaseModel):
     """
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -668,16 +675,13 @@ class OfferUpdate(BaseModel):
     valid_to: IsoDate | None = None
 
 
-class PriceTierRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class PriceTierRead(RowRead):
     min_quantity: int
     unit_price: MoneyOut
 
 
-class OfferRead(BaseModel):
+class OfferRead(RowRead):
     model_config = ConfigDict(
-        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -729,9 +733,8 @@ class OfferRead(BaseModel):
 # -------------------------------------------------------------------------- routes
 
 
-class RouteCreate(BaseModel):
+class RouteCreate(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -752,11 +755,10 @@ class RouteCreate(BaseModel):
     transit_days: Days
 
 
-class RouteUpdate(BaseModel):
+class RouteUpdate(RequestBody):
     """Fields left out stay as they are. Supplier and location make the route: not editable."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"fixed_cost": 650.0, "transit_days": 4}]},
     )
 
@@ -765,9 +767,8 @@ class RouteUpdate(BaseModel):
     transit_days: Days = _KEEP
 
 
-class RouteRead(BaseModel):
+class RouteRead(RowRead):
     model_config = ConfigDict(
-        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from app.catalogue.schemas import (
+    _KEEP,
     INT32_MAX,
     AgencyCode,
     Code,
@@ -21,7 +22,10 @@ from app.catalogue.schemas import (
     Name,
     PositiveMoneyIn,
     Quantity,
+    RequestBody,
+    RowRead,
     Share,
+    _text,
     _whole_number,
 )
 from app.sourcing.rules import RuleKind
@@ -30,9 +34,7 @@ MAX_TEXT = 4000
 MAX_GROUP_OFFERS = 500
 
 # Text that must say something once blanks are stripped.
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT, pattern=r"\S")
-]
+Text = Annotated[str, _text(MAX_TEXT)]
 OfferId = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=INT32_MAX)]
 Limit = Annotated[
     int,
@@ -47,16 +49,11 @@ Penalty = Annotated[
     ),
 ]
 
-# Update bodies: a field left out stays as it is (the service reads ``exclude_unset``).
-_KEEP: Any = None
-
-
 # ----------------------------------------------------------------- capacity groups
 
 
-class CapacityGroupCreate(BaseModel):
+class CapacityGroupCreate(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -77,19 +74,17 @@ class CapacityGroupCreate(BaseModel):
     )
 
 
-class CapacityGroupUpdate(BaseModel):
+class CapacityGroupUpdate(RequestBody):
     """Fields left out stay as they are; ``offer_ids`` replaces the members at once."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"capacity": 25000}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"capacity": 25000}]})
 
     name: Name = _KEEP
     capacity: Quantity = _KEEP
     offer_ids: list[OfferId] = Field(default=_KEEP, min_length=1, max_length=MAX_GROUP_OFFERS)
 
 
-class CapacityGroupRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class CapacityGroupRead(RowRead):
     id: int
     supplier_id: str
     name: str
@@ -112,11 +107,10 @@ _RULE_EXAMPLE: dict[str, Any] = {
 }
 
 
-class AwardRuleCreate(BaseModel):
+class AwardRuleCreate(RequestBody):
     """``limit`` for the count kinds, ``supplier_id`` and ``share`` for the share kinds."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 _RULE_EXAMPLE,
@@ -142,11 +136,10 @@ class AwardRuleCreate(BaseModel):
     reason: Text = Field(description="why the group keeps the rule")
 
 
-class AwardRuleUpdate(BaseModel):
+class AwardRuleUpdate(RequestBody):
     """Fields left out stay as they are. Kind and item make the rule: not editable."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"limit": 3, "reason": "a third supplier qualified"}]},
     )
 
@@ -158,10 +151,8 @@ class AwardRuleUpdate(BaseModel):
     reason: Text = _KEEP
 
 
-class AwardRuleRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True, json_schema_extra={"examples": [{"id": 3, **_RULE_EXAMPLE}]}
-    )
+class AwardRuleRead(RowRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 3, **_RULE_EXAMPLE}]})
 
     id: int
     kind: RuleKind
@@ -179,9 +170,8 @@ class AwardRuleRead(BaseModel):
 # ---------------------------------------------------------------- supplier exclusions
 
 
-class ExclusionCreate(BaseModel):
+class ExclusionCreate(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -200,9 +190,7 @@ class ExclusionCreate(BaseModel):
     source: Text = Field(description="where it is recorded")
 
 
-class ExclusionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ExclusionRead(RowRead):
     id: int
     agency_id: str
     supplier_id: str
@@ -216,11 +204,10 @@ class ExclusionRead(BaseModel):
 # ------------------------------------------------------------------------- budgets
 
 
-class BudgetCreate(BaseModel):
+class BudgetCreate(RequestBody):
     """The agency is the chief of mission's own: it is never in the body."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [{"amount": 250000, "note": "CERF allocation 26-RR-PAN-001, PPE line"}]
         },
@@ -230,16 +217,14 @@ class BudgetCreate(BaseModel):
     note: Text | None = None
 
 
-class BudgetUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": 180000}]})
+class BudgetUpdate(RequestBody):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 180000}]})
 
     amount: MoneyIn = _KEEP
     note: Text | None = None
 
 
-class BudgetRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class BudgetRead(RowRead):
     id: int
     round_id: int
     agency_id: str

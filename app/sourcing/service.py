@@ -18,7 +18,7 @@ Who may write what, besides the role the route asks for:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -28,8 +28,10 @@ from app.api.params import MAX_ID
 from app.audit.service import record
 from app.auth.models import Agency, Role, User
 from app.catalogue.common import (
+    apply_changes,
     audit_snapshot,
     by_id_where,
+    commit_created,
     delete_row,
     flush_or_conflict,
     reference_issues,
@@ -97,6 +99,43 @@ def _get[M](session: Session, model: type[M], row_id: int, noun: str) -> M:
 def _raise_if(issues: list[FieldIssue]) -> None:
     if issues:
         raise InvalidInput(issues)
+
+
+def _audit(
+    session: Session,
+    actor: User | None,
+    verb: str,
+    row: Any,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """The audit entry of ``verb`` ("create", "update") on ``row``, named by its table."""
+    entity = type(row).__tablename__
+    record(session, actor, f"{entity}.{verb}", entity, row.id, before, after)
+
+
+def _add_row[R](
+    session: Session,
+    actor: User | None,
+    row: R,
+    conflict: str,
+    snap: Callable[[R], dict[str, Any]] = audit_snapshot,
+) -> R:
+    """Core of adding a checked row: added, flushed (409 ``conflict`` when a row it names
+    went meanwhile), audited; no commit."""
+    session.add(row)
+    flush_or_conflict(session, conflict)
+    _audit(session, actor, "create", row, None, snap(row))
+    return row
+
+
+def _commit_update(
+    session: Session, actor: User | None, row: Any, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """The public update's end: audited and committed when the snapshot changed."""
+    if after != before:
+        _audit(session, actor, "update", row, before, after)
+        session.commit()
 
 
 # ----------------------------------------------------------------- capacity groups
@@ -167,29 +206,15 @@ def add_group(session: Session, actor: User | None, data: CapacityGroupCreate) -
         capacity=data.capacity,
         members=[CapacityGroupOffer(offer_id=o) for o in data.offer_ids],
     )
-    session.add(group)
-    flush_or_conflict(session, "a supplier or offer of this group was just removed")
-    record(
-        session,
-        actor,
-        "capacity_group.create",
-        "capacity_group",
-        group.id,
-        None,
-        group_snapshot(group),
-    )
-    return group
+    conflict = "a supplier or offer of this group was just removed"
+    return _add_row(session, actor, group, conflict, group_snapshot)
 
 
 def create_group(
     session: Session, actor: User | None, data: CapacityGroupCreate, idem: Idempotency | None
 ) -> CapacityGroup:
     group = add_group(session, actor, data)
-    if idem is not None:
-        idem.save(
-            201, CapacityGroupRead.model_validate(group), row=group, location=group_url(group)
-        )
-    session.commit()
+    commit_created(session, idem, CapacityGroupRead, group, group_url(group))
     return group
 
 
@@ -217,10 +242,7 @@ def update_group(
         group.members = keep + [CapacityGroupOffer(offer_id=o) for o in new]
         touch(group)
     flush_or_conflict(session, "an offer of this group was just removed")
-    after = group_snapshot(group)
-    if after != before:
-        record(session, actor, "capacity_group.update", "capacity_group", group.id, before, after)
-        session.commit()
+    _commit_update(session, actor, group, before, group_snapshot(group))
     return group
 
 
@@ -278,20 +300,15 @@ def rule_issues(
 
 def add_rule(session: Session, actor: User | None, data: AwardRuleCreate) -> AwardRule:
     _raise_if(rule_issues(session, data.model_dump()))
-    rule = AwardRule(**data.model_dump())
-    session.add(rule)
-    flush_or_conflict(session, "an item, location or supplier of this rule was just removed")
-    record(session, actor, "award_rule.create", "award_rule", rule.id, None, audit_snapshot(rule))
-    return rule
+    conflict = "an item, location or supplier of this rule was just removed"
+    return _add_row(session, actor, AwardRule(**data.model_dump()), conflict)
 
 
 def create_rule(
     session: Session, actor: User | None, data: AwardRuleCreate, idem: Idempotency | None
 ) -> AwardRule:
     rule = add_rule(session, actor, data)
-    if idem is not None:
-        idem.save(201, AwardRuleRead.model_validate(rule), row=rule, location=rule_url(rule))
-    session.commit()
+    commit_created(session, idem, AwardRuleRead, rule, rule_url(rule))
     return rule
 
 
@@ -302,14 +319,9 @@ def update_rule(
     changes = data.model_dump(exclude_unset=True)
     _raise_if(rule_issues(session, changes, current=rule))
     before = audit_snapshot(rule)
-    for key, value in changes.items():
-        if getattr(rule, key) != value:
-            setattr(rule, key, value)
+    apply_changes(rule, changes)
     flush_or_conflict(session, "a location or supplier of this rule was just removed")
-    after = audit_snapshot(rule)
-    if after != before:
-        record(session, actor, "award_rule.update", "award_rule", rule.id, before, after)
-        session.commit()
+    _commit_update(session, actor, rule, before, audit_snapshot(rule))
     return rule
 
 
@@ -360,32 +372,14 @@ def add_exclusion(session: Session, actor: User, data: ExclusionCreate) -> Suppl
     if taken is not None:
         raise Conflict(exists)
     exclusion = SupplierExclusion(**data.model_dump(), created_by_id=actor.id)
-    session.add(exclusion)
-    flush_or_conflict(session, exists)
-    record(
-        session,
-        actor,
-        "supplier_exclusion.create",
-        "supplier_exclusion",
-        exclusion.id,
-        None,
-        audit_snapshot(exclusion),
-    )
-    return exclusion
+    return _add_row(session, actor, exclusion, exists)
 
 
 def create_exclusion(
     session: Session, actor: User, data: ExclusionCreate, idem: Idempotency | None
 ) -> SupplierExclusion:
     exclusion = add_exclusion(session, actor, data)
-    if idem is not None:
-        idem.save(
-            201,
-            ExclusionRead.model_validate(exclusion),
-            row=exclusion,
-            location=exclusion_url(exclusion),
-        )
-    session.commit()
+    commit_created(session, idem, ExclusionRead, exclusion, exclusion_url(exclusion))
     return exclusion
 
 
@@ -445,27 +439,14 @@ def add_budget(session: Session, actor: User, round_id: int, data: BudgetCreate)
         note=data.note,
         set_by_id=actor.id,
     )
-    session.add(budget)
-    flush_or_conflict(session, exists)
-    record(
-        session,
-        actor,
-        "agency_budget.create",
-        "agency_budget",
-        budget.id,
-        None,
-        audit_snapshot(budget),
-    )
-    return budget
+    return _add_row(session, actor, budget, exists)
 
 
 def create_budget(
     session: Session, actor: User, round_id: int, data: BudgetCreate, idem: Idempotency | None
 ) -> AgencyBudget:
     budget = add_budget(session, actor, round_id, data)
-    if idem is not None:
-        idem.save(201, BudgetRead.model_validate(budget), row=budget, location=budget_url(budget))
-    session.commit()
+    commit_created(session, idem, BudgetRead, budget, budget_url(budget))
     return budget
 
 
@@ -486,15 +467,7 @@ def update_budget(
             setattr(budget, key, value)
         budget.set_by_id, budget.set_at = actor.id, utcnow()
         session.flush()
-        record(
-            session,
-            actor,
-            "agency_budget.update",
-            "agency_budget",
-            budget.id,
-            before,
-            audit_snapshot(budget),
-        )
+        _audit(session, actor, "update", budget, before, audit_snapshot(budget))
         session.commit()
     return budget
 
