@@ -111,6 +111,22 @@ def results(
     return rows
 
 
+def _empty_part() -> dict[str, Any]:
+    """An agency's (or all agencies') figures before any need, award or line is counted."""
+    return {
+        "planned": 0.0,
+        "ordered_value": Decimal(0),
+        "accepted_value": Decimal(0),
+        "needed": 0,
+        "ordered": 0,
+        "accepted": 0,
+        "due": 0,
+        "otif": 0,
+        "responses": [],
+        "unmet": defaultdict(int),
+    }
+
+
 def _per_agency(
     run: Run,
     lines: list[OrderLine],
@@ -119,20 +135,7 @@ def _per_agency(
     day: dt.date,
 ) -> dict[str, dict[str, Any]]:
     problem, plan = run.problem, run.plan or {}
-    parts: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {
-            "planned": 0.0,
-            "ordered_value": Decimal(0),
-            "accepted_value": Decimal(0),
-            "needed": 0,
-            "ordered": 0,
-            "accepted": 0,
-            "due": 0,
-            "otif": 0,
-            "responses": [],
-            "unmet": defaultdict(int),
-        }
-    )
+    parts: dict[str, dict[str, Any]] = defaultdict(_empty_part)
     agency_of = {n["id"]: n["agency"] for n in problem.get("needs", [])}
     for need in problem.get("needs", []):
         parts[need["agency"]]["needed"] += need["quantity"]
@@ -166,22 +169,18 @@ def _per_agency(
 
 
 def _sum(parts: Any) -> dict[str, Any]:
-    total: dict[str, Any] = {
-        "planned": 0.0,
-        "ordered_value": Decimal(0),
-        "accepted_value": Decimal(0),
-        "needed": 0,
-        "ordered": 0,
-        "accepted": 0,
-        "due": 0,
-        "otif": 0,
-        "responses": [],
-        "unmet": defaultdict(int),
-    }
+    total = _empty_part()
     for part in parts:
-        for key in ("planned", "ordered_value", "accepted_value", "needed", "ordered"):
-            total[key] += part[key]
-        for key in ("accepted", "due", "otif"):
+        for key in (
+            "planned",
+            "ordered_value",
+            "accepted_value",
+            "needed",
+            "ordered",
+            "accepted",
+            "due",
+            "otif",
+        ):
             total[key] += part[key]
         total["responses"] += part["responses"]
         for reason, units in part["unmet"].items():

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.orm import Session
 
@@ -107,6 +107,47 @@ def _refuse_if(issues: list[FieldIssue], what: str, duplicates: int = 0) -> None
             detail=f"{len(unique)} problem{'s' if len(unique) != 1 else ''} in "
             f"{len(rows)} row{'s' if len(rows) != 1 else ''}; no {what} were imported",
         )
+
+
+def _accepted_rows[M: BaseModel](
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    row_numbers: Sequence[int],
+    schema: type[M],
+    owner_issues: Callable[[Session, Mapping[str, Any]], list[FieldIssue]],
+    columns: Mapping[str, str],
+    what: str,
+    *,
+    refusals: Callable[[M], list[FieldIssue]] | None = None,
+    stored: Callable[[M], FieldIssue | None] | None = None,
+) -> list[M]:
+    """Every row as ``schema``, or ``_refuse_if`` with every problem at its row.
+
+    A row's problems are, in this order: the schema's (when it refuses the row), the
+    owning service's (``owner_issues``), then for a row the schema takes, ``refusals``
+    and ``stored`` (the row that already exists, counted for ``_refuse_if``'s 409).
+    """
+    issues: list[FieldIssue] = []
+    duplicates = 0
+    accepted: list[M] = []
+    for number, row in zip(row_numbers, rows, strict=True):
+        row_issues = owner_issues(session, row)
+        try:
+            data = schema.model_validate(row)
+        except ValidationError as exc:
+            found = field_issues(exc.errors(include_url=False))
+            issues += _at_rows(number, found + row_issues, columns)
+            continue
+        if refusals is not None:
+            row_issues += refusals(data)
+        existing = stored(data) if stored is not None else None
+        if existing is not None:
+            duplicates += 1
+            row_issues.append(existing)
+        issues += _at_rows(number, row_issues, columns)
+        accepted.append(data)
+    _refuse_if(issues, what, duplicates)
+    return accepted
 
 
 # ----------------------------------------------------------------------------- needs
@@ -323,39 +364,39 @@ def create_offers(
     the same reference is refused: uploading a file twice must not double every
     offer (change an offer through the API instead).
     """
-    issues: list[FieldIssue] = []
-    duplicates = 0
-    accepted: list[OfferCreate] = []
-    for number, row in zip(row_numbers, rows, strict=True):
-        row_issues = catalogue_service.offer_issues(session, row)
-        try:
-            data = OfferCreate.model_validate(row)
-        except ValidationError as exc:
-            found = field_issues(exc.errors(include_url=False))
-            issues += _at_rows(number, found + row_issues, OFFER_COLUMNS)
-            continue
-        if not catalogue_service.may_manage_offer(actor, data.owner_agency_id):
-            row_issues.append(
-                FieldIssue("$.owner_agency_id", "only that agency's specialists may add it")
+
+    def refusals(data: OfferCreate) -> list[FieldIssue]:
+        if catalogue_service.may_manage_offer(actor, data.owner_agency_id):
+            return []
+        return [FieldIssue("$.owner_agency_id", "only that agency's specialists may add it")]
+
+    def stored(data: OfferCreate) -> FieldIssue | None:
+        if data.reference is None:
+            return None
+        existing = session.scalar(
+            sa.select(Offer.id).where(
+                Offer.supplier_id == data.supplier_id, Offer.reference == data.reference
             )
-        if data.reference is not None:
-            existing = session.scalar(
-                sa.select(Offer.id).where(
-                    Offer.supplier_id == data.supplier_id, Offer.reference == data.reference
-                )
-            )
-            if existing is not None:
-                duplicates += 1
-                row_issues.append(
-                    FieldIssue(
-                        "$.reference",
-                        f"{data.supplier_id} already has offer {existing} with this reference "
-                        f"({API_PREFIX}/offers/{existing}); change that one instead",
-                    )
-                )
-        issues += _at_rows(number, row_issues, OFFER_COLUMNS)
-        accepted.append(data)
-    _refuse_if(issues, "offers", duplicates)
+        )
+        if existing is None:
+            return None
+        return FieldIssue(
+            "$.reference",
+            f"{data.supplier_id} already has offer {existing} with this reference "
+            f"({API_PREFIX}/offers/{existing}); change that one instead",
+        )
+
+    accepted = _accepted_rows(
+        session,
+        rows,
+        row_numbers,
+        OfferCreate,
+        catalogue_service.offer_issues,
+        OFFER_COLUMNS,
+        "offers",
+        refusals=refusals,
+        stored=stored,
+    )
 
     return catalogue_service.add_offers(session, actor, accepted)
 
@@ -370,30 +411,27 @@ def create_routes(
     row_numbers: Sequence[int],
 ) -> list[Route]:
     """Routes, one per row; a pair that already has a route is refused at its row."""
-    issues: list[FieldIssue] = []
-    duplicates = 0
-    accepted: list[RouteCreate] = []
-    for number, row in zip(row_numbers, rows, strict=True):
-        row_issues = catalogue_service.route_issues(session, row)
-        try:
-            data = RouteCreate.model_validate(row)
-        except ValidationError as exc:
-            found = field_issues(exc.errors(include_url=False))
-            issues += _at_rows(number, found + row_issues, ROUTE_COLUMNS)
-            continue
+
+    def stored(data: RouteCreate) -> FieldIssue | None:
         existing = catalogue_service.route_between(session, data.supplier_id, data.location_id)
-        if existing is not None:
-            duplicates += 1
-            row_issues.append(
-                FieldIssue(
-                    "$.location_id",
-                    f"a route from {data.supplier_id} to {data.location_id} already exists "
-                    f"({catalogue_service.route_url(existing)}); change that one instead",
-                )
-            )
-        issues += _at_rows(number, row_issues, ROUTE_COLUMNS)
-        accepted.append(data)
-    _refuse_if(issues, "routes", duplicates)
+        if existing is None:
+            return None
+        return FieldIssue(
+            "$.location_id",
+            f"a route from {data.supplier_id} to {data.location_id} already exists "
+            f"({catalogue_service.route_url(existing)}); change that one instead",
+        )
+
+    accepted = _accepted_rows(
+        session,
+        rows,
+        row_numbers,
+        RouteCreate,
+        catalogue_service.route_issues,
+        ROUTE_COLUMNS,
+        "routes",
+        stored=stored,
+    )
 
     return catalogue_service.add_routes(session, actor, accepted)
 
@@ -414,18 +452,13 @@ def create_rules(
     Every row is checked first (the schema and ``rule_issues``), so a file with a
     bad row writes nothing and lists every problem at its row.
     """
-    issues: list[FieldIssue] = []
-    accepted: list[AwardRuleCreate] = []
-    for number, row in zip(row_numbers, rows, strict=True):
-        row_issues = sourcing_service.rule_issues(session, row)
-        try:
-            data = AwardRuleCreate.model_validate(row)
-        except ValidationError as exc:
-            issues += _at_rows(
-                number, field_issues(exc.errors(include_url=False)) + row_issues, RULE_COLUMNS
-            )
-            continue
-        issues += _at_rows(number, row_issues, RULE_COLUMNS)
-        accepted.append(data)
-    _refuse_if(issues, "rules")
+    accepted = _accepted_rows(
+        session,
+        rows,
+        row_numbers,
+        AwardRuleCreate,
+        sourcing_service.rule_issues,
+        RULE_COLUMNS,
+        "rules",
+    )
     return [sourcing_service.add_rule(session, actor, data) for data in accepted]

@@ -131,6 +131,17 @@ def _sheet(name: str, columns: Sequence[tuple[str, ValueKind]], rows: list[list[
 make_sheet = _sheet
 
 
+# The columns the awards and unmet sheets start with (``need_cells`` in ``plan_sheets``).
+_NEED_COLUMNS: tuple[tuple[str, ValueKind], ...] = (
+    ("need", "text"),
+    ("agency", "text"),
+    ("item", "text"),
+    ("item_name", "text"),
+    ("location", "text"),
+    ("location_name", "text"),
+)
+
+
 def plan_sheets(
     problem: Document, plan: Document, *, info: Mapping[str, Any] | None = None
 ) -> dict[str, Sheet]:
@@ -145,6 +156,17 @@ def plan_sheets(
 
     def name(table: dict[str, Mapping[str, Any]], ref: Any) -> str:
         return str(table.get(ref, {}).get("name", ""))
+
+    def need_cells(ref: Any, need: Mapping[str, Any]) -> list[Any]:
+        """The cells under ``_NEED_COLUMNS``: the need, its agency, item and location."""
+        return [
+            ref,
+            need.get("agency", ""),
+            need.get("item", ""),
+            name(items, need.get("item")),
+            need.get("location", ""),
+            name(locations, need.get("location")),
+        ]
 
     orders = [
         [
@@ -177,12 +199,7 @@ def plan_sheets(
         value = cells.cents(cells.to_decimal(a["unit_price"]) * int(a["quantity"]))
         awards.append(
             [
-                a["need"],
-                need.get("agency", ""),
-                need.get("item", ""),
-                name(items, need.get("item")),
-                need.get("location", ""),
-                name(locations, need.get("location")),
+                *need_cells(a["need"], need),
                 a["supplier"],
                 name(suppliers, a["supplier"]),
                 a["offer"],
@@ -219,12 +236,7 @@ def plan_sheets(
         need = needs.get(u["need"], {})
         unmet.append(
             [
-                u["need"],
-                need.get("agency", ""),
-                need.get("item", ""),
-                name(items, need.get("item")),
-                need.get("location", ""),
-                name(locations, need.get("location")),
+                *need_cells(u["need"], need),
                 need.get("quantity"),
                 u["quantity"],
                 need.get("need_by"),
@@ -277,12 +289,7 @@ def plan_sheets(
         "awards": _sheet(
             "awards",
             (
-                ("need", "text"),
-                ("agency", "text"),
-                ("item", "text"),
-                ("item_name", "text"),
-                ("location", "text"),
-                ("location_name", "text"),
+                *_NEED_COLUMNS,
                 ("supplier", "text"),
                 ("supplier_name", "text"),
                 ("offer", "text"),
@@ -319,12 +326,7 @@ def plan_sheets(
         "unmet": _sheet(
             "unmet",
             (
-                ("need", "text"),
-                ("agency", "text"),
-                ("item", "text"),
-                ("item_name", "text"),
-                ("location", "text"),
-                ("location_name", "text"),
+                *_NEED_COLUMNS,
                 ("need_quantity", "int"),
                 ("unmet_quantity", "int"),
                 ("need_by", "date"),

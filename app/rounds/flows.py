@@ -43,7 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -137,17 +137,11 @@ def close_round(
     caller will answer with it (see ``app.runs.service.remember_response``).
     """
     settings = settings or get_settings()
-    inline = dispatch.runs_inline(session, backend)
-    try:
-        round_ = lock_round(session, round_id)
-        run, job = freeze_round(session, actor, round_, settings)
-        if not inline and on_finished is not None:
-            on_finished(run)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return _start(session, run, job, settings, backend, on_finished if inline else None)
+
+    def queue(round_: Round) -> tuple[Run, Job]:
+        return freeze_round(session, actor, round_, settings)
+
+    return _queue_and_start(session, round_id, queue, settings, backend, on_finished)
 
 
 # ------------------------------------------------------------------ 4. re-run
@@ -169,42 +163,77 @@ def rerun(
     """
     settings = settings or get_settings()
     overrides = body.settings.model_dump(exclude_none=True) if body and body.settings else None
+
+    def queue(round_: Round) -> tuple[Run, Job]:
+        return _rerun(session, actor, round_, overrides, settings)
+
+    return _queue_and_start(session, round_id, queue, settings, backend, on_finished)
+
+
+def _rerun(
+    session: Session,
+    actor: User,
+    round_: Round,
+    overrides: dict[str, Any] | None,
+    settings: Settings,
+) -> tuple[Run, Job]:
+    """A queued new run of a locked round's frozen snapshot (no commit)."""
+    round_id = round_.id
+    if round_.status == RoundStatus.open:
+        raise Conflict(
+            f"round {round_id} is open: close it first (closing freezes the snapshot runs "
+            "are solved from)"
+        )
+    if round_.status == RoundStatus.approved:
+        raise Conflict(f"round {round_id} is approved: its binding run is final")
+    runs = session.scalars(
+        sa.select(Run)
+        .where(Run.round_id == round_id)
+        .order_by(Run.number)
+        .execution_options(populate_existing=True)
+    ).all()
+    if not runs:
+        raise Conflict(f"round {round_id} has no snapshot to re-run")
+    if any(r.binding for r in runs):
+        raise Conflict(f"round {round_id} has a binding run: it is final")
+    busy = [r for r in runs if r.status in runs_service.IN_PROGRESS]
+    if busy:
+        raise Conflict(
+            f"run #{busy[0].number} of round {round_id} is {busy[0].status.value}; "
+            "wait for it to finish"
+        )
+    frozen = runs[0].problem
+    document = {
+        **frozen,
+        "settings": resolve_settings(
+            frozen.get("settings"), overrides, max_time_limit_seconds=settings.max_solve_seconds
+        ),
+    }
+    check_document(document)
+    run = runs_service.new_run(session, actor, round_, document)
+    return run, runs_service.queue_run(session, actor, run)
+
+
+# ----------------------------------------------- 2. hand over, 3. solve (inline)
+
+
+def _queue_and_start(
+    session: Session,
+    round_id: int,
+    queue: Callable[[Round], tuple[Run, Job]],
+    settings: Settings,
+    backend: JobBackend | None,
+    on_finished: Callable[[Run], None] | None,
+) -> Run:
+    """Lock the round, ``queue`` its new run, commit, then hand the run over (``_start``).
+
+    With a backend ``on_finished`` is called before the commit, in the transaction that
+    stores the run; solved inline, after the solve.
+    """
     inline = dispatch.runs_inline(session, backend)
     try:
         round_ = lock_round(session, round_id)
-        if round_.status == RoundStatus.open:
-            raise Conflict(
-                f"round {round_id} is open: close it first (closing freezes the snapshot runs "
-                "are solved from)"
-            )
-        if round_.status == RoundStatus.approved:
-            raise Conflict(f"round {round_id} is approved: its binding run is final")
-        runs = session.scalars(
-            sa.select(Run)
-            .where(Run.round_id == round_id)
-            .order_by(Run.number)
-            .execution_options(populate_existing=True)
-        ).all()
-        if not runs:
-            raise Conflict(f"round {round_id} has no snapshot to re-run")
-        if any(r.binding for r in runs):
-            raise Conflict(f"round {round_id} has a binding run: it is final")
-        busy = [r for r in runs if r.status in runs_service.IN_PROGRESS]
-        if busy:
-            raise Conflict(
-                f"run #{busy[0].number} of round {round_id} is {busy[0].status.value}; "
-                "wait for it to finish"
-            )
-        frozen = runs[0].problem
-        document = {
-            **frozen,
-            "settings": resolve_settings(
-                frozen.get("settings"), overrides, max_time_limit_seconds=settings.max_solve_seconds
-            ),
-        }
-        check_document(document)
-        run = runs_service.new_run(session, actor, round_, document)
-        job = runs_service.queue_run(session, actor, run)
+        run, job = queue(round_)
         if not inline and on_finished is not None:
             on_finished(run)
         session.commit()
@@ -212,9 +241,6 @@ def rerun(
         session.rollback()
         raise
     return _start(session, run, job, settings, backend, on_finished if inline else None)
-
-
-# ----------------------------------------------- 2. hand over, 3. solve (inline)
 
 
 def _start(
