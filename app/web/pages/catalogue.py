@@ -6,14 +6,16 @@ who may use them (an exclusion's lift: the agency's own specialists and admins).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.orm import selectinload
+from pydantic import BaseModel
+from sqlalchemy.orm import Session, selectinload
 
 from app.api import etag_for
 from app.auth.deps import require_roles
-from app.auth.models import Agency, Role
+from app.auth.models import Agency, Role, User
 from app.catalogue import service as catalogue_service
 from app.catalogue.models import Item, Location, Offer, Route, Supplier
 from app.catalogue.schemas import ItemRead, LocationRead, OfferRead, RouteRead, SupplierRead
@@ -21,6 +23,7 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.exchange import service as exchange_service
 from app.rounds.schemas import RoundCreate
+from app.settings import Settings
 from app.sourcing import service as sourcing_service
 from app.sourcing.models import AwardRule, CapacityGroup, SupplierExclusion
 from app.sourcing.rules import RuleKind
@@ -36,7 +39,7 @@ from app.web.deps import (
 )
 from app.web.pages.catalogue_forms import RULE_KINDS, may_vet_for
 from app.web.pages.needs import upload_of
-from app.web.tables import Table, name_of
+from app.web.tables import Listing, Table, name_of
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -164,6 +167,16 @@ EXCLUSIONS = Table(
     per_page=PAGE_SIZE,
     labels={"id": "number", "recorded": "recorded on"},
 )
+TABS = {
+    "items": ITEMS,
+    "suppliers": SUPPLIERS,
+    "locations": LOCATIONS,
+    "offers": OFFERS,
+    "routes": ROUTES,
+    "rules": RULES,
+    "groups": GROUPS,
+    "exclusions": EXCLUSIONS,
+}
 
 
 def _may_manage(user: Any) -> bool:
@@ -184,7 +197,6 @@ def items_page(
     q: Text = "",
     category: Text = "",
 ) -> Response:
-    view = ITEMS.read(request, settings)
     search = q.strip()
     digits = search.isdigit()
     stmt = catalogue_service.items_query(
@@ -193,46 +205,30 @@ def items_page(
         category=category or None,
     )
     categories = sorted({i.category for i in session.scalars(catalogue_service.items_query())})
-    return render(
-        request,
-        settings,
-        "catalogue_items.html",
-        {
-            "page": ITEMS.page(session, stmt, view, ItemRead),
-            "view": view,
-            "q": search,
-            "category": category,
-            "categories": categories,
-            "may_manage": _may_manage(user),
-            "tab": "items",
-        },
-    )
+    context = {"q": search, "category": category, "categories": categories}
+    return _tab_page(request, session, user, settings, "items", stmt, ItemRead, lambda _: context)
 
 
-def _named_list(
+def _tab_page[S: BaseModel](
     request: Request,
-    session: SessionDep,
-    user: WebUser,
-    settings: SettingsDep,
-    tab: Literal["suppliers", "locations"],
+    session: Session,
+    user: User,
+    settings: Settings,
+    tab: str,
     stmt: Any,
-    schema: Any,
-    q: str,
+    schema: type[S],
+    extra: Callable[[Listing[S]], dict[str, Any]],
 ) -> Response:
-    """Suppliers and locations: one page of the rows a name search finds."""
-    table = SUPPLIERS if tab == "suppliers" else LOCATIONS
+    """One tab of the catalogue (``catalogue_<tab>.html``): the page of ``stmt`` the view
+    asks for, with the ``extra`` context its rows call for and who may change them."""
+    table = TABS[tab]
     view = table.read(request, settings)
+    page = table.page(session, stmt, view, schema)
     return render(
         request,
         settings,
         f"catalogue_{tab}.html",
-        {
-            "page": table.page(session, stmt, view, schema),
-            "view": view,
-            "q": q,
-            "may_manage": _may_manage(user),
-            "tab": tab,
-        },
+        {"page": page, "view": view, **extra(page), "may_manage": _may_manage(user), "tab": tab},
     )
 
 
@@ -245,7 +241,10 @@ def suppliers_page(
     q: Text = "",
 ) -> Response:
     stmt = catalogue_service.suppliers_query(q=q.strip() or None)
-    return _named_list(request, session, user, settings, "suppliers", stmt, SupplierRead, q)
+    search = {"q": q}
+    return _tab_page(
+        request, session, user, settings, "suppliers", stmt, SupplierRead, lambda _: search
+    )
 
 
 @router.get("/catalogue/locations")
@@ -257,7 +256,10 @@ def locations_page(
     q: Text = "",
 ) -> Response:
     stmt = catalogue_service.locations_query(q=q.strip() or None)
-    return _named_list(request, session, user, settings, "locations", stmt, LocationRead, q)
+    search = {"q": q}
+    return _tab_page(
+        request, session, user, settings, "locations", stmt, LocationRead, lambda _: search
+    )
 
 
 @router.get("/catalogue/offers")
@@ -269,33 +271,26 @@ def offers_page(
     item_id: Text = "",
     supplier_id: Text = "",
 ) -> Response:
-    view = OFFERS.read(request, settings)
     stmt = catalogue_service.offers_query(
         item_id=item_id.strip() or None, supplier_id=supplier_id.strip() or None
     )
-    page = OFFERS.page(session, stmt, view, OfferRead)
-    return render(
-        request,
-        settings,
-        "catalogue_offers.html",
-        {
-            "page": page,
-            "view": view,
+
+    def extra(page: Listing[OfferRead]) -> dict[str, Any]:
+        return {
             "currency": CATALOGUE_CURRENCY,
             **names_context(
                 session, [o.item_id for o in page.items], [], [o.supplier_id for o in page.items]
             ),
             "item_id": item_id,
             "supplier_id": supplier_id,
-            "may_manage": _may_manage(user),
             # An agency's long-term agreement is changed only by its own specialists.
             "may_change": lambda offer: (
                 _may_manage(user)
                 and catalogue_service.may_manage_offer(user, offer.owner_agency_id)
             ),
-            "tab": "offers",
-        },
-    )
+        }
+
+    return _tab_page(request, session, user, settings, "offers", stmt, OfferRead, extra)
 
 
 @router.get("/catalogue/routes")
@@ -307,18 +302,12 @@ def routes_page(
     supplier_id: Text = "",
     location_id: Text = "",
 ) -> Response:
-    view = ROUTES.read(request, settings)
     stmt = catalogue_service.routes_query(
         supplier_id=supplier_id.strip() or None, location_id=location_id.strip() or None
     )
-    page = ROUTES.page(session, stmt, view, RouteRead)
-    return render(
-        request,
-        settings,
-        "catalogue_routes.html",
-        {
-            "page": page,
-            "view": view,
+
+    def extra(page: Listing[RouteRead]) -> dict[str, Any]:
+        return {
             "currency": CATALOGUE_CURRENCY,
             **names_context(
                 session,
@@ -328,10 +317,9 @@ def routes_page(
             ),
             "supplier_id": supplier_id,
             "location_id": location_id,
-            "may_manage": _may_manage(user),
-            "tab": "routes",
-        },
-    )
+        }
+
+    return _tab_page(request, session, user, settings, "routes", stmt, RouteRead, extra)
 
 
 @router.get("/catalogue/rules")
@@ -345,16 +333,10 @@ def rules_page(
 ) -> Response:
     """The group's award rules, each with its penalty and reason: read by everyone (a plan
     is argued about with them), kept by the technical specialists."""
-    view = RULES.read(request, settings)
     stmt = sourcing_service.rules_query(item_id=item_id.strip() or None, kind=kind)
-    page = RULES.page(session, stmt, view, AwardRuleRead)
-    return render(
-        request,
-        settings,
-        "catalogue_rules.html",
-        {
-            "page": page,
-            "view": view,
+
+    def extra(page: Listing[AwardRuleRead]) -> dict[str, Any]:
+        return {
             **names_context(
                 session,
                 [r.item_id for r in page.items],
@@ -364,10 +346,9 @@ def rules_page(
             "item_id": item_id,
             "kind": kind,
             "rule_kinds": RULE_KINDS,
-            "may_manage": _may_manage(user),
-            "tab": "rules",
-        },
-    )
+        }
+
+    return _tab_page(request, session, user, settings, "rules", stmt, AwardRuleRead, extra)
 
 
 Kind = Literal["offers", "routes"]
@@ -418,25 +399,18 @@ def groups_page(
 ) -> Response:
     """Offers of one supplier that share one capacity: read by everyone, kept by the
     technical specialists."""
-    view = GROUPS.read(request, settings)
     stmt = sourcing_service.groups_query(supplier_id.strip() or None)
-    page = GROUPS.page(session, stmt, view, CapacityGroupRead)
-    offer_ids = sorted({o for g in page.items for o in g.offer_ids})
-    offers = catalogue_service.offers_query().where(Offer.id.in_(offer_ids))
-    return render(
-        request,
-        settings,
-        "catalogue_groups.html",
-        {
-            "page": page,
-            "view": view,
+
+    def extra(page: Listing[CapacityGroupRead]) -> dict[str, Any]:
+        offer_ids = sorted({o for g in page.items for o in g.offer_ids})
+        offers = catalogue_service.offers_query().where(Offer.id.in_(offer_ids))
+        return {
             "offers": {o.id: o for o in session.scalars(offers.options(selectinload(Offer.item)))},
             **names_context(session, [], [], [g.supplier_id for g in page.items]),
             "supplier_id": supplier_id,
-            "may_manage": _may_manage(user),
-            "tab": "groups",
-        },
-    )
+        }
+
+    return _tab_page(request, session, user, settings, "groups", stmt, CapacityGroupRead, extra)
 
 
 @router.get("/catalogue/exclusions")
@@ -450,39 +424,33 @@ def exclusions_page(
 ) -> Response:
     """Suppliers an agency may not buy from after its vetting, with the evidence: read by
     everyone, recorded and lifted by the agency's own specialists (or an admin)."""
-    view = EXCLUSIONS.read(request, settings)
     stmt = sourcing_service.exclusions_query(
         agency_id=agency_id.strip() or None, supplier_id=supplier_id.strip() or None
     )
-    page = EXCLUSIONS.page(session, stmt, view, ExclusionRead)
-    # The rows themselves (already in the session): who recorded each, and the ETag its
-    # lift is sent with.
-    rows = {
-        e.id: e
-        for e in session.scalars(
-            sourcing_service.exclusions_query()
-            .where(SupplierExclusion.id.in_([e.id for e in page.items]))
-            .options(
-                selectinload(SupplierExclusion.created_by), selectinload(SupplierExclusion.agency)
+
+    def extra(page: Listing[ExclusionRead]) -> dict[str, Any]:
+        # The rows themselves (already in the session): who recorded each, and the ETag
+        # its lift is sent with.
+        rows = {
+            e.id: e
+            for e in session.scalars(
+                sourcing_service.exclusions_query()
+                .where(SupplierExclusion.id.in_([e.id for e in page.items]))
+                .options(
+                    selectinload(SupplierExclusion.created_by),
+                    selectinload(SupplierExclusion.agency),
+                )
             )
-        )
-    }
-    manager = _may_manage(user)
-    return render(
-        request,
-        settings,
-        "catalogue_exclusions.html",
-        {
-            "page": page,
-            "view": view,
+        }
+        manager = _may_manage(user)
+        return {
             "recorded_by": {i: row.created_by.name for i, row in rows.items()},
             "etags": {i: etag_for(row) for i, row in rows.items()},
             "agency_names": {row.agency_id: row.agency.name for row in rows.values()},
             **names_context(session, [], [], [e.supplier_id for e in page.items]),
             "agency_id": agency_id,
             "supplier_id": supplier_id,
-            "may_manage": manager,
             "may_lift": lambda e: manager and may_vet_for(user, e.agency_id),
-            "tab": "exclusions",
-        },
-    )
+        }
+
+    return _tab_page(request, session, user, settings, "exclusions", stmt, ExclusionRead, extra)

@@ -108,6 +108,9 @@ TIER_ROWS = 5
 CODE_HINT = (
     "Letters, digits, '.', '_' or '-'; used in files and problem documents. It cannot change."
 )
+# The code and the name of every item, location and supplier.
+CODE = FormField("id", "Code", required=True, create_only=True, hint=CODE_HINT)
+NAME = FormField("name", "Name", required=True)
 ACTIVE = FormField(
     "active",
     "In use",
@@ -137,8 +140,8 @@ SPECS: dict[str, Spec] = {
         "item",
         "an item",
         (
-            FormField("id", "Code", required=True, create_only=True, hint=CODE_HINT),
-            FormField("name", "Name", required=True),
+            CODE,
+            NAME,
             FormField(
                 "unit",
                 "Unit",
@@ -164,8 +167,8 @@ SPECS: dict[str, Spec] = {
         "location",
         "a location",
         (
-            FormField("id", "Code", required=True, create_only=True, hint=CODE_HINT),
-            FormField("name", "Name", required=True),
+            CODE,
+            NAME,
             FormField(
                 "region",
                 "Region",
@@ -198,8 +201,8 @@ SPECS: dict[str, Spec] = {
         "supplier",
         "a supplier",
         (
-            FormField("id", "Code", required=True, create_only=True, hint=CODE_HINT),
-            FormField("name", "Name", required=True),
+            CODE,
+            NAME,
             FormField(
                 "country",
                 "Country",
