@@ -61,7 +61,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.errors import PreconditionFailed
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -242,9 +242,22 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+def pool_options(settings: Settings) -> dict[str, int]:
+    """The pool's size and overflow from the settings, for a URL whose pool takes them
+    (any but an in-memory SQLite database, which has one connection per thread)."""
+    url = make_url(settings.database_url)
+    database = url.database
+    if url.get_backend_name() == "sqlite" and (
+        not database or database == ":memory:" or database.startswith("file:")
+    ):
+        return {}
+    return {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+
+
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(get_settings().database_url)
+    settings = get_settings()
+    return make_engine(settings.database_url, **pool_options(settings))
 
 
 @lru_cache

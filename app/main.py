@@ -20,7 +20,7 @@ from app.deliveries.routes import router as deliveries_router
 from app.errors import install_error_handlers
 from app.exchange.routes import router as exchange_router
 from app.jobs.routes import router as jobs_router
-from app.middleware import AllowOnMethodNotAllowed, BodySizeLimit, SecurityHeaders
+from app.middleware import AllowOnMethodNotAllowed, BodySizeLimit, RequestSlots, SecurityHeaders
 from app.needs.routes import router as needs_router
 from app.rounds.routes import router as rounds_router
 from app.rounds.routes import schedule_router
@@ -104,7 +104,13 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Added innermost first: the security headers wrap everything, so the 413 and CORS
     # answers carry them too; CORS wraps the body limit so a browser can read the 413;
     # the body limit wraps the guard that reads every body (app.api.bodies), so that
-    # reading stops at the limit.
+    # reading stops at the limit. The guard wraps the request slots, so that a request
+    # waits for a slot with its body read.
+    app.add_middleware(
+        RequestSlots,
+        slots=settings.db_pool_size + settings.db_max_overflow,
+        wait_seconds=settings.request_slot_wait_seconds,
+    )
     app.add_middleware(RequestGuard)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:

@@ -1,16 +1,19 @@
-"""ASGI middleware the whole service shares: the request body limit and security headers.
+"""ASGI middleware the whole service shares: the request body limit, security headers and
+the cap on requests in flight.
 
 Both are plain ASGI (not BaseHTTPMiddleware) so they see the body as it streams in and
 never buffer a response.
 """
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem_response
+from app.errors import PayloadTooLarge, ServiceUnavailable, problem_response
 
 
 class _BodyTooLarge(Exception):
@@ -193,3 +196,61 @@ def _methods_for(scope: Scope) -> list[str]:
     methods = matched[min(matched)] if matched else set()
     order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
+class RequestSlots:
+    """At most ``slots`` requests in flight in this process; the others wait their turn.
+
+    ``slots`` is the database pool's size with its overflow. Without the cap a burst
+    locks the service up: a request that authenticated holds a pooled connection (its
+    transaction is open) while it waits for a thread of the pool FastAPI runs sync code
+    in; with more requests in flight than connections and threads together, every
+    thread can be waiting for a connection that only a request waiting for a thread
+    would hand back, until the pool's timeout fails them all (seen: 80 concurrent
+    submissions, 80 errors after 30 s, none served). With no more requests than
+    connections, each one that needs a connection gets one.
+
+    A request waits on the event loop, costing no thread and no connection, and its
+    body is already read (``app.api.bodies.RequestGuard`` wraps this middleware), so a
+    slow upload holds no slot. One that waits ``wait_seconds`` answers 503 with
+    Retry-After. Each event loop has its own slots: a test client runs its own loop.
+    """
+
+    def __init__(self, app: ASGIApp, slots: int, wait_seconds: float) -> None:
+        if slots < 1:
+            raise ValueError("RequestSlots needs at least one slot")
+        self.app = app
+        self.slots = slots
+        self.wait_seconds = wait_seconds
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._by_loop = weakref.WeakKeyDictionary()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._by_loop.get(loop)
+        if semaphore is None:
+            semaphore = self._by_loop[loop] = asyncio.Semaphore(self.slots)
+        return semaphore
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        semaphore = self._semaphore()
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await semaphore.acquire()
+        except TimeoutError:
+            busy = ServiceUnavailable(
+                f"every one of the {self.slots} request slots stayed busy for "
+                f"{self.wait_seconds:g} s; nothing was changed, try again shortly"
+            )
+            response = problem_response(
+                busy.status, busy.title, busy.detail, None, scope.get("path"), busy.headers
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            semaphore.release()
