@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
             app: Any = bare_app.app
             engine = bare_app.engine()
-            path = f"/bare/rounds/{world.open_round}/needs"
+            path = f"/bare/rounds/{world.bare_round}/needs"
 
             def headers(n: int) -> dict[str, str]:
                 return {}

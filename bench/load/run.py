@@ -66,6 +66,10 @@ class World:
     locations: list[str]
     agency_id: str
     user_id: int
+    # The bare insert's own round: its rows must not change what poolbuy's requests read.
+    # In poolbuy's round they did: the bare side's submitted needs (one agency's) became
+    # other agencies' possible duplicates, which every later poolbuy answer listed.
+    bare_round: int
 
 
 # ------------------------------------------------------------------ database
@@ -117,6 +121,11 @@ def seed(url: str) -> World:
                 coordinator,
                 RoundCreate(name="Load test round", deadline=deadline),
             )
+            bare_round = rounds_service.create(
+                session,
+                coordinator,
+                RoundCreate(name="Bare insert round", deadline=deadline),
+            )
             tokens = []
             first_user = None
             for agency_id, _ in AGENCIES:
@@ -145,6 +154,7 @@ def seed(url: str) -> World:
                 locations,
                 first_user.agency_id,
                 first_user.id,
+                bare_round.id,
             )
     finally:
         engine.dispose()
@@ -314,7 +324,7 @@ def bare_ops(world: World) -> list[Op]:
             "POST bare insert",
             1,
             "POST",
-            lambda rng: f"/bare/rounds/{world.open_round}/needs",
+            lambda rng: f"/bare/rounds/{world.bare_round}/needs",
             need_body(world),
             201,
         )
