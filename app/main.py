@@ -108,8 +108,9 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # waits for a slot with its body read.
     app.add_middleware(
         RequestSlots,
-        slots=settings.db_pool_size + settings.db_max_overflow,
+        slots=settings.db_pool_size,
         wait_seconds=settings.request_slot_wait_seconds,
+        exempt_paths=(f"{API_PREFIX}/solve",),
     )
     app.add_middleware(RequestGuard)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)

@@ -199,29 +199,44 @@ def _methods_for(scope: Scope) -> list[str]:
 
 
 class RequestSlots:
-    """At most ``slots`` requests in flight in this process; the others wait their turn.
+    """At most ``slots`` requests at work in this process; the others wait their turn.
 
-    ``slots`` is the database pool's size with its overflow. Without the cap a burst
-    locks the service up: a request that authenticated holds a pooled connection (its
-    transaction is open) while it waits for a thread of the pool FastAPI runs sync code
-    in; with more requests in flight than connections and threads together, every
-    thread can be waiting for a connection that only a request waiting for a thread
-    would hand back, until the pool's timeout fails them all (seen: 80 concurrent
-    submissions, 80 errors after 30 s, none served). With no more requests than
-    connections, each one that needs a connection gets one.
+    Without a cap a burst locks the service up: a request that authenticated holds a
+    pooled connection (its transaction is open) while it waits for a thread of the pool
+    FastAPI runs sync code in; with more requests in flight than connections and threads
+    together, every thread can be waiting for a connection that only a request waiting
+    for a thread would hand back, until the pool's timeout fails them all (seen: 80
+    concurrent submissions, 80 errors after 30 s, none served). With no more requests at
+    work than the pool has connections, each one that needs a connection gets one.
 
-    A request waits on the event loop, costing no thread and no connection, and its
-    body is already read (``app.api.bodies.RequestGuard`` wraps this middleware), so a
-    slow upload holds no slot. One that waits ``wait_seconds`` answers 503 with
+    ``slots`` is the pool's size (``db_pool_size``), not its size with the overflow: the
+    overflow is left to what runs beside the requests (the sweeper, the embedded jobs'
+    threads, a request's clean-up). Fewer requests at work at once also means fewer
+    threads taking turns with the GIL: the submission bench served a third more with 5
+    slots than with 15 (``docs/performance.md``, API load).
+
+    A request waits on the event loop, costing no thread and no connection. Its body is
+    already read (``app.api.bodies.RequestGuard`` wraps this middleware), and its slot is
+    handed on when its answer starts (routes build the whole answer before sending it),
+    so neither a slow upload nor a slow download holds one. ``exempt_paths`` take no slot:
+    routes whose long work is not the database's (``POST /solve`` computes for minutes
+    in the solver's processes). One that waits ``wait_seconds`` answers 503 with
     Retry-After. Each event loop has its own slots: a test client runs its own loop.
     """
 
-    def __init__(self, app: ASGIApp, slots: int, wait_seconds: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        slots: int,
+        wait_seconds: float,
+        exempt_paths: Iterable[str] = (),
+    ) -> None:
         if slots < 1:
             raise ValueError("RequestSlots needs at least one slot")
         self.app = app
         self.slots = slots
         self.wait_seconds = wait_seconds
+        self.exempt_paths = frozenset(exempt_paths)
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._by_loop = weakref.WeakKeyDictionary()
 
@@ -233,7 +248,7 @@ class RequestSlots:
         return semaphore
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         semaphore = self._semaphore()
@@ -250,7 +265,20 @@ class RequestSlots:
             )
             await response(scope, receive, send)
             return
+        held = True
+
+        def hand_on() -> None:
+            nonlocal held
+            if held:
+                held = False
+                semaphore.release()
+
+        async def send_and_hand_on(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                hand_on()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_hand_on)
         finally:
-            semaphore.release()
+            hand_on()

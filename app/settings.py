@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     # `poolbuy db upgrade` as its own step turns this off.
     auto_migrate: bool = True
     # Each process's database connections: a pool of db_pool_size, up to db_max_overflow
-    # more under load, and as many requests in flight at once (app.middleware.RequestSlots):
-    # the rest wait their turn, up to request_slot_wait_seconds, then answer 503.
+    # more for what runs beside the requests. As many requests as the pool's size are at
+    # work at once (app.middleware.RequestSlots); the rest wait their turn, up to
+    # request_slot_wait_seconds, then answer 503.
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     request_slot_wait_seconds: float = Field(default=30.0, gt=0)

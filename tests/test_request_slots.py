@@ -126,9 +126,56 @@ def test_a_burst_beyond_connections_and_threads_is_served_not_locked_up(tmp_path
     assert [(a.status_code, a.json()) for a in answers] == [(200, 3)] * 8
 
 
-def test_the_service_has_as_many_slots_as_its_pool_has_connections() -> None:
+def test_a_slot_is_handed_on_when_the_answer_starts() -> None:
+    """A slow client reading its answer holds no slot: the next request is let in."""
+
+    async def scenario() -> None:
+        reading = asyncio.Event()
+        done_reading = asyncio.Event()
+
+        async def slow_answer(scope: Scope, receive: Receive, send: Send) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            if scope["path"] == "/slow":
+                reading.set()
+                await done_reading.wait()
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        async with _client(RequestSlots(slow_answer, slots=1, wait_seconds=60)) as client:
+            slow = asyncio.create_task(client.get("/slow"))
+            await reading.wait()
+            assert (await client.get("/next")).status_code == 200
+            done_reading.set()
+            assert (await slow).status_code == 200
+
+    asyncio.run(scenario())
+
+
+def test_an_exempt_path_passes_while_every_slot_is_busy() -> None:
+    async def scenario() -> None:
+        held = _Held(full_at=1)
+        slots = RequestSlots(held, slots=1, wait_seconds=60, exempt_paths=["/solve"])
+        async with _client(slots) as client:
+            first = asyncio.create_task(client.get("/needs"))
+            await held.full.wait()
+            exempt = asyncio.create_task(client.post("/solve"))
+            for _ in range(1000):  # until it reaches the app beside the one holding the slot
+                if held.inside == 2:
+                    break
+                await asyncio.sleep(0)
+            assert held.inside == 2
+            held.release.set()
+            assert [(await first).status_code, (await exempt).status_code] == [200, 200]
+
+    asyncio.run(scenario())
+
+
+def test_the_service_has_as_many_slots_as_its_pool_has_connections_beyond_the_overflow() -> None:
     settings = Settings(db_pool_size=7, db_max_overflow=3, request_slot_wait_seconds=12)
     app = create_app(settings)
     slots = [m for m in app.user_middleware if m.cls is RequestSlots]
     assert len(slots) == 1
-    assert slots[0].kwargs == {"slots": 10, "wait_seconds": 12}
+    assert slots[0].kwargs == {
+        "slots": 7,
+        "wait_seconds": 12,
+        "exempt_paths": ("/api/v1/solve",),
+    }

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import CurrentUser
+from app.db import SessionDep
 from app.errors import PROBLEM_JSON
 from app.settings import Settings, get_settings
 from app.solve import service
@@ -115,10 +116,16 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_RESPONSES,
     openapi_extra=_OPENAPI_EXTRA,
 )
-async def solve(request: Request, settings: SettingsDep, _user: CurrentUser) -> JSONResponse:
+async def solve(
+    request: Request, settings: SettingsDep, session: SessionDep, _user: CurrentUser
+) -> JSONResponse:
     # The body is read raw, not declared as a model: the solver's validation reports every
     # problem at once, which FastAPI's own body validation would cut short.
     body = await request.body()
+    # The database's part ends with the caller's token: the connection its check opened
+    # goes back to the pool before minutes of solving (the route takes no request slot,
+    # app.middleware.RequestSlots, so it must hold no connection either).
+    await run_in_threadpool(session.close)
     plan = await run_in_threadpool(
         service.solve_body,
         body,
