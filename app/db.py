@@ -227,12 +227,20 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_file(parsed: sa.URL) -> str | None:
+    """The path of a SQLite database kept in a file; None for an in-memory one (or an
+    URI, which may be either) and for any other database."""
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database:
+        return None
+    return None if database == ":memory:" or database.startswith("file:") else database
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = url or get_settings().database_url
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if (database := _sqlite_file(parsed)) is not None:
             Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = sa.create_engine(url, **kwargs)
@@ -246,10 +254,7 @@ def pool_options(settings: Settings) -> dict[str, int]:
     """The pool's size and overflow from the settings, for a URL whose pool takes them
     (any but an in-memory SQLite database, which has one connection per thread)."""
     url = make_url(settings.database_url)
-    database = url.database
-    if url.get_backend_name() == "sqlite" and (
-        not database or database == ":memory:" or database.startswith("file:")
-    ):
+    if url.get_backend_name() == "sqlite" and _sqlite_file(url) is None:
         return {}
     return {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
 

@@ -277,12 +277,20 @@ def problem_response(
     )
 
 
+def error_response(
+    exc: DomainError, instance: str | None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """``exc`` as problem details: the handler's answer, and the middleware's, which
+    answers before the app's handlers run. ``headers`` replace the error's own."""
+    if headers is None:
+        headers = exc.headers
+    return problem_response(exc.status, exc.title, exc.detail, exc.errors, instance, headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(
-            exc.status, exc.title, exc.detail, exc.errors, request.url.path, exc.headers
-        )
+        return error_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

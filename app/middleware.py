@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, ServiceUnavailable, problem_response
+from app.errors import PayloadTooLarge, ServiceUnavailable, error_response, problem_response
 
 
 class _BodyTooLarge(Exception):
@@ -81,10 +81,7 @@ class BodySizeLimit:
         error = PayloadTooLarge(self.max_body_bytes)
         # The rest of the body is never read, so the connection cannot be reused.
         headers = {**error.headers, "Connection": "close"}
-        response = problem_response(
-            error.status, error.title, error.detail, None, scope.get("path"), headers
-        )
-        await response(scope, receive, send)
+        await error_response(error, scope.get("path"), headers)(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -260,10 +257,7 @@ class RequestSlots:
                 f"every one of the {self.slots} request slots stayed busy for "
                 f"{self.wait_seconds:g} s; nothing was changed, try again shortly"
             )
-            response = problem_response(
-                busy.status, busy.title, busy.detail, None, scope.get("path"), busy.headers
-            )
-            await response(scope, receive, send)
+            await error_response(busy, scope.get("path"))(scope, receive, send)
             return
         held = True
 

@@ -39,7 +39,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import DomainError, FieldIssue, InvalidInput, problem_response
+from app.errors import DomainError, FieldIssue, InvalidInput, error_response
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -191,10 +191,7 @@ class RequestGuard:
             if scope["method"] in _BODY_METHODS:
                 receive = await self._read_body(scope, receive)
         except DomainError as exc:
-            response = problem_response(
-                exc.status, exc.title, exc.detail, exc.errors, scope.get("path"), exc.headers
-            )
-            await response(scope, receive, send)
+            await error_response(exc, scope.get("path"))(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
