@@ -110,7 +110,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         RequestSlots,
         slots=settings.db_pool_size,
         wait_seconds=settings.request_slot_wait_seconds,
-        exempt_paths=(f"{API_PREFIX}/solve",),
+        # The liveness probe does no database work: a busy process is still alive.
+        exempt_paths=("/healthz", f"{API_PREFIX}/solve"),
     )
     app.add_middleware(RequestGuard)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)

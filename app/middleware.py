@@ -216,9 +216,10 @@ class RequestSlots:
     already read (``app.api.bodies.RequestGuard`` wraps this middleware), and its slot is
     handed on when its answer starts (routes build the whole answer before sending it),
     so neither a slow upload nor a slow download holds one. ``exempt_paths`` take no slot:
-    routes whose long work is not the database's (``POST /solve`` computes for minutes
-    in the solver's processes). One that waits ``wait_seconds`` answers 503 with
-    Retry-After. Each event loop has its own slots: a test client runs its own loop.
+    routes that do no database work (the liveness probe) or whose long work is not the
+    database's (``POST /solve`` computes for minutes in the solver's processes). One
+    that waits ``wait_seconds`` answers 503 with Retry-After. Each event loop has its own
+    slots: a test client runs its own loop.
     """
 
     def __init__(

@@ -177,5 +177,5 @@ def test_the_service_has_as_many_slots_as_its_pool_has_connections_beyond_the_ov
     assert slots[0].kwargs == {
         "slots": 7,
         "wait_seconds": 12,
-        "exempt_paths": ("/api/v1/solve",),
+        "exempt_paths": ("/healthz", "/api/v1/solve"),
     }
